@@ -1,0 +1,31 @@
+"""Options shared by several commands, defined once, and the one way results leave the process."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from planner.yamlio import write_atomic
+
+catalog_option = click.option(
+    "--catalog", "catalog_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+    help="Extra catalog YAML (GPUs, models, prices); may repeat. Entries replace shipped ones with the same id.",
+)
+output_option = click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, writable=True),
+    help="Write the result to this file (atomically) instead of stdout.",
+)
+
+
+def format_option(*choices: str, default: str = "table"):  # noqa: ANN201 - click decorator
+    return click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
+                        help="Output format.")
+
+
+def emit(text: str, output: str | None) -> None:
+    """Print `text` to stdout, or write it to `output` atomically and say so on stderr."""
+    if output:
+        write_atomic(Path(output), text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))

@@ -1,0 +1,26 @@
+"""Domain errors. Every user-facing failure is a PlannerError: the CLI prints it as one line and exits 2."""
+from __future__ import annotations
+
+
+class PlannerError(Exception):
+    """Base class: a problem with the user's input or with the planning problem itself."""
+
+    exit_code = 2
+
+
+class CatalogError(PlannerError):
+    """A catalog file (GPUs, models, quantization, prices) is malformed or references something unknown."""
+
+
+class WorkloadError(PlannerError):
+    """A workload file, trace or override is malformed."""
+
+
+class InfeasibleError(PlannerError):
+    """No fleet can meet the SLOs; the message says which bucket and SLO, and the best any GPU achieves."""
+
+    exit_code = 3
+
+
+class SolverError(PlannerError):
+    """The MILP solver is missing or failed."""

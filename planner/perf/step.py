@@ -1,0 +1,125 @@
+"""Step times: prefill (compute-bound, sets TTFT) and decode (bandwidth-bound, sets TPOT).
+
+Each step is max(matmul+attention compute, HBM traffic) + TP all-reduces + fixed overheads
+(docs/methodology.md, "Step time"). Functions accept numpy arrays for batch sizes so the capacity
+search can evaluate a whole batch grid at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.perf.memory import (
+    ServingConfig,
+    embedding_params,
+    kv_bytes_per_token_per_gpu,
+    weight_bytes_read_per_gpu,
+)
+
+TFLOP = 1e12
+GBPS = 1e9
+SCORE_BYTES = 2.0
+"""Bytes per attention-score element when FlashAttention is off (scores materialised in 16-bit)."""
+SCORE_PASSES = 4
+"""Write S, read S (softmax), write P, read P: HBM passes over the score matrix without FlashAttention."""
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """Seconds of one engine step, with the breakdown a planner can explain."""
+
+    total_s: float | np.ndarray
+    weights_s: float | np.ndarray
+    kv_s: float | np.ndarray
+    matmul_s: float | np.ndarray
+    attention_s: float | np.ndarray
+    comm_s: float | np.ndarray
+    overhead_s: float | np.ndarray
+
+    @property
+    def compute_bound(self) -> bool | np.ndarray:
+        return np.asarray(self.matmul_s + self.attention_s) >= np.asarray(self.weights_s + self.kv_s)
+
+    def breakdown_ms(self) -> dict[str, float]:
+        keys = ("weights_s", "kv_s", "matmul_s", "attention_s", "comm_s", "overhead_s", "total_s")
+        return {k.replace("_s", "_ms"): float(getattr(self, k)) * 1e3 for k in keys}
+
+
+def peak_flops(cfg: ServingConfig, tokens: float | np.ndarray) -> float | np.ndarray:
+    """Achievable FLOP/s for a matmul over `tokens` rows: peak x efficiency x tokens/(tokens + half)."""
+    dtype = cfg.quant.compute_dtype
+    eff = cfg.eff.compute.get(dtype, cfg.eff.compute.get("bf16", 0.5)) * cfg.quant.compute_efficiency
+    tokens = np.maximum(tokens, 1.0)
+    return cfg.gpu.tflops[dtype] * TFLOP * eff * tokens / (tokens + cfg.eff.gemm_half_tokens)
+
+
+def achievable_bandwidth(cfg: ServingConfig) -> float:
+    return cfg.gpu.memory_bandwidth_gbs * GBPS * cfg.eff.bandwidth
+
+
+def allreduce_s(cfg: ServingConfig, nbytes: float | np.ndarray) -> float | np.ndarray:
+    """One ring all-reduce over the TP group: latency*(tp-1) + 2(tp-1)/tp * bytes / link bandwidth."""
+    if cfg.tp == 1:
+        return 0.0 * nbytes
+    link = cfg.gpu.interconnect.unidirectional_gbs * GBPS * cfg.eff.allreduce_bw_efficiency
+    return cfg.eff.allreduce_latency_us * 1e-6 * (cfg.tp - 1) + 2 * (cfg.tp - 1) / cfg.tp * nbytes / link
+
+
+def _comm_s(cfg: ServingConfig, tokens: float | np.ndarray) -> float | np.ndarray:
+    """Two all-reduces per layer (after attention and after the MLP) of tokens x hidden 16-bit values."""
+    m = cfg.model
+    return 2 * m.n_layers * allreduce_s(cfg, tokens * m.hidden_size * 2.0)
+
+
+def _overhead_s(cfg: ServingConfig) -> float:
+    return cfg.eff.step_overhead_ms * 1e-3 + cfg.model.n_layers * cfg.eff.layer_overhead_us * 1e-6
+
+
+def _matmul_flops(cfg: ServingConfig, tokens: float | np.ndarray, sequences: float | np.ndarray) -> float | np.ndarray:
+    """2 FLOPs per active matmul parameter per token, plus the LM head for each sequence's last token."""
+    m = cfg.model
+    active_linear = m.active_b * 1e9 - embedding_params(m)
+    return (2 * active_linear * tokens + 2 * m.vocab_size * m.hidden_size * sequences) / cfg.tp
+
+
+def _compose(cfg: ServingConfig, tokens, weights_b, kv_b, matmul_f, attn_f, extra_b=0.0) -> StepTime:  # noqa: ANN001
+    bw = achievable_bandwidth(cfg)
+    flops = peak_flops(cfg, tokens)
+    weights_s, kv_s = weights_b / bw, (kv_b + extra_b) / bw
+    matmul_s, attention_s = matmul_f / flops, attn_f / flops
+    comm, overhead = _comm_s(cfg, tokens), _overhead_s(cfg)
+    total = np.maximum(matmul_s + attention_s, weights_s + kv_s) + comm + overhead
+    return StepTime(total, weights_s, kv_s, matmul_s, attention_s, comm, overhead + 0.0 * total)
+
+
+def prefill_step(cfg: ServingConfig, prompt_tokens: float | np.ndarray, sequences: float | np.ndarray = 1.0) -> StepTime:
+    """Prefill of `sequences` prompts of `prompt_tokens` each, in one step (methodology "Prefill").
+
+    Attention FLOPs: causal QK^T and PV over s tokens = 2 * s^2 * head_dim per head per layer.
+    Without FlashAttention the s x s score matrix also crosses HBM SCORE_PASSES times.
+    """
+    m = cfg.model
+    tokens = prompt_tokens * sequences
+    heads = m.n_heads / cfg.tp
+    attn_flops = 2.0 * m.n_layers * heads * m.head_dim * prompt_tokens**2 * sequences
+    kv_write = tokens * kv_bytes_per_token_per_gpu(cfg)
+    scores = 0.0 if cfg.engine.flash_attention else SCORE_PASSES * SCORE_BYTES * m.n_layers * heads * prompt_tokens**2 * sequences
+    weights = weight_bytes_read_per_gpu(cfg, tokens) + 0.0 * tokens
+    return _compose(cfg, tokens, weights, kv_write, _matmul_flops(cfg, tokens, sequences), attn_flops, scores)
+
+
+def decode_step(cfg: ServingConfig, batch: float | np.ndarray, context: float | np.ndarray) -> StepTime:
+    """One decode step for `batch` sequences with `context` tokens each (methodology "Decode").
+
+    HBM traffic: the weights (touched experts for MoE) once, plus every sequence's KV cache.
+    Attention FLOPs: QK^T and PV over the context = 4 * context * head_dim per head per layer.
+    """
+    m = cfg.model
+    batch = np.maximum(batch, 1.0)
+    heads = m.n_heads / cfg.tp
+    kv_read = batch * context * kv_bytes_per_token_per_gpu(cfg)
+    attn_flops = 4.0 * m.n_layers * heads * m.head_dim * context * batch
+    scores = 0.0 if cfg.engine.flash_attention else 2 * SCORE_BYTES * m.n_layers * heads * context * batch
+    weights = weight_bytes_read_per_gpu(cfg, batch) + 0.0 * batch
+    return _compose(cfg, batch, weights, kv_read, _matmul_flops(cfg, batch, batch), attn_flops, scores)
