@@ -32,7 +32,7 @@ class TraceKind:
 
 KINDS: dict[str, TraceKind] = {
     # Azure 2023 conversation: input p10/p50/p90 = 207/1020/2735, output 54/129/424 tokens.
-    "chat": TraceKind(1020, 1.0, (4, 8000), 129, 0.8, (4, 2000), 0.35, "chat assistant (Azure 2023 conversation shape)"),
+    "chat": TraceKind(1020, 1.0, (4, 14000), 129, 0.8, (4, 2000), 0.35, "chat assistant (Azure 2023 conversation shape)"),
     # Azure 2023 code: input p50/p90 = 1469/5188, output p50/p90 = 13/55 tokens.
     "code": TraceKind(1469, 1.0, (16, 7400), 13, 1.1, (2, 1500), 0.35, "code completion (Azure 2023 code shape)"),
     # Mooncake conversation: input p50/p90 = 6909/27367, output p50/p90 = 350/597 tokens.
