@@ -11,17 +11,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from planner.errors import CatalogError
-from planner.yamlio import load_yaml, reject_non_finite, suggest, validate
+from planner.yamlio import load_yaml, suggest, validate
 
 log = logging.getLogger(__name__)
 
 ComputeDtype = Literal["bf16", "fp8", "int8"]
-Fraction = Annotated[float, Field(gt=0, le=1), AfterValidator(reject_non_finite)]
-Positive = Annotated[float, Field(gt=0), AfterValidator(reject_non_finite)]
-NonNegative = Annotated[float, Field(ge=0), AfterValidator(reject_non_finite)]
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Confidence = Literal["high", "medium", "low"]
 
 

@@ -5,14 +5,14 @@ import hashlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from planner.catalog import Base, Catalog, Fraction, Positive
 from planner.errors import PlannerError, WorkloadError
-from planner.yamlio import YamlDoc, load_yaml, reject_non_finite, suggest, validate
+from planner.yamlio import YamlDoc, load_yaml, suggest, validate
 
 TokenCount = Annotated[int, Field(ge=1)]
-Percentile = Annotated[float, Field(ge=50, lt=100), AfterValidator(reject_non_finite)]
+Percentile = Annotated[float, Field(ge=50, lt=100, allow_inf_nan=False)]
 
 DEFAULT_INPUT_EDGES = (1, 128, 512, 2048, 8192, 32768)
 DEFAULT_OUTPUT_EDGES = (1, 64, 256, 1024, 4096)
@@ -31,7 +31,7 @@ class HistogramEntry(Base):
 
     input: tuple[TokenCount, TokenCount]
     output: tuple[TokenCount, TokenCount]
-    share: Annotated[float, Field(gt=0, le=1), AfterValidator(reject_non_finite)]
+    share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 
     @field_validator("input", "output")
     @classmethod
@@ -113,7 +113,7 @@ class Engine(Base):
 class SolverOptions(Base):
     name: Literal["highs", "cbc"] = "highs"
     time_limit_s: Positive = 30.0
-    mip_gap: Annotated[float, Field(ge=0, lt=1)] = 1e-6
+    mip_gap: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 1e-6
 
 
 class Workload(Base):

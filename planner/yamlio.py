@@ -5,7 +5,6 @@ Unknown keys are rejected by the schemas (`extra="forbid"`); here they get a "di
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import tempfile
 import types
@@ -187,13 +186,6 @@ def validate(model: type[M], doc: YamlDoc, error: type[PlannerError], data: Any 
         return model.model_validate(payload, context=context)
     except ValidationError as exc:
         raise error("\n".join(validation_messages(exc, model, doc))) from None
-
-
-def reject_non_finite(value: float) -> float:
-    """Pydantic after-validator: NaN and infinities are refused, never planned around."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("expected a finite number (NaN and infinity are not allowed)")
-    return value
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
