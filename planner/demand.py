@@ -104,7 +104,7 @@ def _drop_overflow(trace: Trace, model: LLM, traffic: Traffic, where: str) -> tu
         raise WorkloadError(f"{where}: every request overflows: {what}; choose a model with a longer context")
     if traffic.overflow == "error":
         raise WorkloadError(f"{where}: {what} (traffic.overflow: error); set traffic.overflow: drop to plan without them")
-    log.warning("%s: dropping %s", where, what)
+    log.warning("%s: %s; dropping them (traffic.overflow: drop)", where, what)
     kept = Trace(trace.arrival_s[fits], trace.input_tokens[fits], trace.output_tokens[fits], trace.layout)
     return kept, dropped
 
@@ -183,7 +183,7 @@ def _from_histogram(loaded: LoadedWorkload, traffic: Traffic, model: LLM) -> Dem
         message = f"{dropped_share:.2%} of the histogram's traffic is longer than {model.id}'s {model.max_context}-token context window"
         if traffic.overflow == "error":
             raise input_error(loaded, ("traffic", "histogram"), message + " (traffic.overflow: error)")
-        log.warning("%s: dropping %s", loaded.where("traffic", "histogram"), message)
+        log.warning("%s: %s; dropping it (traffic.overflow: drop)", loaded.where("traffic", "histogram"), message)
     return Demand(
         buckets=tuple(buckets), design_rps=design * (1 - dropped_share), mean_rps=traffic.rate_rps,
         peak_rps=traffic.rate_rps, n_requests=0, duration_s=0.0, dropped_requests=0,

@@ -34,7 +34,7 @@ def build_fleet_milp(costs: np.ndarray, max_rps: np.ndarray, rates: np.ndarray, 
             continue
         for k in range(n_configs):
             if max_rps[k, b] > 0:
-                var = pulp.LpVariable(f"x_{b}_{k}", lowBound=0, upBound=1)
+                var = prob.add_variable(f"x_{b}_{k}", lowBound=0, upBound=1)
                 shares[(b, k)] = var
                 load[k].append(rates[b] / max_rps[k, b] * var)
         prob += pulp.lpSum(var for (bb, _), var in shares.items() if bb == b) == 1, f"route_{b}"
@@ -43,7 +43,7 @@ def build_fleet_milp(costs: np.ndarray, max_rps: np.ndarray, rates: np.ndarray, 
         if not load[k]:
             continue
         most = sum(rates[b] / max_rps[k, b] for b in range(n_buckets) if rates[b] > 0 and max_rps[k, b] > 0)
-        replicas[k] = pulp.LpVariable(f"n_{k}", lowBound=0, upBound=math.ceil(most / rho + 1e-9), cat="Integer")
+        replicas[k] = prob.add_variable(f"n_{k}", lowBound=0, upBound=math.ceil(most / rho + 1e-9), cat="Integer")
         prob += pulp.lpSum(load[k]) <= rho * replicas[k], f"room_{k}"
     prob += pulp.lpSum(float(costs[k]) * var for k, var in replicas.items())
     return FleetMILP(prob, replicas, shares)

@@ -1,0 +1,55 @@
+"""The fleet MILP on problems whose optimum is known by hand, on every installed solver."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from planner.optimize.milp import build_fleet_milp, dominated
+from planner.optimize.solve import SolveStatus, available_solvers, solve_problem
+
+SOLVERS = [pytest.param(s, id=s) for s in ("highs", "cbc")]
+
+
+def _solve(costs, caps, rates, rho, solver):
+    milp = build_fleet_milp(np.array(costs, float), np.array(caps, float), np.array(rates, float), rho)
+    result = solve_problem(milp.problem, solver)
+    replicas = {k: int(round(v.value())) for k, v in milp.replicas.items()}
+    return result, replicas
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_two_gpu_two_bucket_optimum(solver):
+    if solver not in available_solvers():
+        pytest.skip(f"{solver} not installed")
+    # GPU A: $1/h, serves 5 req/s of bucket 0 or 1 req/s of bucket 1.  GPU B: $3/h, 10 or 8 req/s.
+    # Demand: 10 req/s in bucket 0, 4 in bucket 1; rho = 1.
+    # All-A needs 10/5 + 4/1 = 6 replicas ($6); all-B needs 10/10 + 4/8 = 1.5 -> 2 ($6).
+    # One B takes all of bucket 1 (load 0.5) plus 5 req/s of bucket 0 (load 0.5); one A takes the other
+    # 5 req/s of bucket 0 (load 1.0): $4. With no B, bucket 1 alone costs $4 on A; so $4 is optimal.
+    result, replicas = _solve([1, 3], [[5, 1], [10, 8]], [10, 4], 1.0, solver)
+    assert result.status == SolveStatus.OPTIMAL
+    assert result.objective == pytest.approx(4.0)
+    assert replicas == {0: 1, 1: 1}
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_utilization_target_adds_headroom(solver):
+    if solver not in available_solvers():
+        pytest.skip(f"{solver} not installed")
+    # One config, 10 req/s at 4 req/s per replica: 2.5 replicas of load; at rho 0.8 that is 3.125 -> 4.
+    result, replicas = _solve([2], [[4]], [10], 0.8, solver)
+    assert replicas == {0: 4} and result.objective == pytest.approx(8.0)
+
+
+def test_dominated_configs_are_pruned_but_ties_keep_one():
+    costs = np.array([1.0, 2.0, 1.0, 5.0])
+    caps = np.array([[5, 1], [1, 1], [5, 1], [6, 0]])
+    # config 1 is dearer and no better than 0; config 2 ties with 0 exactly (0 is kept);
+    # config 3 is dearer but better in bucket 0, so it stays.
+    assert dominated(costs, caps).tolist() == [False, True, True, False]
+
+
+def test_unservable_bucket_makes_milp_infeasible():
+    # bucket 1 has traffic and no capacity anywhere: no variable can route it
+    milp = build_fleet_milp(np.array([1.0]), np.array([[5.0, 0.0]]), np.array([1.0, 1.0]), 1.0)
+    assert solve_problem(milp.problem, "highs").status == SolveStatus.INFEASIBLE
