@@ -1,0 +1,25 @@
+"""planner: the cheapest GPU fleet for LLM serving under p99 TTFT/TPOT SLOs.
+
+    import planner
+    plan = planner.solve("workloads/chat.yaml", overrides={"slo.tpot_ms": 30})
+    plan.cost_per_month, plan.to_frame(), plan.to_json()
+
+The API functions are loaded lazily so `import planner.catalog` stays light.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+_API = ("solve", "load", "prepare", "plan_from_table")
+_WHATIF = ("compare", "sweep", "sensitivity")
+__all__ = [*_API, *_WHATIF]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from planner import api
+        return getattr(api, name)
+    if name in _WHATIF:
+        from planner import whatif
+        return getattr(whatif, name)
+    raise AttributeError(f"module 'planner' has no attribute {name!r}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from planner.demand import Demand, build_demand
 from planner.errors import InfeasibleError, SolverError
 from planner.optimize.fleet import FleetSolution, optimize_fleet
 from planner.optimize.solve import SolveStatus
+from planner.overrides import Overrides, apply_overrides, describe
 from planner.plan import Baseline, Plan, build_pools, demand_summary
 from planner.workload import LoadedWorkload, check_ids, load_workload, workload_from_dict
 
@@ -47,6 +48,11 @@ def as_loaded(workload: WorkloadInput) -> LoadedWorkload:
     return load_workload(workload)
 
 
+def load(workload: WorkloadInput, overrides: Overrides | None = None, scenario: str | None = None) -> LoadedWorkload:
+    """Validate a workload, then apply a named scenario and `--set`-style overrides (planner.overrides)."""
+    return apply_overrides(as_loaded(workload), overrides, scenario)
+
+
 def prepare(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = ()) -> Problem:
     """Validate inputs, bucket the traffic and fill the capacity table from the performance model."""
     loaded = as_loaded(workload)
@@ -63,10 +69,17 @@ def prepare(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = ())
 
 
 def solve(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (), solver: str | None = None,
-          time_limit_s: float | None = None) -> Plan:
-    """The cheapest fleet meeting the workload's SLOs; raises InfeasibleError saying why when none does."""
-    problem = prepare(workload, catalog_files)
-    return plan_from_table(problem.loaded, problem.table, problem.demand, catalog_files, solver, time_limit_s)
+          time_limit_s: float | None = None, overrides: Overrides | None = None, scenario: str | None = None) -> Plan:
+    """The cheapest fleet meeting the workload's SLOs; raises InfeasibleError saying why when none does.
+
+    `overrides` ({"slo.tpot_ms": 30} or ["slo.tpot_ms=30"]) and `scenario` (a name under `scenarios:`) are
+    what-ifs applied before validation; they are echoed in the plan's inputs.
+    """
+    problem = prepare(load(workload, overrides, scenario), catalog_files)
+    plan = plan_from_table(problem.loaded, problem.table, problem.demand, catalog_files, solver, time_limit_s)
+    if overrides or scenario:
+        plan = replace(plan, inputs={**plan.inputs, **describe(overrides, scenario)})
+    return plan
 
 
 def plan_from_table(loaded: LoadedWorkload, table: CapacityTable, demand: Demand, catalog_files: tuple[str | Path, ...] = (),

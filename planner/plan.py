@@ -87,6 +87,31 @@ class Plan:
         return self.cost_per_hour / (self.output_tokens_per_s * 3600) * 1e6
 
     @property
+    def mean_over_design(self) -> float | None:
+        """Mean traffic / design rate: how busy the fleet bought for the design rate is on average.
+
+        1 for histograms and `design_rate: mean`; mean/peak for `peak`; None for `p95` (the demand summary
+        does not carry the unscaled p95 rate). Both rates are unscaled, so `rate_scale`/`target_rps` cancel.
+        """
+        method = str(self.demand.get("method", ""))
+        if method.startswith(("histogram", "mean")):
+            return 1.0
+        mean, peak = self.demand.get("mean_rps"), self.demand.get("peak_rps")
+        if method.startswith("peak") and mean and peak:
+            return min(1.0, float(mean) / float(peak))
+        return None
+
+    def cost_per_million_tokens(self, kind: str = "output", at: str = "design") -> float | None:
+        """USD per 1M `kind` ("input"/"output") tokens, charging the whole fleet to that kind, at the design rate
+        or at the mean rate (the plan's actual average utilization); comparable with API list prices.
+        """
+        tokens_per_s = {"input": self.input_tokens_per_s, "output": self.output_tokens_per_s}[kind]
+        scale = {"design": 1.0, "mean": self.mean_over_design}[at]
+        if not tokens_per_s or not scale:
+            return None
+        return self.cost_per_hour / (tokens_per_s * scale * 3600) * 1e6
+
+    @property
     def cheapest_baseline(self) -> Baseline | None:
         feasible = [b for b in self.baselines if b.cost_per_hour is not None]
         return min(feasible, key=lambda b: (b.cost_per_hour, b.gpu)) if feasible else None
@@ -117,6 +142,10 @@ class Plan:
             "cost_per_hour": round(self.cost_per_hour, 4),
             "cost_per_month": round(self.cost_per_month, 2),
             "cost_per_million_output_tokens": round(self.cost_per_million_output_tokens, 4),
+            "cost_per_million_tokens": {
+                at: {kind: _round(self.cost_per_million_tokens(kind, at), 4) for kind in ("input", "output")}
+                for at in ("design", "mean")
+            } | {"mean_over_design": self.mean_over_design},
             "design_rps": self.design_rps,
             "output_tokens_per_s": self.output_tokens_per_s,
             "input_tokens_per_s": self.input_tokens_per_s,
@@ -148,6 +177,10 @@ class Plan:
                     "bound": pool.bound, "bucket": route.bucket, "bucket_rate_rps": route.rate_rps, "share": share,
                 })
         return pd.DataFrame(rows)
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def _jsonable(value: Any) -> Any:

@@ -116,6 +116,16 @@ class SolverOptions(Base):
     mip_gap: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 1e-6
 
 
+class Scenario(Base):
+    """A named what-if: overrides by dotted path (`slo.tpot_ms: 30`), optionally on top of another scenario."""
+
+    base: str | None = None
+    """Name of the scenario this one builds on (its overrides apply first)."""
+    description: str = ""
+    set: dict[str, Any] = {}
+    """Dotted workload path -> value, as `planner solve --set` takes them (docs/whatif.md)."""
+
+
 class Workload(Base):
     """What to serve, how fast, and where the planner may look."""
 
@@ -134,6 +144,8 @@ class Workload(Base):
     utilization_target: Fraction = 0.8
     engine: Engine = Engine()
     solver: SolverOptions = SolverOptions()
+    scenarios: dict[str, Scenario] = {}
+    """Named what-ifs for `--scenario NAME` and `planner compare` (docs/whatif.md)."""
 
     @field_validator("gpus", "quantization", "kv_dtype", "tp")
     @classmethod
