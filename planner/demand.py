@@ -7,6 +7,7 @@ of requests (docs/methodology.md, "Demand").
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -18,6 +19,25 @@ from planner.workload import LoadedWorkload, Traffic, input_error
 
 log = logging.getLogger(__name__)
 OPEN = 1 << 40  # upper edge of an open-ended bucket
+Rect = tuple[int, int, int, int]
+"""A bucket's half-open token ranges: (input_lo, input_hi, output_lo, output_hi)."""
+
+
+def bucket_label(rect: Rect) -> str:
+    """`in 512-2047 / out 1-255` (`8192+` when open-ended)."""
+    def rng(lo: int, hi: int) -> str:
+        return f"{lo}+" if hi >= OPEN else f"{lo}-{hi - 1}"
+
+    return f"in {rng(rect[0], rect[1])} / out {rng(rect[2], rect[3])}"
+
+
+def locate_rectangles(rects: Sequence[Rect], input_tokens: np.ndarray, output_tokens: np.ndarray) -> np.ndarray:
+    """Index of the first rectangle containing each request (-1 where none does)."""
+    idx = np.full(input_tokens.shape, -1, dtype=np.int64)
+    for b, (ilo, ihi, olo, ohi) in enumerate(rects):
+        inside = (idx < 0) & (input_tokens >= ilo) & (input_tokens < ihi) & (output_tokens >= olo) & (output_tokens < ohi)
+        idx[inside] = b
+    return idx
 
 
 @dataclass(frozen=True)
@@ -38,11 +58,12 @@ class Bucket:
     output_max: int
 
     @property
-    def label(self) -> str:
-        def rng(lo: int, hi: int) -> str:
-            return f"{lo}+" if hi >= OPEN else f"{lo}-{hi - 1}"
+    def rect(self) -> Rect:
+        return (self.input_lo, self.input_hi, self.output_lo, self.output_hi)
 
-        return f"in {rng(self.input_lo, self.input_hi)} / out {rng(self.output_lo, self.output_hi)}"
+    @property
+    def label(self) -> str:
+        return bucket_label(self.rect)
 
 
 @dataclass(frozen=True)
@@ -61,15 +82,7 @@ class Demand:
 
     def locate(self, input_tokens: np.ndarray, output_tokens: np.ndarray) -> np.ndarray:
         """Bucket index of every request (-1 where none contains it)."""
-        idx = np.full(input_tokens.shape, -1, dtype=np.int64)
-        for b, bucket in enumerate(self.buckets):
-            inside = (
-                (idx < 0)
-                & (input_tokens >= bucket.input_lo) & (input_tokens < bucket.input_hi)
-                & (output_tokens >= bucket.output_lo) & (output_tokens < bucket.output_hi)
-            )
-            idx[inside] = b
-        return idx
+        return locate_rectangles([b.rect for b in self.buckets], input_tokens, output_tokens)
 
     def scaled(self, factor: float) -> "Demand":
         """The same mix at `factor` times the rate."""
@@ -122,6 +135,34 @@ def window_rates(arrival_s: np.ndarray, window_s: float) -> np.ndarray:
 
 def demand_from_trace(trace: Trace, traffic: Traffic, model: LLM, where: str, loaded: LoadedWorkload | None = None) -> Demand:
     """Bucket a trace on the traffic's grid; rates from `design_rate` over `peak_window_s` windows."""
+    edges_in = np.asarray(traffic.buckets.input, dtype=np.int64)
+    edges_out = np.asarray(traffic.buckets.output, dtype=np.int64)
+
+    def cells(t: Trace) -> np.ndarray:
+        bi = np.searchsorted(edges_in, t.input_tokens, side="right") - 1
+        bo = np.searchsorted(edges_out, t.output_tokens, side="right") - 1
+        return bi * len(edges_out) + bo
+
+    def rect(c: int) -> Rect:
+        i, o = divmod(c, len(edges_out))
+        return (int(edges_in[i]), int(edges_in[i + 1]) if i + 1 < len(edges_in) else OPEN,
+                int(edges_out[o]), int(edges_out[o + 1]) if o + 1 < len(edges_out) else OPEN)
+
+    return _bucket_trace(trace, traffic, model, where, cells, rect)
+
+
+def demand_on_rectangles(trace: Trace, traffic: Traffic, model: LLM, where: str, rects: Sequence[Rect]) -> Demand:
+    """Bucket a trace on explicit, possibly irregular, non-overlapping buckets (a measured profile's).
+
+    Requests in no rectangle belong to no bucket, so the buckets' shares then sum to less than 1.
+    """
+    return _bucket_trace(trace, traffic, model, where, lambda t: locate_rectangles(rects, t.input_tokens, t.output_tokens),
+                         lambda c: rects[c])
+
+
+def _bucket_trace(trace: Trace, traffic: Traffic, model: LLM, where: str,
+                  cells_of: Callable[[Trace], np.ndarray], rect_of: Callable[[int], Rect]) -> Demand:
+    """Design rate of the trace, and one Bucket (with length statistics) per cell index >= 0 that has requests."""
     total = len(trace)
     trace, dropped = _drop_overflow(trace, model, traffic, where)
     if trace.duration_s <= 0:
@@ -130,22 +171,19 @@ def demand_from_trace(trace: Trace, traffic: Traffic, model: LLM, where: str, lo
     mean = len(trace) / trace.duration_s
     design = {"peak": float(rates.max()), "mean": mean, "p95": float(np.percentile(rates, 95))}[traffic.design_rate]
     design *= _scale(traffic, design)
-    edges_in = np.asarray(traffic.buckets.input, dtype=np.int64)
-    edges_out = np.asarray(traffic.buckets.output, dtype=np.int64)
-    bi = np.searchsorted(edges_in, trace.input_tokens, side="right") - 1
-    bo = np.searchsorted(edges_out, trace.output_tokens, side="right") - 1
-    cell = bi * len(edges_out) + bo
+    cell = cells_of(trace)
     order = np.argsort(cell, kind="stable")
     cells, starts, counts = np.unique(cell[order], return_index=True, return_counts=True)
     buckets = []
     for c, start, count in zip(cells, starts, counts):
+        if c < 0:
+            continue
         members = order[start:start + count]
-        i, o = divmod(int(c), len(edges_out))
+        ilo, ihi, olo, ohi = rect_of(int(c))
         inp, out = trace.input_tokens[members], trace.output_tokens[members]
         share = count / len(trace)
         buckets.append(Bucket(
-            input_lo=int(edges_in[i]), input_hi=int(edges_in[i + 1]) if i + 1 < len(edges_in) else OPEN,
-            output_lo=int(edges_out[o]), output_hi=int(edges_out[o + 1]) if o + 1 < len(edges_out) else OPEN,
+            input_lo=ilo, input_hi=ihi, output_lo=olo, output_hi=ohi,
             rate_rps=design * share, share=share,
             input_mean=float(inp.mean()), output_mean=float(out.mean()),
             input_p99=float(np.percentile(inp, 99)), input_max=int(inp.max()), output_max=int(out.max()),
