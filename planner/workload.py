@@ -144,6 +144,8 @@ class Workload(Base):
     utilization_target: Fraction = 0.8
     engine: Engine = Engine()
     solver: SolverOptions = SolverOptions()
+    capacity_profile: str | None = None
+    """Measured capacity profile CSV (relative to the workload file) replacing the performance model (docs/profiles.md)."""
     scenarios: dict[str, Scenario] = {}
     """Named what-ifs for `--scenario NAME` and `planner compare` (docs/whatif.md)."""
 
@@ -169,12 +171,18 @@ class LoadedWorkload:
     def base_dir(self) -> Path:
         return self.doc.path.parent if self.doc else Path.cwd()
 
-    def trace_path(self) -> Path | None:
-        trace = self.workload.traffic.trace
-        if trace is None:
+    def _resolve(self, name: str | None) -> Path | None:
+        """A path from the workload, relative to the workload file's directory."""
+        if name is None:
             return None
-        path = Path(trace)
+        path = Path(name)
         return path if path.is_absolute() else self.base_dir / path
+
+    def trace_path(self) -> Path | None:
+        return self._resolve(self.workload.traffic.trace)
+
+    def profile_path(self) -> Path | None:
+        return self._resolve(self.workload.capacity_profile)
 
     def where(self, *loc: Any) -> str:
         return self.doc.where(tuple(loc)) if self.doc else "workload"
