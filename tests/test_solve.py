@@ -110,3 +110,18 @@ def test_price_override_changes_cost():
     cheap = api.solve(histogram_workload(gpus=("h100",), pricing={"overrides": {"h100": 1.0}}))
     gpus = sum(p.gpus for p in base.pools)
     assert cheap.cost_per_hour == pytest.approx(gpus * 1.0)
+
+
+@pytest.mark.parametrize("rel, model", [
+    ("traces/azure2023/AzureLLMInferenceTrace_conv.csv", "llama-3.1-8b"),
+    ("traces/azure2023/AzureLLMInferenceTrace_code.csv", "llama-3.1-8b"),
+    ("traces/mooncake/conversation_trace.jsonl", "llama-3.1-70b"),
+])
+def test_real_production_traces_plan(rel, model):
+    from tests.conftest import shared_file
+
+    trace = shared_file(rel)
+    slo = {"ttft_ms": 30000, "tpot_ms": 100} if "mooncake" in rel else {"ttft_ms": 1000, "tpot_ms": 50}
+    plan = api.solve({"model": model, "slo": slo, "traffic": {"trace": str(trace)}, "quantization": ["bf16", "fp8"]})
+    assert plan.status == "optimal" and plan.demand["dropped_requests"] == 0
+    assert plan.demand["requests"] in (19366, 8819, 12031)

@@ -52,14 +52,14 @@ def _tables(plan: Plan) -> list[Table]:
     for r in plan.routing:
         routing.add_row(r.bucket, f"{r.rate_rps:.3g}", ", ".join(f"{k} {s:.0%}" for k, s in r.shares.items()))
     base = Table(title="Single-GPU-type fleets", title_justify="left")
-    for col in ("GPU", "$/h", "$/month", "GPUs", "vs plan"):
-        base.add_column(col, justify="left" if col == "GPU" else "right")
+    for col in ("GPU", "$/h", "$/month", "GPUs", "vs plan", "note"):
+        base.add_column(col, justify="left" if col in ("GPU", "note") else "right")
     for b in sorted(plan.baselines, key=lambda b: (b.cost_per_hour is None, b.cost_per_hour or 0, b.gpu)):
         if b.cost_per_hour is None:
-            base.add_row(b.gpu, "infeasible", "-", "-", b.reason or "")
+            base.add_row(b.gpu, "infeasible", "-", "-", "-", b.reason or "")
         else:
             extra = (b.cost_per_hour - plan.cost_per_hour) / plan.cost_per_hour if plan.cost_per_hour else 0.0
-            base.add_row(b.gpu, _money(b.cost_per_hour), _money(b.cost_per_hour * 730), str(b.gpus), f"+{extra:.0%}")
+            base.add_row(b.gpu, _money(b.cost_per_hour), _money(b.cost_per_hour * 730), str(b.gpus), f"+{extra:.0%}", "")
     return [head, pools, routing, base]
 
 
