@@ -95,3 +95,15 @@ def test_trace_generate_then_stats(tmp_path):
     assert "requests" in stats.output and "planner layout" in stats.output
     bad = run("trace", "generate", "--kind", "chat", "--rps", "-1", "-o", str(tmp_path / "x.csv"))
     assert bad.exit_code == 2 and "--rps and --minutes must be positive" in bad.output
+
+
+def test_stdout_is_pure_json_with_solver_banners_suppressed(write):
+    """A real process: HiGHS and CBC print banners at file-descriptor level; none may reach stdout."""
+    import subprocess
+    import sys
+
+    workload = write("w.yaml", HIST)
+    for solver in ("highs", "cbc"):
+        proc = subprocess.run([sys.executable, "-c", "from planner.cli.main import main; main()", "solve", str(workload),
+                               "--format", "json", "--solver", solver], capture_output=True, text=True, check=True)
+        assert json.loads(proc.stdout)["solver"]["name"] == solver
