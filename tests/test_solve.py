@@ -36,7 +36,8 @@ def test_every_example_solves_to_optimality(name):
     assert plan.cost_per_month == pytest.approx(plan.cost_per_hour * 730)
     for pool in plan.pools:
         assert 0 < pool.utilization <= 0.9 + 1e-6
-        assert pool.ttft_ms_p99 <= plan.slo["ttft_ms"] and pool.tpot_ms_p99 <= plan.slo["tpot_ms"]
+        if pool.ttft_ms_p99 is not None:  # None: capacities from a measured profile, no latency model
+            assert pool.ttft_ms_p99 <= plan.slo["ttft_ms"] and pool.tpot_ms_p99 <= plan.slo["tpot_ms"]
     for route in plan.routing:
         assert sum(route.shares.values()) == pytest.approx(1.0)
     # the plan is never dearer than the cheapest single-GPU-type fleet (those are feasible plans too)
