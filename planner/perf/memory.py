@@ -5,11 +5,12 @@ Formulas are in docs/methodology.md, section "Memory".
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from planner.catalog import GPU, LLM, Efficiency, KVDtype, QuantFormat
+from planner.perf.speculative import SpecDecode
 from planner.workload import Engine
 
 GB = 1e9
@@ -32,11 +33,24 @@ class ServingConfig:
     tp: int
     eff: Efficiency
     engine: Engine
+    spec: SpecDecode | None = None
+    """Speculative decoding with a draft model sharded like the target (None = off)."""
 
     @property
     def key(self) -> str:
         kv = "" if self.kv.id == "fp16" else f"/kv-{self.kv.id}"
-        return f"{self.gpu.id}/{self.quant.id}/tp{self.tp}{kv}"
+        spec = "" if self.spec is None else f"/spec-{self.spec.draft.id}-k{self.spec.k}"
+        return f"{self.gpu.id}/{self.quant.id}/tp{self.tp}{kv}{spec}"
+
+    @property
+    def target(self) -> "ServingConfig":
+        """The config without speculative decoding (the target model alone)."""
+        return self if self.spec is None else replace(self, spec=None)
+
+    @property
+    def draft(self) -> "ServingConfig | None":
+        """The draft model as a config of its own (same GPU, format, KV dtype and TP), or None."""
+        return None if self.spec is None else replace(self, model=self.spec.draft, spec=None)
 
 
 def embedding_params(model: LLM) -> float:
@@ -63,7 +77,9 @@ def weight_bytes(model: LLM, quant: QuantFormat) -> float:
 
 
 def weight_bytes_per_gpu(cfg: ServingConfig) -> float:
-    return weight_bytes(cfg.model, cfg.quant) / cfg.tp
+    """Weights one GPU holds: the model (and the draft model, if any) split evenly over TP."""
+    draft = 0.0 if cfg.spec is None else weight_bytes(cfg.spec.draft, cfg.quant)
+    return (weight_bytes(cfg.model, cfg.quant) + draft) / cfg.tp
 
 
 def expert_fraction_read(model: LLM, tokens: float | np.ndarray) -> float | np.ndarray:
@@ -89,9 +105,11 @@ def kv_bytes_per_token(model: LLM, kv: KVDtype) -> float:
 
 
 def kv_bytes_per_token_per_gpu(cfg: ServingConfig) -> float:
-    """KV heads split over TP; when TP > kv_heads each GPU keeps (a replica of) one head."""
+    """KV heads split over TP; when TP > kv_heads each GPU keeps (a replica of) one head.
+    With speculative decoding every token also has a draft-model KV entry."""
     heads = math.ceil(cfg.model.n_kv_heads / cfg.tp)
-    return 2.0 * cfg.model.n_layers * heads * cfg.model.head_dim * cfg.kv.bytes
+    own = 2.0 * cfg.model.n_layers * heads * cfg.model.head_dim * cfg.kv.bytes
+    return own + (0.0 if cfg.draft is None else kv_bytes_per_token_per_gpu(cfg.draft))
 
 
 def activation_bytes_per_gpu(cfg: ServingConfig) -> float:

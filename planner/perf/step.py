@@ -37,6 +37,10 @@ class StepTime:
     comm_s: float | np.ndarray
     overhead_s: float | np.ndarray
 
+    def scaled(self, factor: float) -> "StepTime":
+        """Every component multiplied by `factor` (e.g. per generated token)."""
+        return StepTime(*(getattr(self, f) * factor for f in _FIELDS))
+
     @property
     def compute_bound(self) -> bool | np.ndarray:
         return np.asarray(self.matmul_s + self.attention_s) >= np.asarray(self.weights_s + self.kv_s)
@@ -44,6 +48,9 @@ class StepTime:
     def breakdown_ms(self) -> dict[str, float]:
         keys = ("weights_s", "kv_s", "matmul_s", "attention_s", "comm_s", "overhead_s", "total_s")
         return {k.replace("_s", "_ms"): float(getattr(self, k)) * 1e3 for k in keys}
+
+
+_FIELDS = ("total_s", "weights_s", "kv_s", "matmul_s", "attention_s", "comm_s", "overhead_s")
 
 
 def peak_flops(cfg: ServingConfig, tokens: float | np.ndarray) -> float | np.ndarray:
@@ -98,7 +105,11 @@ def prefill_step(cfg: ServingConfig, prompt_tokens: float | np.ndarray, sequence
 
     Attention FLOPs: causal QK^T and PV over s tokens = 2 * s^2 * head_dim per head per layer.
     Without FlashAttention the s x s score matrix also crosses HBM SCORE_PASSES times.
+    With speculative decoding the draft model prefills the same prompts too.
     """
+    if cfg.spec is not None:
+        target, draft = prefill_step(cfg.target, prompt_tokens, sequences), prefill_step(cfg.draft, prompt_tokens, sequences)
+        return StepTime(*(getattr(target, f) + getattr(draft, f) for f in _FIELDS))
     m = cfg.model
     tokens = prompt_tokens * sequences
     heads = m.n_heads / cfg.tp
@@ -110,16 +121,44 @@ def prefill_step(cfg: ServingConfig, prompt_tokens: float | np.ndarray, sequence
 
 
 def decode_step(cfg: ServingConfig, batch: float | np.ndarray, context: float | np.ndarray) -> StepTime:
-    """One decode step for `batch` sequences with `context` tokens each (methodology "Decode").
+    """Time per generated token for `batch` sequences with `context` tokens each (methodology "Decode").
+
+    Without speculative decoding this is one decode step. With it, a round of k draft steps plus one
+    verify step over k+1 tokens per sequence, divided by the expected tokens a round emits.
+    """
+    if cfg.spec is None:
+        return target_decode_step(cfg, batch, context)
+    draft = target_decode_step(cfg.draft, batch, context)
+    verify = target_decode_step(cfg.target, batch, context, tokens_per_seq=cfg.spec.k + 1)
+    per_token = 1.0 / cfg.spec.tokens_per_round
+    parts = [(cfg.spec.k * getattr(draft, f) + getattr(verify, f)) * per_token for f in _FIELDS]
+    return StepTime(*parts)
+
+
+def target_decode_step(
+    cfg: ServingConfig, batch: float | np.ndarray, context: float | np.ndarray, tokens_per_seq: float = 1.0
+) -> StepTime:
+    """One decode step of the model itself: `tokens_per_seq` new tokens for each of `batch` sequences."""
+    batch = np.maximum(batch, 1.0)
+    return mixed_step(cfg.target, batch, context, batch * (tokens_per_seq - 1.0), lm_head_tokens=batch * tokens_per_seq)
+
+
+def mixed_step(
+    cfg: ServingConfig, batch: float | np.ndarray, context: float | np.ndarray, extra_tokens: float | np.ndarray,
+    lm_head_tokens: float | np.ndarray | None = None,
+) -> StepTime:
+    """A continuous-batching step: one token for each of `batch` sequences at `context`, plus
+    `extra_tokens` more (prompt chunks piggybacked by chunked prefill, or speculative verify tokens).
 
     HBM traffic: the weights (touched experts for MoE) once, plus every sequence's KV cache.
-    Attention FLOPs: QK^T and PV over the context = 4 * context * head_dim per head per layer.
+    Attention FLOPs: QK^T and PV over the context = 4 * context * head_dim per head per layer per token.
     """
     m = cfg.model
-    batch = np.maximum(batch, 1.0)
+    tokens = batch + extra_tokens
     heads = m.n_heads / cfg.tp
     kv_read = batch * context * kv_bytes_per_token_per_gpu(cfg)
-    attn_flops = 4.0 * m.n_layers * heads * m.head_dim * context * batch
-    scores = 0.0 if cfg.engine.flash_attention else 2 * SCORE_BYTES * m.n_layers * heads * context * batch
-    weights = weight_bytes_read_per_gpu(cfg, batch) + 0.0 * batch
-    return _compose(cfg, batch, weights, kv_read, _matmul_flops(cfg, batch, batch), attn_flops, scores)
+    attn_flops = 4.0 * m.n_layers * heads * m.head_dim * context * tokens
+    scores = 0.0 if cfg.engine.flash_attention else 2 * SCORE_BYTES * m.n_layers * heads * context * tokens
+    weights = weight_bytes_read_per_gpu(cfg, tokens) + 0.0 * tokens
+    head = batch if lm_head_tokens is None else lm_head_tokens
+    return _compose(cfg, tokens, weights, kv_read, _matmul_flops(cfg, tokens, head), attn_flops, scores)
