@@ -69,7 +69,7 @@ def enumerate_candidates(loaded: LoadedWorkload, catalog: Catalog) -> tuple[list
             for kv_id in w.kv_dtype:
                 for tp in sorted(w.tp):
                     cfg = ServingConfig(model, gpu, quant, catalog.kv_dtype(kv_id), tp, eff, w.engine)
-                    reason = _tp_problem(cfg)
+                    reason = tp_problem(cfg)
                     if reason is None and kv_budget_bytes_per_gpu(cfg) <= 0:
                         reason = (f"weights need {weight_bytes_per_gpu(cfg) / 1e9:.1f} GB per GPU; "
                                   f"no room for KV cache in {gpu.memory_gb:g} GB")
@@ -81,7 +81,8 @@ def enumerate_candidates(loaded: LoadedWorkload, catalog: Catalog) -> tuple[list
     return out, rejected
 
 
-def _tp_problem(cfg: ServingConfig) -> str | None:
+def tp_problem(cfg: ServingConfig) -> str | None:
+    """Why `cfg.tp` cannot shard this model on this GPU node, or None when it can."""
     m, tp = cfg.model, cfg.tp
     if tp > cfg.gpu.max_tp:
         return f"TP {tp} exceeds the {cfg.gpu.max_tp} GPUs of one {cfg.gpu.id} node"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+from planner.candidates import tp_problem
+from planner.catalog import Catalog
 from planner.demand import Bucket
 from planner.errors import PlannerError
 from planner.perf.capacity import CellCapacity, cell_capacity
@@ -20,11 +22,12 @@ from planner.perf.memory import (
     kv_bytes_per_token,
     max_batch,
     max_kv_tokens,
-    tokens_reserved_per_sequence,
+    kv_budget_bytes_per_gpu,
     weight_bytes_per_gpu,
 )
+from planner.perf.speculative import SpecDecode
 from planner.perf.step import StepTime, decode_step, mixed_step, prefill_step
-from planner.workload import SLO
+from planner.workload import SLO, Engine
 
 LOOSE_MS = 1e12
 """An SLO no configuration misses: `cell_capacity` then traces the whole load curve up to the batch cap."""
@@ -63,6 +66,27 @@ class Estimate:
         out = asdict(self)
         out["notes"] = list(self.notes)
         return out
+
+
+def build_config(
+    catalog: Catalog, model: str, gpu: str, quant: str = "bf16", kv_dtype: str = "fp16", tp: int = 1,
+    engine: Engine | None = None, spec: SpecDecode | None = None,
+) -> ServingConfig:
+    """A validated replica config; unsupported combinations raise PlannerError with the reason and a fix."""
+    m, g, q, kv = catalog.model(model), catalog.gpu(gpu), catalog.quant(quant), catalog.kv_dtype(kv_dtype)
+    if q.compute_dtype not in g.tflops:
+        have = ", ".join(sorted(g.tflops))
+        usable = ", ".join(f.id for f in catalog.quantization.values() if f.compute_dtype in g.tflops)
+        raise PlannerError(f"--quant {q.id}: {g.name} has no {q.compute_dtype} tensor cores (it has {have}); use one of: {usable}")
+    cfg = ServingConfig(m, g, q, kv, tp, catalog.efficiency_for(g.id), engine or Engine(), spec)
+    problem = tp_problem(cfg)
+    if problem:
+        raise PlannerError(f"--tp {tp}: {problem}")
+    if kv_budget_bytes_per_gpu(cfg) <= 0:
+        raise PlannerError(
+            f"{m.id} does not fit: {weight_bytes_per_gpu(cfg) / GB:.1f} GB of {q.id} weights per GPU at TP {tp} leave no KV cache "
+            f"in {g.memory_gb:g} GB x {cfg.engine.gpu_memory_utilization:g}; use a larger --tp or a smaller --quant (fp8, int4)")
+    return cfg
 
 
 def _base(cfg: ServingConfig, mode: str, inp: int, out: int, prefill: StepTime, decode: StepTime, **kw) -> Estimate:  # noqa: ANN003
