@@ -23,6 +23,7 @@ from planner.optimize.fleet import FleetSolution, optimize_fleet
 from planner.optimize.solve import SolveStatus
 from planner.overrides import Overrides, apply_overrides, describe
 from planner.plan import Baseline, Plan, build_pools, demand_summary
+from planner.profile import profile_problem
 from planner.workload import LoadedWorkload, check_ids, load_workload, workload_from_dict
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,18 @@ def load(workload: WorkloadInput, overrides: Overrides | None = None, scenario: 
     return apply_overrides(as_loaded(workload), overrides, scenario)
 
 
-def prepare(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = ()) -> Problem:
-    """Validate inputs, bucket the traffic and fill the capacity table from the performance model."""
+def prepare(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (), catalog: Catalog | None = None) -> Problem:
+    """Validate inputs, bucket the traffic and fill the capacity table from the performance model.
+
+    `catalog`: an already loaded `load_catalog(catalog_files)`, reused by sweeps to skip re-parsing the YAML.
+    """
     loaded = as_loaded(workload)
-    catalog = load_catalog(catalog_files)
+    catalog = catalog or load_catalog(catalog_files)
     check_ids(loaded, catalog)
     model = catalog.model(loaded.workload.model)
+    if loaded.workload.capacity_profile is not None:  # measured capacities replace the model (docs/profiles.md)
+        demand, table = profile_problem(loaded, catalog, model)
+        return Problem(loaded, catalog, demand, table, ())
     demand = build_demand(loaded, model)
     candidates, rejected = enumerate_candidates(loaded, catalog)
     if not candidates:
@@ -69,13 +76,14 @@ def prepare(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = ())
 
 
 def solve(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (), solver: str | None = None,
-          time_limit_s: float | None = None, overrides: Overrides | None = None, scenario: str | None = None) -> Plan:
+          time_limit_s: float | None = None, overrides: Overrides | None = None, scenario: str | None = None,
+          catalog: Catalog | None = None) -> Plan:
     """The cheapest fleet meeting the workload's SLOs; raises InfeasibleError saying why when none does.
 
     `overrides` ({"slo.tpot_ms": 30} or ["slo.tpot_ms=30"]) and `scenario` (a name under `scenarios:`) are
     what-ifs applied before validation; they are echoed in the plan's inputs.
     """
-    problem = prepare(load(workload, overrides, scenario), catalog_files)
+    problem = prepare(load(workload, overrides, scenario), catalog_files, catalog)
     plan = plan_from_table(problem.loaded, problem.table, problem.demand, catalog_files, solver, time_limit_s)
     if overrides or scenario:
         plan = replace(plan, inputs={**plan.inputs, **describe(overrides, scenario)})

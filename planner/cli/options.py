@@ -16,6 +16,14 @@ output_option = click.option(
     help="Write the result to this file (atomically) instead of stdout.",
 )
 
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+    help="Override a workload field by dotted path (lists by index), e.g. --set slo.tpot_ms=30; may repeat.",
+)
+scenario_option = click.option(
+    "--scenario", default=None, metavar="NAME", help="Apply a named scenario from the workload's `scenarios:` (before --set).",
+)
+
 
 def format_option(*choices: str, default: str = "table"):  # noqa: ANN201 - click decorator
     return click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True,

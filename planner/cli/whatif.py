@@ -1,0 +1,154 @@
+"""`planner compare | diff | sweep | sensitivity | report`: what-if studies for planning meetings (docs/whatif.md)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from planner import whatif
+from planner.cli.options import catalog_option, emit, format_option, output_option, scenario_option, set_option
+from planner.report.html import render_comparison_html, render_report_html
+from planner.report.markdown_report import render_report_markdown
+from planner.report.plots import composition_png, cost_curve_png, tornado_png
+from planner.report.study import build_report
+from planner.report.whatif_text import render_comparison, render_sensitivity, render_sweep
+from planner.yamlio import write_atomic
+
+workload_argument = click.argument("workload", type=click.Path(exists=True, dir_okay=False))
+jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=-1), default=-1, show_default=True,
+                           help="Parallel solver processes (joblib); -1 = one per CPU.")
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+def _comparison_text(comp: whatif.Comparison, fmt: str, title: str) -> str:
+    return render_comparison_html(comp, title) if fmt == "html" else render_comparison(comp, fmt)
+
+
+@click.command()
+@workload_argument
+@click.option("--scenario", "scenarios", required=True, metavar="A,B,...",
+              help="Comma-separated scenario names from the workload's `scenarios:`; `base` = the file as written.")
+@catalog_option
+@format_option("table", "md", "json", "html")
+@output_option
+@jobs_option
+def compare(workload: str, scenarios: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: int) -> None:
+    """Solve several scenarios and show them side by side, with cost changes against the first.
+
+    Example: planner compare workloads/chat.yaml --scenario base,growth,int4 --format md
+    """
+    names = [s.strip() for s in scenarios.split(",") if s.strip()]
+    comp = whatif.compare(workload, names, catalog_files, jobs, _progress())
+    emit(_comparison_text(comp, fmt, f"What-if: {Path(workload).name}"), output)
+
+
+@click.command()
+@click.argument("old", type=click.Path(exists=True, dir_okay=False))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@format_option("table", "md", "json", "html")
+@output_option
+@click.option("--fail-above", "fail_above", type=click.FloatRange(min=0), default=None, metavar="PCT",
+              help="Exit 1 when the monthly cost grows by more than PCT percent (CI gate).")
+def diff(old: str, new: str, fmt: str, output: str | None, fail_above: float | None) -> None:
+    """Compare two saved plans (planner solve --format json); optionally fail when cost grows too much.
+
+    Example: planner diff plan-main.json plan-pr.json --fail-above 10
+    """
+    comp = whatif.diff(whatif.load_plan_json(old), whatif.load_plan_json(new), (old, new))
+    emit(_comparison_text(comp, fmt, f"Plan diff: {old} -> {new}"), output)
+    growth = comp.max_growth()
+    if fail_above is not None and growth is not None and growth * 100 > fail_above:
+        click.echo(f"error: monthly cost grows {growth:+.1%}, more than the allowed {fail_above:g} %", err=True)
+        sys.exit(1)
+
+
+@click.command()
+@workload_argument
+@click.option("--param", "params", multiple=True, required=True, metavar="KEY.PATH=LO:HI:STEP|V1,V2",
+              help="A swept workload field: an inclusive range or a list of values; may repeat (grid).")
+@catalog_option
+@format_option("table", "csv", "json", "md")
+@output_option
+@jobs_option
+@set_option
+@scenario_option
+@click.option("--plots", "plot_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write PNG plots here: cost vs each parameter and the fleet composition.")
+def sweep(workload: str, params: tuple[str, ...], catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: int,
+          overrides: tuple[str, ...], scenario: str | None, plot_dir: str | None) -> None:
+    """Solve a grid of what-ifs in parallel; infeasible points are rows with their reason.
+
+    Example: planner sweep workloads/chat.yaml --param slo.tpot_ms=20:100:10 --param traffic.target_rps=40,80 --format csv
+    """
+    grid = dict(whatif.parse_param(p) for p in params)
+    result = whatif.sweep(workload, grid, catalog_files, jobs, _progress(), overrides, scenario)
+    emit(render_sweep(result, fmt), output)
+    if plot_dir:
+        for param, values in grid.items():
+            if all(isinstance(v, (int, float)) for v in values):
+                _write(Path(plot_dir) / f"cost_vs_{param.replace('.', '_')}.png", cost_curve_png(result, param))
+        _write(Path(plot_dir) / "fleet_composition.png", composition_png(result))
+
+
+@click.command()
+@workload_argument
+@click.option("--delta", type=click.FloatRange(min=0, max=100, min_open=True, max_open=True), default=20.0, show_default=True,
+              help="Vary each input by ± this many percent.")
+@catalog_option
+@format_option("table", "csv", "json", "md")
+@output_option
+@jobs_option
+@set_option
+@scenario_option
+@click.option("--plot", "plot_file", type=click.Path(dir_okay=False), default=None, help="Also write the tornado chart (PNG).")
+def sensitivity(workload: str, delta: float, catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: int,
+                overrides: tuple[str, ...], scenario: str | None, plot_file: str | None) -> None:
+    """Monthly cost when each GPU price, the traffic and each SLO moves by ±delta, one at a time.
+
+    Example: planner sensitivity workloads/chat.yaml --delta 20 --plot tornado.png
+    """
+    result = whatif.sensitivity(workload, delta / 100, catalog_files, jobs, _progress(), overrides, scenario)
+    emit(render_sensitivity(result, fmt), output)
+    if plot_file:
+        _write(Path(plot_file), tornado_png(result))
+
+
+@click.command()
+@workload_argument
+@catalog_option
+@format_option("html", "md", default="html")
+@output_option
+@jobs_option
+@set_option
+@scenario_option
+@click.option("--delta", type=click.FloatRange(min=0, max=100, min_open=True, max_open=True), default=20.0, show_default=True,
+              help="Sensitivity range in percent.")
+def report(workload: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: int, overrides: tuple[str, ...],
+           scenario: str | None, delta: float) -> None:
+    """A shareable report: headline, pools, routing, baselines, frontier, sensitivity, inputs and sources.
+
+    HTML is one self-contained file (plots embedded). Markdown links its plots as PNG files beside `-o FILE`.
+
+    Example: planner report workloads/chat.yaml -o report.html
+    """
+    data = build_report(workload, overrides, scenario, catalog_files, jobs, delta / 100, _progress())
+    if fmt == "html":
+        emit(render_report_html(data), output)
+        return
+    prefix = f"{Path(output).stem}_" if output else None
+    text, images = render_report_markdown(data, prefix)
+    for name, png in images.items():
+        _write(Path(output).parent / name, png)  # type: ignore[arg-type]
+    emit(text, output)
+
+
+def _write(path: Path, data: bytes) -> None:
+    write_atomic(path, data)
+    click.echo(f"wrote {path}", err=True)
+
+
+COMMANDS = [compare, diff, sweep, sensitivity, report]
