@@ -313,7 +313,7 @@ def sensitivity(workload: api.WorkloadInput, delta: float = 0.2, catalog_files: 
                               lo_plan["cost_per_month"] if lo_plan else None, hi_plan["cost_per_month"] if hi_plan else None,
                               lo_why, hi_why))
     factors.sort(key=lambda f: (-f.swing, f.name))
-    return Sensitivity(delta, base.cost_per_month, tuple(factors))
+    return Sensitivity(delta, round(base.cost_per_month, 2), tuple(factors))  # rounded as in Plan.to_dict
 
 
 def load_plan_json(path: str | Path) -> dict[str, Any]:

@@ -124,9 +124,9 @@ def _accuracy_html(data: ReportData) -> list[str]:
 
 
 def _input_rows(inputs: dict[str, Any], whatif: dict[str, Any]) -> list[list[str]]:
-    rows = [[k, str(inputs.get(k))] for k in ("workload_file", "workload_sha256", "trace_file", "trace_sha256", "capacity_source")]
+    rows = [[k, "-" if inputs.get(k) is None else str(inputs[k])] for k in ("workload_file", "workload_sha256", "trace_file", "trace_sha256", "capacity_source")]
     rows += [[f"catalog {p}", h] for p, h in inputs.get("catalog_sha256", {}).items()]
-    rows += [["scenario", str(whatif.get("scenario"))], ["overrides", ", ".join(whatif.get("overrides", [])) or "-"]]
+    rows += [["scenario", whatif.get("scenario") or "-"], ["overrides", ", ".join(whatif.get("overrides", [])) or "-"]]
     return rows
 
 

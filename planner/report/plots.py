@@ -50,8 +50,10 @@ def cost_curve_png(sweep: Sweep, x: str, xlabel: str | None = None, title: str |
     fig = Figure(figsize=(7.5, 4.2))
     ax = fig.add_subplot()
     groups = _groups(sweep, x)
+    top = 0.0
     for i, (name, rows) in enumerate(groups.items()):
         ys = [r["cost_per_month"] if r["cost_per_month"] is not None else math.nan for r in rows]
+        top = max([top, *(y for y in ys if not math.isnan(y))])
         ax.plot([r[x] for r in rows], ys, marker="o", lw=2.2, color=_PALETTE[i % len(_PALETTE)], label=name, zorder=3)
     if len(groups) == 1:
         rows = next(iter(groups.values()))
@@ -63,9 +65,12 @@ def cost_curve_png(sweep: Sweep, x: str, xlabel: str | None = None, title: str |
                 ax.plot([r[x] for r in rows], ys, ls="--", lw=1, marker=".", color=_PALETTE[(j + 1) % len(_PALETTE)],
                         label=f"only {gpu}", alpha=0.8)
     ax.set_xlabel(xlabel or x)
-    ax.set_ylabel("$ / month")
+    ax.set_ylabel(r"\$ / month")
     ax.yaxis.set_major_formatter(_DOLLARS)
-    ax.set_ylim(bottom=0)
+    if top > 0:  # keep the plan's line readable; far costlier single-type fleets run off the top
+        ax.set_ylim(0, top * 2.5)
+    else:
+        ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.set_title(title or f"Monthly cost vs {x}")
     ax.legend(fontsize=8, loc="best")
@@ -114,7 +119,7 @@ def tornado_png(sens: Sensitivity, top: int | None = 12) -> bytes:
     ax.axvline(base, color="black", lw=1)
     ax.set_yticks(range(len(factors)), [f.name for f in reversed(factors)], fontsize=8)
     ax.xaxis.set_major_formatter(_DOLLARS)
-    ax.set_xlabel(f"$ / month (base ${base:,.0f})")
+    ax.set_xlabel(rf"\$ / month (base \${base:,.0f})")
     ax.set_title(f"Sensitivity: each input ±{pct}, one at a time")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

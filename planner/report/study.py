@@ -111,7 +111,7 @@ def build_report(workload: api.WorkloadInput, overrides: Overrides | None = None
     return ReportData(
         plan=plan,
         title=w.name or (str(loaded.doc.path.stem) if loaded.doc else "workload"),
-        workload_yaml=yaml.safe_dump(w.model_dump(mode="json", exclude_defaults=True), sort_keys=False),
+        workload_yaml=yaml.safe_dump(w.model_dump(mode="json", exclude_defaults=True), sort_keys=False, default_flow_style=None),
         whatif=describe(overrides, scenario),
         frontier=_scaled_sweep(loaded, "slo.tpot_ms", w.slo.tpot_ms, FRONTIER_FACTORS, files, jobs, progress),
         traffic=_scaled_sweep(loaded, traffic_path, traffic_base, TRAFFIC_FACTORS, files, jobs, progress),

@@ -85,6 +85,8 @@ def _rich(header: list[str], rows: list[list[str]], title: str = "") -> str:
 def _value(v: Any) -> str:
     if isinstance(v, list):
         return "[" + ",".join(map(str, v)) + "]"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
     return "-" if v is None else str(v)
 
 
