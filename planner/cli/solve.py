@@ -8,6 +8,9 @@ import click
 from planner import api
 from planner.cli.options import catalog_option, emit, format_option, output_option, scenario_option, set_option
 from planner.report.plan_text import render_plan
+from planner.report.sim_text import render_verification
+from planner.simulate.replay import SimOptions
+from planner.verify import verify_plan
 
 
 @click.command()
@@ -19,15 +22,31 @@ from planner.report.plan_text import render_plan
 @click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0.1), default=None, help="Solver time limit in seconds.")
 @set_option
 @scenario_option
-def solve(workload: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, solver: str | None, time_limit_s: float | None,
-          overrides: tuple[str, ...], scenario: str | None) -> None:
+@click.option("--verify", is_flag=True, help="Replay the workload's traffic through the plan (planner simulate) and print the verdict.")
+@click.option("--repair", is_flag=True, help="With --verify: add replicas to pools that miss their SLOs until they hold.")
+@click.option("--max-repair-steps", type=click.IntRange(min=1), default=10, show_default=True, help="Repair rounds before giving up.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the verification run.")
+@click.pass_context
+def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, solver: str | None, time_limit_s: float | None,
+          overrides: tuple[str, ...], scenario: str | None, verify: bool, repair: bool, max_repair_steps: int, seed: int) -> None:
     """Find the cheapest GPU fleet that meets the workload's SLOs.
 
     Example: planner solve workloads/chat.yaml --set slo.tpot_ms=30 --format json -o plan.json
+
+    With --verify the plan is replayed in the simulator; the command exits 1 when the SLOs are missed.
     """
     plan = api.solve(workload, catalog_files=catalog_files, solver=solver, time_limit_s=time_limit_s,
                      overrides=overrides, scenario=scenario)
-    emit(render_plan(plan, fmt, color=output is None and sys.stdout.isatty()), output)
+    if repair and not verify:
+        raise click.UsageError("--repair needs --verify")
+    if not verify:
+        emit(render_plan(plan, fmt, color=output is None and sys.stdout.isatty()), output)
+        return
+    check = verify_plan(plan, options=SimOptions(seed=seed), repair=repair, max_rounds=max_repair_steps, catalog_files=catalog_files)
+    emit(render_verification(check, render_plan(check.plan, fmt, color=output is None and sys.stdout.isatty()), fmt), output)
+    if not check.result.met:
+        click.echo("error: the plan misses its SLOs in simulation (see Verification above)", err=True)
+        ctx.exit(1)
 
 
 COMMANDS = [solve]

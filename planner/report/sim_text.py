@@ -1,0 +1,91 @@
+"""A simulation summary as a terminal table or JSON, and the one-line verdict shown next to a plan."""
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from planner.plan import _jsonable
+
+
+def _num(x: float | None, digits: int = 0) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2%}"
+
+
+def verdict_line(summary: dict[str, Any]) -> str:
+    """`SLOs met: 99.87% of requests within both SLOs (p99 TTFT 312 ms <= 1000, p99 TPOT 21.4 ms <= 50)`."""
+    slo = summary["slo"]
+    head = f"p{slo['percentile']:g} SLOs met" if summary["slo_met"] else f"p{slo['percentile']:g} SLOs MISSED"
+    ttft, tpot = summary["ttft_ms_p99"], summary["tpot_ms_p99"]
+    return (f"{head}: {_pct(summary['slo_attainment'])} of requests within both SLOs "
+            f"(TTFT {_pct(summary['ttft_attainment'])} <= {slo['ttft_ms']:g} ms, p99 {_num(ttft)} ms; "
+            f"TPOT {_pct(summary['tpot_attainment'])} <= {slo['tpot_ms']:g} ms, p99 {_num(tpot, 1)} ms)")
+
+
+_COLUMNS = (
+    ("requests", "requests", 0), ("rejected", "rejected", 0), ("SLO ok", "slo_attainment", None),
+    ("TTFT p50/p99 ms", ("ttft_ms_p50", "ttft_ms_p99"), 0), ("TPOT p50/p99 ms", ("tpot_ms_p50", "tpot_ms_p99"), 1),
+    ("E2E p50/p99 s", ("e2e_ms_p50", "e2e_ms_p99"), -3), ("queue p99 ms", "queue_ms_p99", 0),
+    ("req/s", "throughput_rps", 2), ("GPU busy", "gpu_utilization", None), ("KV mean/peak", ("kv_occupancy_mean", "kv_occupancy_peak"), None),
+    ("preempt", "preemptions", 0),
+)
+
+
+def _cell(row: dict[str, Any], key: str | tuple[str, str], digits: int | None) -> str:
+    if isinstance(key, tuple):
+        return "/".join(_cell(row, k, digits) for k in key)
+    value = row.get(key)
+    if digits is None:
+        return "-" if value is None else f"{value:.1%}"
+    if digits < 0:
+        return _num(None if value is None else value / 1e3, 1)
+    return _num(value, digits)
+
+
+def render_simulation(summary: dict[str, Any], fmt: str = "table") -> str:
+    """The summary as `table` (overall and per pool) or `json` (the versioned schema)."""
+    if fmt == "json":
+        return json.dumps(_jsonable(summary), indent=2) + "\n"
+    table = Table(title=f"Simulation ({summary['routing_policy']} routing, seed {summary['seed']}, {summary['duration_s']:,.0f} s)",
+                  title_justify="left")
+    table.add_column("pool")
+    for name, _, _ in _COLUMNS:
+        table.add_column(name, justify="right")
+    for row in summary["pools"] + [dict(summary, pool="all", replicas=None)]:
+        table.add_row(f"{row['pool']} x{row['replicas']}" if row["replicas"] else row["pool"],
+                      *[_cell(row, key, digits) for _, key, digits in _COLUMNS])
+    buf = io.StringIO()
+    Console(file=buf, width=220, no_color=True).print(table)
+    rejected = {k: v for k, v in summary["rejected_by_reason"].items() if v}
+    lines = [buf.getvalue().rstrip("\n"), verdict_line(summary)]
+    if rejected:
+        lines.append("rejected: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in rejected.items()))
+    return "\n".join(lines) + "\n"
+
+
+def render_verification(check: "Verification", plan_text: str, fmt: str) -> str:  # noqa: F821 - planner.verify imports us
+    """The plan followed by the simulation verdict (JSON: the plan with a `verification` object)."""
+    if fmt == "json":
+        return json.dumps(_jsonable(json.loads(plan_text) | {"verification": check.to_dict()}), indent=2) + "\n"
+    s = check.result.summary
+    lines = ["", f"Verification (simulated {s['requests']:,} requests, {s['duration_s']:,.0f} s): {verdict_line(s)}"]
+    for row in s["pools"]:
+        mark = "ok" if row["slo_met"] else "MISSED"
+        lines.append(f"  {row['pool']} x{row['replicas']}: {mark}, {_pct(row['slo_attainment'])} within both SLOs, "
+                     f"p99 TTFT {_num(row['ttft_ms_p99'])} ms, p99 TPOT {_num(row['tpot_ms_p99'], 1)} ms")
+    if check.added:
+        added = ", ".join(f"+{n} x {key}" for key, n in check.added.items())
+        lines.append(f"Repair ({check.rounds} rounds): {added}, extra ${check.extra_cost_per_hour:,.2f}/hour "
+                     f"(${check.extra_cost_per_hour * 730:,.0f}/month); the plan above includes them")
+    if check.rounds and not check.result.met:
+        lines.append(f"Repair stopped after {check.rounds} rounds without meeting the SLOs (raise --max-repair-steps, or see the pools marked MISSED)")
+    if fmt == "csv":
+        return plan_text  # CSV stays machine-readable; the CLI's exit code carries the verdict
+    return plan_text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"

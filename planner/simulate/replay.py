@@ -1,0 +1,129 @@
+"""Replay requests through a fleet: route by bucket share, run every pool's replicas, summarise.
+
+Pure: arrays and configs in, a SimResult out (no files, no printing). Every arrival either completes or
+is counted as rejected with a reason: longer than the model's context (`over_context`, dropped by the plan
+by design), in no bucket of the routing table (`no_route`), or longer than its pool's whole KV cache
+(`kv_too_small`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from planner.perf.memory import ServingConfig
+from planner.simulate.engine import WATERMARK, Replica, RequestLog, blocks_needed
+from planner.simulate.metrics import group_summary, per_minute, request_latencies, slo_met
+from planner.simulate.router import NO_ROUTE, Policy, RouteTable, route_requests, run_pool
+from planner.simulate.steps import build_step_model
+from planner.traces import Trace
+from planner.workload import SLO
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SimPool:
+    """`replicas` replicas of one serving config, named by its plan key."""
+
+    key: str
+    cfg: ServingConfig
+    replicas: int
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    seed: int = 0
+    policy: Policy = "least-loaded"
+    chunked_prefill: bool = False
+    record_timeline: bool = False
+
+
+@dataclass
+class SimResult:
+    """The summary (JSON-ready, schema SCHEMA_VERSION) plus per-request and per-replica detail."""
+
+    summary: dict[str, Any]
+    log: RequestLog
+    pool_of: np.ndarray
+    fleets: list[list[Replica]]
+    latencies: dict[str, np.ndarray] = field(repr=False)
+
+    @property
+    def met(self) -> bool:
+        return bool(self.summary["slo_met"])
+
+    def busiest(self) -> tuple[str, int, Replica] | None:
+        """(pool key, replica index, replica) with the most busy time."""
+        best = None
+        for p, fleet in enumerate(self.fleets):
+            for r, rep in enumerate(fleet):
+                if best is None or rep.busy_s > best[2].busy_s:
+                    best = (self.summary["pools"][p]["pool"], r, rep)
+        return best
+
+    def per_minute(self) -> dict[str, list[float]]:
+        return per_minute(self.log, self.latencies)
+
+
+def simulate(pools: list[SimPool], routes: RouteTable, trace: Trace, slo: SLO, max_context: int,
+             options: SimOptions = SimOptions()) -> SimResult:
+    """Replay `trace` against the fleet; deterministic for a given `options.seed`."""
+    rng = np.random.default_rng(options.seed)
+    log = RequestLog(trace.arrival_s.astype(float), trace.input_tokens.astype(np.int64), trace.output_tokens.astype(np.int64))
+    pool_of = route_requests(routes, log.prompt, log.output, rng)
+    total = log.prompt + log.output
+    over = total > max_context
+    reasons = {"over_context": over, "no_route": (pool_of == NO_ROUTE) & ~over}
+    models = [build_step_model(p.cfg) for p in pools]
+    too_big = np.zeros(len(log.arrival), dtype=bool)
+    for k, model in enumerate(models):
+        usable = model.kv_blocks - int(WATERMARK * model.kv_blocks)
+        too_big |= (pool_of == k) & ~over & (blocks_needed(model, total) > usable)
+    reasons["kv_too_small"] = too_big
+    served = ~(over | reasons["no_route"] | too_big)
+    fleets = []
+    for k, (pool, model) in enumerate(zip(pools, models)):
+        rids = np.flatnonzero(served & (pool_of == k))
+        fleets.append(run_pool(model, pool.replicas, rids, log, options.policy, options.chunked_prefill, options.record_timeline)
+                      if pool.replicas > 0 else [])
+        if pool.replicas == 0 and len(rids):
+            reasons["no_route"][rids] = True
+    lat = request_latencies(log)
+    met = slo_met(lat, slo.ttft_ms, slo.tpot_ms)
+    summary = _summarise(pools, log, lat, met, pool_of, fleets, reasons, slo, options)
+    return SimResult(summary, log, pool_of, fleets, lat)
+
+
+def _summarise(pools: list[SimPool], log: RequestLog, lat: dict[str, np.ndarray], met: np.ndarray, pool_of: np.ndarray,
+               fleets: list[list[Replica]], reasons: dict[str, np.ndarray], slo: SLO, options: SimOptions) -> dict[str, Any]:
+    counted = ~reasons["over_context"]
+    finish = log.finish[np.isfinite(log.finish)]
+    span = float(finish.max() - log.arrival.min()) if finish.size else 0.0
+    everyone = np.ones(len(log.arrival), dtype=bool)
+    top = group_summary(log, lat, everyone, counted, met, [r for f in fleets for r in f], span)
+    top["rejected_by_reason"] = {k: int(v.sum()) for k, v in reasons.items()}
+    top |= _verdict(lat, counted, slo)
+    rows = []
+    for k, pool in enumerate(pools):
+        members = pool_of == k
+        row = {"pool": pool.key, **group_summary(log, lat, members, counted, met, fleets[k], span)}
+        rows.append(row | _verdict(lat, counted & members, slo))
+    return {
+        "schema_version": SCHEMA_VERSION, "seed": options.seed, "routing_policy": options.policy,
+        "chunked_prefill": options.chunked_prefill, "slo": slo.model_dump(), "duration_s": span, **top, "pools": rows,
+    }
+
+
+def _verdict(lat: dict[str, np.ndarray], counted: np.ndarray, slo: SLO) -> dict[str, Any]:
+    """Share of requests within each SLO (a rejected request misses both); met when both reach the percentile."""
+    n = int(counted.sum())
+    if n == 0:
+        return {"ttft_attainment": None, "tpot_attainment": None, "slo_met": True}
+    ttft_ok = lat["ttft_ms"][counted] <= slo.ttft_ms
+    tpot = lat["tpot_ms"][counted]
+    tpot_ok = np.isfinite(lat["e2e_ms"][counted]) & (np.isnan(tpot) | (tpot <= slo.tpot_ms))
+    need = slo.percentile / 100
+    ttft_share, tpot_share = float(ttft_ok.mean()), float(tpot_ok.mean())
+    return {"ttft_attainment": ttft_share, "tpot_attainment": tpot_share, "slo_met": ttft_share >= need and tpot_share >= need}

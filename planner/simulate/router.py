@@ -1,0 +1,76 @@
+"""Routing: bucket -> pool by the plan's shares, then a replica within the pool, and the pool's event loop.
+
+Pools are independent once every request has a pool, so each pool is replayed on its own. Within a pool the
+loop orders events by (time, replica index): a replica's run end is processed before an arrival at the
+same instant, so one seed gives one run.
+"""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from planner.simulate.engine import Replica, RequestLog
+from planner.simulate.steps import StepModel
+
+Policy = Literal["least-loaded", "round-robin"]
+NO_ROUTE = -1
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    """Bucket edges [lo, hi) of input and output tokens, and each bucket's shares over pools (rows sum to 1)."""
+
+    input_lo: np.ndarray
+    input_hi: np.ndarray
+    output_lo: np.ndarray
+    output_hi: np.ndarray
+    shares: np.ndarray
+    """buckets x pools."""
+
+
+def route_requests(table: RouteTable, prompt: np.ndarray, output: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Pool index of every request (NO_ROUTE where no bucket of the plan contains it), drawn by share."""
+    pool = np.full(len(prompt), NO_ROUTE, dtype=np.int64)
+    draw = rng.random(len(prompt))
+    for b in range(len(table.input_lo)):
+        inside = ((prompt >= table.input_lo[b]) & (prompt < table.input_hi[b])
+                  & (output >= table.output_lo[b]) & (output < table.output_hi[b]) & (pool == NO_ROUTE))
+        cumulative = np.cumsum(table.shares[b])
+        if cumulative[-1] <= 0:
+            continue
+        choice = np.searchsorted(cumulative / cumulative[-1], draw[inside], side="right")
+        pool[inside] = np.minimum(choice, len(cumulative) - 1)
+    return pool
+
+
+def run_pool(model: StepModel, replicas: int, rids: np.ndarray, log: RequestLog, policy: Policy,
+             chunked: bool = False, record: bool = False) -> list[Replica]:
+    """Replay requests `rids` (sorted by arrival) on `replicas` replicas of one config until all finish."""
+    fleet = [Replica(model, log, chunked, record) for _ in range(replicas)]
+    version = [0] * replicas
+    loads = np.zeros(replicas, dtype=np.int64)
+    heap: list[tuple[float, int, int]] = []
+
+    def settle(r: int, end: float) -> None:
+        version[r] += 1
+        loads[r] = fleet[r].load
+        if end < np.inf:
+            heapq.heappush(heap, (end, r, version[r]))
+
+    def pop_until(t: float) -> None:
+        while heap and heap[0][0] <= t:
+            _, r, v = heapq.heappop(heap)
+            if v == version[r]:
+                settle(r, fleet[r].advance())
+
+    arrivals = log.arrival[rids].tolist()
+    for n, (rid, t) in enumerate(zip(rids.tolist(), arrivals)):
+        pop_until(t)
+        r = int(np.argmin(loads)) if policy == "least-loaded" else n % replicas
+        log.replica[rid] = r
+        settle(r, fleet[r].arrive(rid, t))
+    pop_until(np.inf)
+    return fleet

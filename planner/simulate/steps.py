@@ -1,0 +1,82 @@
+"""Step durations for the simulator, taken from the planner's own performance model (one implementation).
+
+Decode: for a fixed batch B, `planner.perf.step.decode_step` is max(compute, memory) + fixed terms where
+compute and memory are each affine in the total context tokens S = B x context. The table below holds, per
+B, the two affine pieces read off the model at S = 0 and S = B, and is checked against the model at a third
+point, so a decode run of k steps costs one numpy expression instead of k model calls.
+Prefill: one `prefill_step` call per engine step; a step over prompts (or chunks) of different lengths is
+passed as the equivalent uniform batch with the same total tokens and the same causal-attention work
+(docs/methodology.md, "Simulator").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.perf.memory import ServingConfig, max_kv_tokens, tokens_reserved_per_sequence
+from planner.perf.step import decode_step, prefill_step
+
+CHECK_CONTEXT = 4096.0
+"""Context at which the affine decode table is checked against decode_step."""
+
+
+@dataclass(frozen=True)
+class StepModel:
+    """Per-config step costs and KV geometry the replica scheduler needs."""
+
+    cfg: ServingConfig
+    comp0: np.ndarray
+    """Compute seconds of a decode step at zero context, by batch (index 0 unused)."""
+    comp_slope: np.ndarray
+    """Extra compute seconds per context token in the batch."""
+    mem0: np.ndarray
+    mem_slope: np.ndarray
+    fixed: np.ndarray
+    """All-reduces and per-step overheads, by batch."""
+    overhead_s: float
+    kv_blocks: int
+    block_size: int
+    reserve_blocks: int
+    """Blocks a sequence holds for its whole life under contiguous allocation (0 = paged)."""
+    max_seqs: int
+    token_budget: int
+
+    def decode_times(self, batch: int, context_tokens: np.ndarray) -> np.ndarray:
+        """Seconds of decode steps of `batch` sequences holding `context_tokens` KV tokens in total."""
+        compute = self.comp0[batch] + self.comp_slope[batch] * context_tokens
+        memory = self.mem0[batch] + self.mem_slope[batch] * context_tokens
+        return np.maximum(compute, memory) + self.fixed[batch]
+
+    def prefill_time(self, tokens: np.ndarray, prior: np.ndarray) -> float:
+        """Seconds of one step prefilling `tokens[i]` new tokens on top of `prior[i]` cached ones.
+
+        Passed to prefill_step as n sequences of P tokens with P*n = sum(tokens) and
+        P^2*n = sum((prior+tokens)^2 - prior^2) (same matmul rows, same causal attention work).
+        """
+        total = float(tokens.sum())
+        square = float(((prior + tokens) ** 2 - prior**2).sum())
+        return float(prefill_step(self.cfg, square / total, total * total / square).total_s)
+
+
+def build_step_model(cfg: ServingConfig) -> StepModel:
+    """Tabulate decode costs for every batch size up to max_num_seqs and read the KV geometry."""
+    engine = cfg.engine
+    batch = np.arange(0, engine.max_num_seqs + 1, dtype=float)
+    b = np.maximum(batch, 1.0)
+    at0 = decode_step(cfg, b, 0.0)
+    at1 = decode_step(cfg, b, 1.0)  # context 1 per sequence: S = b tokens in total
+    comp0 = np.asarray(at0.matmul_s + at0.attention_s, dtype=float)
+    mem0 = np.asarray(at0.weights_s + at0.kv_s, dtype=float)
+    comp_slope = (np.asarray(at1.matmul_s + at1.attention_s) - comp0) / b
+    mem_slope = (np.asarray(at1.weights_s + at1.kv_s) - mem0) / b
+    fixed = np.asarray(at0.comm_s + at0.overhead_s, dtype=float) + 0.0 * b
+    block = engine.block_size
+    reserve = 0 if engine.paged_kv else -(-int(tokens_reserved_per_sequence(cfg, 0.0)) // block)
+    model = StepModel(cfg, comp0, comp_slope, mem0, mem_slope, fixed, float(np.asarray(at0.overhead_s).flat[0]),
+                      max_kv_tokens(cfg) // block, block, reserve, engine.max_num_seqs, engine.max_num_batched_tokens)
+    check = np.asarray(decode_step(cfg, b, CHECK_CONTEXT).total_s)
+    table = np.maximum(comp0 + comp_slope * b * CHECK_CONTEXT, mem0 + mem_slope * b * CHECK_CONTEXT) + fixed
+    if not np.allclose(table, check, rtol=1e-9, atol=1e-12):
+        raise ValueError("decode_step is no longer affine in context at fixed batch; planner.simulate.steps must tabulate it on a grid")
+    return model

@@ -1,0 +1,32 @@
+"""The simulator's step costs are the performance model's, not a copy of it."""
+from __future__ import annotations
+
+import numpy as np
+
+from planner.perf.step import decode_step, prefill_step
+from planner.simulate.steps import build_step_model
+
+
+def test_decode_table_matches_decode_step(cfg):
+    model = build_step_model(cfg)
+    rng = np.random.default_rng(1)
+    for batch in (1, 7, 64, 256):
+        context = rng.integers(1, 20000, size=5)
+        table = model.decode_times(batch, batch * context)
+        direct = np.asarray(decode_step(cfg, float(batch), context.astype(float)).total_s)
+        np.testing.assert_allclose(table, direct, rtol=1e-12)
+
+
+def test_prefill_of_mixed_prompts_has_the_same_tokens_and_attention_work(cfg):
+    model = build_step_model(cfg)
+    # two equal prompts: exactly prefill_step(cfg, 500, 2)
+    assert model.prefill_time(np.array([500, 500]), np.array([0, 0])) == float(prefill_step(cfg, 500.0, 2.0).total_s)
+    # one prompt is prefill_step of that prompt
+    assert model.prefill_time(np.array([1000]), np.array([0])) == float(prefill_step(cfg, 1000.0).total_s)
+
+
+def test_kv_geometry(cfg):
+    model = build_step_model(cfg)
+    # 412,512 KV tokens (planner.perf.memory.max_kv_tokens) in blocks of 16 tokens
+    assert model.kv_blocks == 412512 // 16
+    assert model.reserve_blocks == 0  # paged
