@@ -148,17 +148,48 @@ def _weights(obs: list[Observation]) -> np.ndarray:
     return (1.0 / np.sqrt(groups.map(groups.value_counts()))).to_numpy()
 
 
+MIN_ROWS_FOR_OVERHEADS = 20
+"""A GPU with fewer measurements gets only its compute factors fitted; bandwidth, overheads and all-reduce
+factors come from its nearest well-measured sibling (a handful of rows cannot separate them)."""
+
+
 def fit_efficiency(
     obs: list[Observation], catalog: Catalog, source: str, date: str, start: Efficiency | None = None
 ) -> dict[str, Efficiency]:
     """Fitted efficiency entries for every GPU in `obs` (log-error least squares, bounded, weak prior).
 
-    Each GPU starts from `start` (e.g. `PRIOR`) or, by default, from its entry in `catalog`.
+    Each GPU starts from `start` (e.g. `PRIOR`) or, by default, from its entry in `catalog`. Well-measured
+    GPUs are fitted first, on every factor; sparsely measured ones then on their compute factors only.
     """
     if not obs:
         raise PlannerError("calibration: no usable measurements")
-    params = _free_params(obs, catalog)
-    gpus = sorted({g for g, _ in params})
+    counts = pd.Series([o.gpu for o in obs]).value_counts()
+    rich = [g for g in counts.index if counts[g] >= MIN_ROWS_FOR_OVERHEADS]
+    sparse = [g for g in counts.index if g not in rich]
+    fitted: dict[str, Efficiency] = {}
+    if rich:
+        fitted |= _fit([o for o in obs if o.gpu in rich], catalog, source, date, start, all_fields=True)
+    for gpu in sparse:
+        base = fitted[sibling(gpu, list(fitted), catalog)] if fitted else start
+        fitted |= _fit([o for o in obs if o.gpu == gpu], catalog, source, date, base, all_fields=not fitted)
+    return fitted
+
+
+def sibling(gpu: str, measured: list[str], catalog: Catalog) -> str:
+    """The measured GPU most like `gpu`: same interconnect kind first, then the closest bf16 peak (H200 -> H100)."""
+    g = catalog.gpu(gpu)
+
+    def distance(other: str) -> tuple[bool, float]:
+        o = catalog.gpu(other)
+        return o.interconnect.kind != g.interconnect.kind, abs(math.log(o.tflops["bf16"] / g.tflops["bf16"]))
+
+    return min(sorted(measured), key=distance)
+
+
+def _fit(obs: list[Observation], catalog: Catalog, source: str, date: str, start: Efficiency | None,
+         all_fields: bool) -> dict[str, Efficiency]:
+    params = [(g, n) for g, n in _free_params(obs, catalog) if all_fields or n.startswith("compute")]
+    gpus = sorted({o.gpu for o in obs})
     start_of = {g: _start(start or catalog.efficiency_for(g), catalog, g) for g in gpus}
     catalog = with_efficiency(catalog, start_of)
     x0 = np.array([math.log(_get(start_of[g], n) or _get(start_of[g], "compute.bf16")) for g, n in params])

@@ -1,0 +1,79 @@
+"""planner/perf/step.py: golden memory-bound decode and compute-bound prefill, physical properties."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from planner.perf.step import decode_step, mixed_step, prefill_step
+from tests.perf._configs import CATALOG, ROUND_EFF, config
+
+ROOFLINE = ROUND_EFF.model_copy(update={"compute": {"bf16": 1.0, "fp8": 1.0, "int8": 1.0}, "bandwidth": 1.0, "step_overhead_ms": 0.0})
+"""Peak FLOPs, peak bandwidth, no overheads: the pure roofline."""
+
+
+def test_memory_bound_decode_golden() -> None:
+    # Llama-2-7B bf16 on H100, batch 1, context 1000, ROUND_EFF (bandwidth 0.8 x 3350 GB/s = 2.68e12 B/s):
+    #   weights read: matmuls 6,477,856,000 x 2 B + LM head 32,000 x 4,096 x 2 B = 13,217,856,000 B -> 4.932036 ms
+    #   KV read: 1,000 tokens x (2 x 32 x 32 x 128 x 2 = 524,288 B) = 524,288,000 B             -> 0.195630 ms
+    #   compute: 13.2 GFLOP at 0.5 x 989.4 TFLOPS = 0.027 ms  << memory, so memory-bound
+    #   total = 4.932036 + 0.195630 + 1 ms step overhead = 6.127666 ms
+    step = decode_step(config("llama-2-7b", "h100", eff=ROUND_EFF), 1.0, 1000.0)
+    assert float(step.weights_s) == pytest.approx(13_217_856_000 / 2.68e12, rel=1e-9)
+    assert float(step.kv_s) == pytest.approx(524_288_000 / 2.68e12, rel=1e-9)
+    assert float(step.total_s) == pytest.approx(0.006127665671641791, rel=1e-9)
+    assert not bool(step.compute_bound)
+
+
+def test_compute_bound_prefill_golden() -> None:
+    # Llama-2-7B bf16 on H100, one 4,096-token prompt, ROUND_EFF (0.5 x 989.4e12 = 494.7e12 FLOP/s):
+    #   matmuls: 2 x 6,477,856,000 x 4,096 + LM head 2 x 32,000 x 4,096 (last token) = 53,066,858,496,000 FLOP
+    #   attention: 2 x 32 layers x 32 heads x 128 x 4,096^2 = 4,398,046,511,104 FLOP
+    #   compute = 57,464,905,007,104 / 494.7e12 = 116.161 ms; memory = (13.2e9 + 2.1e9 KV write) / 2.68e12 = 5.7 ms
+    #   total = 116.161 + 1 ms = 117.161 ms
+    step = prefill_step(config("llama-2-7b", "h100", eff=ROUND_EFF), 4096.0)
+    assert float(step.matmul_s + step.attention_s) == pytest.approx(57_464_905_007_104 / 494.7e12, rel=1e-9)
+    assert float(step.total_s) == pytest.approx(57_464_905_007_104 / 494.7e12 + 1e-3, rel=1e-9)
+    assert bool(step.compute_bound)
+
+
+def test_vectorised_batch_matches_scalar() -> None:
+    cfg = config("llama-3.1-8b", "h100")
+    batches = np.array([1.0, 8.0, 64.0, 256.0])
+    vector = decode_step(cfg, batches, 700.0).total_s
+    assert np.allclose(vector, [float(decode_step(cfg, b, 700.0).total_s) for b in batches])
+
+
+@pytest.mark.parametrize("gpu", ["a100-80gb", "h100", "h200", "l40s", "l4", "a10g"])
+def test_int4_never_slower_than_bf16_at_batch_1(gpu: str) -> None:
+    for model in ("llama-2-7b", "llama-3.1-8b", "mistral-7b"):
+        bf16, int4 = config(model, gpu), config(model, gpu, quant="int4")
+        assert float(decode_step(int4, 1, 1024).total_s) <= float(decode_step(bf16, 1, 1024).total_s)
+
+
+@pytest.mark.parametrize("quant", ["bf16", "fp8", "int4"])
+def test_h200_decode_faster_than_h100_at_batch_1(quant: str) -> None:
+    for model, tp in (("llama-3.1-8b", 1), ("llama-3.1-70b", 4)):
+        h100, h200 = config(model, "h100", quant, tp), config(model, "h200", quant, tp)
+        assert float(decode_step(h200, 1, 2048).total_s) < float(decode_step(h100, 1, 2048).total_s)
+
+
+@pytest.mark.parametrize("gpu", sorted(CATALOG.gpus))
+def test_never_faster_than_the_roofline(gpu: str) -> None:
+    calibrated, roofline = config("llama-3.1-8b", gpu), config("llama-3.1-8b", gpu, eff=ROOFLINE)
+    for batch in (1.0, 16.0, 256.0):
+        assert float(decode_step(calibrated, batch, 1500).total_s) >= float(decode_step(roofline, batch, 1500).total_s)
+    for prompt in (16.0, 512.0, 8192.0):
+        assert float(prefill_step(calibrated, prompt).total_s) >= float(prefill_step(roofline, prompt).total_s)
+
+
+def test_flash_attention_off_adds_score_traffic() -> None:
+    from planner.workload import Engine
+
+    on, off = config("llama-3.1-8b", "h100"), config("llama-3.1-8b", "h100", engine=Engine(flash_attention=False))
+    assert float(prefill_step(off, 8192.0).kv_s) > float(prefill_step(on, 8192.0).kv_s)
+    assert float(prefill_step(off, 8192.0).total_s) > float(prefill_step(on, 8192.0).total_s)
+
+
+def test_mixed_step_without_extra_tokens_is_a_decode_step() -> None:
+    cfg = config("llama-3.1-8b", "h100")
+    assert float(mixed_step(cfg, 32.0, 900.0, 0.0).total_s) == pytest.approx(float(decode_step(cfg, 32.0, 900.0).total_s))
