@@ -10,7 +10,7 @@ import itertools
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -243,8 +243,50 @@ def sweep(workload: api.WorkloadInput, params: Mapping[str, Sequence[Any]], cata
     for point in points:
         api.load(loaded, point)  # bad paths and values fail before any solving
     files = tuple(str(f) for f in catalog_files)
-    results = run_parallel([delayed(solve_point)(loaded, files, point) for point in points], jobs, progress, "sweep")
+    groups: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    for point in points:  # points differing only in traffic rate share one capacity table
+        fixed = {k: v for k, v in point.items() if k not in RATE_PATHS}
+        groups.setdefault(json.dumps(fixed, sort_keys=True, default=str), (fixed, []))[1].append(point)
+    tasks = [delayed(solve_rate_group)(loaded, files, fixed, members) for fixed, members in groups.values()]
+    solved = {json.dumps(p, sort_keys=True, default=str): r for batch in run_parallel(tasks, jobs, progress, "sweep") for p, r in batch}
+    results = [solved[json.dumps(p, sort_keys=True, default=str)] for p in points]
     return Sweep(tuple(params), tuple(point_record(p, plan, why) for p, (plan, why) in zip(points, results)))
+
+
+RATE_PATHS = frozenset({"traffic.rate_scale", "traffic.target_rps", "traffic.rate_rps"})
+"""Overrides that only scale the design rate: the demand is linear in them and capacities do not depend on them."""
+
+
+def _rate_knob(loaded: LoadedWorkload) -> float:
+    """The number the design rate is proportional to: target_rps, or rate_scale x (rate_rps for histograms)."""
+    t = loaded.workload.traffic
+    return t.target_rps if t.target_rps is not None else t.rate_scale * (t.rate_rps or 1.0)
+
+
+def solve_rate_group(loaded: LoadedWorkload, catalog_files: tuple[str, ...], fixed: dict[str, Any],
+                     points: list[dict[str, Any]]) -> list[tuple[dict[str, Any], tuple[dict[str, Any] | None, str | None]]]:
+    """Solve points that share `fixed` and differ in traffic rate: one capacity table, demand rescaled per point.
+
+    Equal to separate solves (tests/test_whatif.py) because bucket shares and per-replica capacities do not
+    depend on the rate; only the bucket rates scale, linearly.
+    """
+    base = api.load(loaded, fixed)
+    try:
+        problem = api.prepare(base, catalog_files, cached_catalog(catalog_files))
+    except (InfeasibleError, SolverError) as exc:
+        return [(p, (None, str(exc))) for p in points]
+    out = []
+    for point in points:
+        here = api.load(loaded, point)
+        demand = problem.demand.scaled(_rate_knob(here) / _rate_knob(base))
+        table = replace(problem.table, buckets=demand.buckets)
+        try:
+            plan = api.plan_from_table(here, table, demand, catalog_files)
+        except (InfeasibleError, SolverError) as exc:
+            out.append((point, (None, str(exc))))
+            continue
+        out.append((point, (plan.to_dict(), None)))
+    return out
 
 
 @dataclass(frozen=True)

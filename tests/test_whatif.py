@@ -141,3 +141,16 @@ def test_frontier_is_monotone_in_the_tpot_slo(write, tpots):
     result = whatif.sweep(path, {"slo.tpot_ms": sorted(tpots)}, jobs=1)
     costs = [r["cost_per_hour"] if r["cost_per_hour"] is not None else float("inf") for r in result.records]
     assert all(a >= b - 1e-9 for a, b in zip(costs, costs[1:])), list(zip(sorted(tpots), costs))
+
+
+def test_rate_sweep_on_a_trace_equals_separate_solves():
+    """The sweep's shared-capacity-table path (traffic-only points) gives the same plans as full solves."""
+    from tests.conftest import WORKLOADS
+
+    chat = WORKLOADS / "chat.yaml"
+    if not chat.is_file():
+        pytest.skip("workloads/chat.yaml absent")
+    result = whatif.sweep(chat, {"traffic.target_rps": [20, 60]}, jobs=1)
+    for r in result.records:
+        plan = planner.solve(chat, overrides={"traffic.target_rps": r["traffic.target_rps"]})
+        assert (r["cost_per_month"], r["gpus_by_type"]) == (round(plan.cost_per_month, 2), plan.gpus_by_type)
