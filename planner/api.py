@@ -23,6 +23,7 @@ from planner.optimize.fleet import FleetSolution, optimize_fleet
 from planner.optimize.solve import SolveStatus
 from planner.overrides import Overrides, apply_overrides, describe
 from planner.plan import Baseline, Plan, build_pools, demand_summary
+from planner.profile import profile_problem
 from planner.workload import LoadedWorkload, check_ids, load_workload, workload_from_dict
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ def prepare(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (),
     catalog = catalog or load_catalog(catalog_files)
     check_ids(loaded, catalog)
     model = catalog.model(loaded.workload.model)
+    if loaded.workload.capacity_profile is not None:  # measured capacities replace the model (docs/profiles.md)
+        demand, table = profile_problem(loaded, catalog, model)
+        return Problem(loaded, catalog, demand, table, ())
     demand = build_demand(loaded, model)
     candidates, rejected = enumerate_candidates(loaded, catalog)
     if not candidates:

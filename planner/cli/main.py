@@ -12,7 +12,7 @@ import click
 
 from planner.errors import PlannerError
 
-COMMAND_MODULES = ("solve", "catalog_cmd", "trace", "estimate", "whatif", "simulate")
+COMMAND_MODULES = ("solve", "catalog_cmd", "trace", "profile", "estimate", "whatif", "simulate")
 """Modules under planner.cli that each define click commands registered on the group (see _register)."""
 
 
