@@ -1,0 +1,192 @@
+"""Accuracy of `planner estimate` on every usable row of ../shared/data/measured; writes docs/accuracy.md + PNG.
+
+    /work/venv/bin/python benchmarks/accuracy.py      # ~2-3 min on 2 cores (one fit per held-out source)
+
+Leave-one-source-out (LOSO): for each data set, fit the efficiency factors on the others (from
+`planner.calibrate.PRIOR`), then predict the held-out rows; GPUs absent from the training folds use the
+fold's `default` entry. In-sample errors (the shipped catalog, fitted on everything) are shown beside.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from planner.calibrate import PRIOR, default_entry, errors, fit_efficiency, summarise  # noqa: E402
+from planner.catalog import load_catalog  # noqa: E402
+from planner.measured_data import read_all  # noqa: E402
+from planner.yamlio import write_atomic  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "../shared/data/measured"
+DOC, PLOT = ROOT / "docs/accuracy.md", ROOT / "docs/accuracy.png"
+KIND = {"output_tok_s": "throughput", "req_s": "throughput", "ttft_ms": "TTFT", "tpot_ms": "TPOT", "e2e_ms": "E2E latency",
+        "layer_matmul_ms": "operator: matmul", "allreduce_ms": "operator: all-reduce"}
+TARGET = {"throughput": 15.0, "TTFT": 20.0, "TPOT": 20.0}
+
+
+def loso(obs: list, catalog) -> pd.DataFrame:  # noqa: ANN001
+    """Held-out errors of every source, each predicted by factors fitted on the other sources only."""
+    frames = []
+    for source in sorted({o.source for o in obs}):
+        train = [o for o in obs if o.source != source]
+        print(f"  fold: hold out {source} ({len(obs) - len(train)} rows)", file=sys.stderr)
+        fitted = fit_efficiency(train, catalog, f"loso-{source}", "-", start=PRIOR)
+        fitted["default"] = default_entry(fitted, f"loso-{source}", "-")
+        fold = replace(catalog, efficiency=fitted)  # only this fold's factors: no leakage from the shipped fit
+        frames.append(errors([o for o in obs if o.source == source], fold))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _table(frame: pd.DataFrame, by: list[str]) -> str:
+    lines = ["| " + " | ".join(by) + " | n | median abs error | p90 abs error |", "|" + "---|" * (len(by) + 3)]
+    for _, r in summarise(frame, by).iterrows():
+        lines.append("| " + " | ".join(str(r[b]) for b in by) + f" | {int(r.n)} | {r.median_pct:.1f} % | {r.p90_pct:.1f} % |")
+    return "\n".join(lines)
+
+
+def _bias(frame: pd.DataFrame) -> str:
+    rows = frame.groupby(["source", "kind"])["error"].median().reset_index()
+    return "\n".join(["| source | metric | median signed error |", "|---|---|---|"]
+                     + [f"| {r.source} | {r.kind} | {r.error * 100:+.1f} % |" for r in rows.itertuples()])
+
+
+def _plot(frame: pd.DataFrame) -> None:
+    fig, ax = plt.subplots(figsize=(6.5, 6))
+    markers = {"throughput": "o", "TTFT": "^", "TPOT": "s", "E2E latency": "D"}
+    for gpu, part in frame.groupby("gpu"):
+        for kind, sub in part.groupby("kind"):
+            ax.scatter(sub["measured"], sub["predicted"], s=18, marker=markers.get(kind, "x"), alpha=0.75,
+                       color=plt.cm.tab10(sorted(frame["gpu"].unique()).index(gpu)), label=f"{gpu} {kind}")
+    lo, hi = frame[["measured", "predicted"]].min().min() * 0.7, frame[["measured", "predicted"]].max().max() * 1.4
+    ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+    for f in (0.65, 1.35):
+        ax.plot([lo, hi], [lo * f, hi * f], "k:", lw=0.6)
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi), xlabel="measured (ms or tok/s)",
+           ylabel="predicted, leave-one-source-out", title="planner estimate vs measurements (dotted: +/-35 %)")
+    ax.legend(fontsize=6, ncol=2, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(PLOT, dpi=120)
+
+
+def main() -> int:
+    if not DATA.exists():
+        print(f"measured data not found at {DATA}", file=sys.stderr)
+        return 1
+    catalog = load_catalog()
+    obs, skipped = read_all(DATA)
+    held_out = loso(obs, catalog).assign(kind=lambda d: d["metric"].map(KIND))
+    in_sample = errors(obs, catalog).assign(kind=lambda d: d["metric"].map(KIND))
+    engine = held_out[~held_out["kind"].str.startswith("operator")]
+    _plot(engine.dropna(subset=["predicted"]))
+    write_atomic(DOC, render(engine, held_out, in_sample, skipped))
+    print(f"wrote {DOC.relative_to(ROOT)} and {PLOT.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+def render(engine: pd.DataFrame, held_out: pd.DataFrame, in_sample: pd.DataFrame, skipped: list) -> str:  # noqa: ANN001
+    head = summarise(engine, ["kind"]).set_index("kind")
+    verdict = []
+    for kind, target in TARGET.items():
+        r = head.loc[kind]
+        ok = r.median_pct <= target and r.p90_pct <= 35
+        verdict.append(f"| {kind} | {int(r.n)} | {r.median_pct:.1f} % (target <= {target:g} %) | {r.p90_pct:.1f} % (target <= 35 %) | "
+                       f"{'met' if ok else 'MISSED'} |")
+    ins = summarise(in_sample[~in_sample["kind"].str.startswith("operator")], ["kind"])
+    worst = engine.assign(abs_err=engine["error"].abs()).sort_values("abs_err", ascending=False).head(12)
+    worst_rows = "\n".join(f"| {r.source} | {r.ref} | {r.gpu} | {r.model} tp{r.tp} {r.quant} | {r.mode} | {r.metric} | "
+                           f"{r.measured:.4g} | {r.predicted:.4g} | {r.error * 100:+.0f} % |" for r in worst.itertuples())
+    skipped_rows = "\n".join(f"- `{ref}`: {why}" for ref, why in skipped if not ref.startswith("h100-80gb-pcap"))
+    n_pcap = sum(1 for ref, _ in skipped if ref.startswith("h100-80gb-pcap"))
+    return TEMPLATE.format(
+        verdict="\n".join(verdict), by_kind_gpu=_table(engine, ["kind", "gpu"]), by_source=_table(engine, ["source", "kind"]),
+        ops=_table(held_out[held_out["kind"].str.startswith("operator")], ["kind", "gpu"]),
+        in_sample="\n".join(f"| {r.kind} | {r.n} | {r.median_pct:.1f} % | {r.p90_pct:.1f} % |" for r in ins.itertuples()),
+        worst=worst_rows, skipped=skipped_rows, bias=_bias(engine), n_pcap=n_pcap, n_rows=len(engine), n_ops=len(held_out) - len(engine),
+    )
+
+
+TEMPLATE = """# Accuracy of the performance model
+
+Generated by `benchmarks/accuracy.py` (do not edit by hand). Every usable row of the measured data in
+`../shared/data/measured/` ({n_rows} engine-level numbers, {n_ops} operator timings) is predicted by
+`planner estimate` in the mode that matches how it was measured (lockstep batch, offline max-throughput,
+Poisson rate, closed-loop concurrency). Errors are **leave-one-source-out**: the factors that predict a
+row were fitted without any row of its data set. Error = predicted / measured - 1.
+
+![predicted vs measured](accuracy.png)
+
+## Targets (engine-level rows, leave-one-source-out)
+
+| metric | n | median abs error | p90 abs error | verdict |
+|---|---|---|---|---|
+{verdict}
+
+In-sample (the shipped catalog, fitted on every source), for comparison:
+
+| metric | n | median abs error | p90 abs error |
+|---|---|---|---|
+{in_sample}
+
+## By metric and GPU (leave-one-source-out)
+
+{by_kind_gpu}
+
+## By data set (leave-one-source-out), with the median signed error
+
+{by_source}
+
+Median signed error (negative = the model is faster than the measurement):
+
+{bias}
+
+## Where the targets are missed, and why
+
+- **Splitwise (Llama-2-70B, TP2/TP4, A100/H100), TTFT and TPOT.** Held out, it is predicted from factors
+  fitted on TensorRT-LLM/NIM/vLLM-CI measurements, and those engines run the same hardware faster: the
+  median signed error above is negative (the model predicts faster steps than Splitwise measured). The
+  gap is an engine difference (the 2023 Splitwise research stack versus TensorRT-LLM 0.14-0.17 with CUDA
+  graphs and custom all-reduce), not a hardware one, and one set of per-GPU factors cannot fit both.
+  Calibrate on your own engine (`planner calibrate`, docs/calibration.md) to remove it.
+- **Splitwise batch-64 prefills.** Two points (prefill of 64 x 512 tokens at TP2) measured 0.36-0.79 s,
+  below the batch-32 points and below the compute roofline of the model's FLOPs; the PROVENANCE file
+  flags them as noisy. The model stays physical (never faster than its roofline), so these rows keep a
+  large error; they are reported, not dropped.
+- **Online serving at high load (TensorRT-LLM, Llama-3-70B TP4, 16 req/s).** The `--rate` mode reuses the
+  capacity model of `perf/capacity.py`, which charges every prefill as a separate step that stalls
+  decoding. TensorRT-LLM's in-flight batching piggybacks prefill chunks onto decode steps, so the
+  measured TPOT is lower than predicted near saturation. The offline `--max-throughput` mode models the
+  mixed (chunked-prefill) step and does not have this bias.
+- **Operators.** The all-reduce fit is a two-parameter line (latency x (tp-1) + ring bytes / link
+  bandwidth); measured NCCL times have a protocol switch (LL -> Simple) between small and large messages
+  that a line cannot follow, hence the large relative error on mid-size messages. The per-step TP cost it
+  feeds is small next to the weight reads at the batch sizes planned for.
+- **L40S, H200.** Only 4-7 throughput rows each, all from one source: held out, they are predicted with
+  the median factors of A100/H100, so their leave-one-source-out error mostly measures how different
+  these GPUs are from the data-rich ones.
+
+## Operator timings (Vidur profiles, leave-one-source-out)
+
+{ops}
+
+## The largest errors
+
+| source | row | gpu | config | mode | metric | measured | predicted | error |
+|---|---|---|---|---|---|---|---|---|
+{worst}
+
+## Rows not used
+
+- {n_pcap} Splitwise points on `h100-80gb-pcap` (a power-capped H100, not a catalog GPU).
+{skipped}
+"""
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
