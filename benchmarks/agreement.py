@@ -1,0 +1,79 @@
+"""Agreement of the analytical capacity model with the simulator (issue 7).
+
+For each example workload: solve it, take the plan's largest pool and the buckets it serves most; for each,
+compare the analytical max req/s of ONE replica (planner.perf.capacity.cell_capacity) with the simulated
+rate at which p99 TTFT or TPOT starts to fail: Poisson arrivals, request lengths drawn from the bucket's
+own requests, one replica, bisection on the rate. Results go to docs/simulator.md.
+
+    /work/venv/bin/python benchmarks/agreement.py
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from planner import api
+from planner.perf.capacity import cell_capacity
+from planner.simulate.replay import SimOptions, SimPool, simulate
+from planner.simulate.router import RouteTable
+from planner.traces import Trace
+from planner.verify import build_fleet, read_plan, requests_for
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUESTS = 4000
+BISECTION_STEPS = 9
+BUCKETS_PER_WORKLOAD = 2
+
+
+def _lengths(trace: Trace, bucket) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    inside = ((trace.input_tokens >= bucket.input_lo) & (trace.input_tokens < bucket.input_hi)
+              & (trace.output_tokens >= bucket.output_lo) & (trace.output_tokens < bucket.output_hi))
+    return trace.input_tokens[inside], trace.output_tokens[inside]
+
+
+def _meets(pool: SimPool, inp: np.ndarray, out: np.ndarray, rps: float, slo, max_context: int) -> bool:  # noqa: ANN001
+    rng = np.random.default_rng(42)
+    pick = rng.integers(0, len(inp), REQUESTS)
+    arrival = np.cumsum(rng.exponential(1 / rps, REQUESTS))
+    trace = Trace(arrival - arrival[0], inp[pick], out[pick])
+    routes = RouteTable(np.array([1]), np.array([1 << 40]), np.array([1]), np.array([1 << 40]), np.array([[1.0]]))
+    return simulate([pool], routes, trace, slo, max_context, SimOptions()).met
+
+
+def simulated_max_rps(pool: SimPool, inp: np.ndarray, out: np.ndarray, guess: float, slo, max_context: int) -> float:  # noqa: ANN001
+    lo, hi = 0.25 * guess, 2.0 * guess
+    if not _meets(pool, inp, out, lo, slo, max_context):
+        return lo
+    while _meets(pool, inp, out, hi, slo, max_context):
+        lo, hi = hi, hi * 2
+    for _ in range(BISECTION_STEPS):
+        mid = (lo * hi) ** 0.5
+        lo, hi = (mid, hi) if _meets(pool, inp, out, mid, slo, max_context) else (lo, mid)
+    return (lo * hi) ** 0.5
+
+
+def main(names: list[str]) -> None:
+    print("| workload | config | bucket | analytical req/s | simulated req/s | sim / model |")
+    print("|---|---|---|---:|---:|---:|")
+    for name in names:
+        plan = api.solve(ROOT / "workloads" / f"{name}.yaml")
+        problem = api.prepare(ROOT / "workloads" / f"{name}.yaml")
+        fleet = build_fleet(read_plan(plan))
+        trace = requests_for(fleet, duration_s=None, seed=0) if fleet.loaded.workload.traffic.histogram is None else \
+            requests_for(fleet, duration_s=3600, seed=0)
+        pool = max(fleet.pools, key=lambda p: p.replicas * p.cfg.tp)
+        routes = [r for r in plan.routing if r.shares.get(pool.key)]
+        routes.sort(key=lambda r: -r.rate_rps * r.shares[pool.key])
+        slo = fleet.loaded.workload.slo
+        for route in routes[:BUCKETS_PER_WORKLOAD]:
+            bucket = next(b for b in problem.demand.buckets if b.label == route.bucket)
+            model = cell_capacity(pool.cfg, bucket, slo).max_rps
+            inp, out = _lengths(trace, bucket)
+            sim = simulated_max_rps(SimPool(pool.key, pool.cfg, 1), inp, out, model, slo, pool.cfg.model.max_context)
+            print(f"| {name} | {pool.key} | {bucket.label} | {model:.3g} | {sim:.3g} | {sim / model:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["chat", "code", "rag", "batch"])
