@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import click
@@ -112,7 +113,8 @@ def calibrate(results, model, gpu, tp, quant, kv_dtype, catalog_files, output) -
     for o in obs:
         est.build_config(catalog, o.model, o.gpu, o.quant, o.kv_dtype, o.tp)
     click.echo(f"fitting {len(obs)} measurements ...", err=True)
-    fitted = fit_efficiency(obs, catalog, f"calibrated: planner calibrate on {', '.join(Path(p).name for p in results)}", "user")
+    fitted = fit_efficiency(obs, catalog, f"calibrated: planner calibrate on {', '.join(Path(p).name for p in results)}",
+                            date.today().isoformat())
     before, after = errors(obs, catalog), errors(obs, with_efficiency(catalog, fitted))
     click.echo(render_error_table(before, after), err=output is not None)
     emit(overlay_yaml(fitted), output)
