@@ -73,7 +73,7 @@ def cost_curve_png(sweep: Sweep, x: str, xlabel: str | None = None, title: str |
         ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.set_title(title or f"Monthly cost vs {x}")
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _png(fig)
 
 
