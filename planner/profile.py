@@ -271,7 +271,7 @@ def profile_problem(loaded: LoadedWorkload, catalog: Catalog, model: LLM) -> tup
         if r.bucket in index:
             max_rps[configs.index(r.config), index[r.bucket]] = r.max_rps
     specs = tuple(ConfigSpec(*c, cost_per_hour=costs[c]) for c in configs)
-    note = (f"capacities from the measured profile {path} (sha256 {profile.sha256[:12]}); "
+    note = (f"capacities from the capacity profile {path} (sha256 {profile.sha256[:12]}); "
             "the planner takes them as meeting the SLOs and does not check them")
     return demand, CapacityTable(specs, demand.buckets, max_rps, None, f"profile:{path}", (note,))
 

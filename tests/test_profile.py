@@ -61,7 +61,7 @@ def test_hand_checked_two_gpus_two_buckets(write):
     assert baselines["big"]["cost_per_hour"] == pytest.approx(12.0) and baselines["big"]["gpus"] == 3
     assert baselines["small"]["cost_per_hour"] is None and "in 512-4095 / out 1-255" in baselines["small"]["reason"]
     assert plan["saving_vs_cheapest_single_type"] == pytest.approx(2 / 12)
-    assert plan["inputs"]["capacity_source"].startswith("profile:") and "measured profile" in plan["notes"][0]
+    assert plan["inputs"]["capacity_source"].startswith("profile:") and "capacities from the capacity profile" in plan["notes"][0]
 
 
 # ---- brute force: enumerate integer replicas, check routing with an LP ------------------------------
