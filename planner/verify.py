@@ -204,11 +204,12 @@ class Verification:
 
 def verify_plan(plan: Plan, trace_file: str | Path | None = None, duration_s: float | None = None,
                 options: SimOptions = SimOptions(), repair: bool = False, max_rounds: int = 10,
-                catalog_files: tuple[str | Path, ...] = ()) -> Verification:
-    """Simulate `plan` on its own traffic; with `repair`, add replicas to the pools that miss their SLOs
-    (+1, or +5 % for pools above 20) and re-simulate until they hold or `max_rounds` is reached."""
+                catalog_files: tuple[str | Path, ...] = (), rate_scale: float = 1.0) -> Verification:
+    """Simulate `plan` on its own traffic (arrival rate x `rate_scale`); with `repair`, add replicas to the
+    pools that miss their SLOs (+1, or +5 % for pools above 20) and re-simulate until they hold or
+    `max_rounds` is reached."""
     fleet = build_fleet(read_plan(plan), catalog_files)
-    trace = requests_for(fleet, trace_file, duration_s, options.seed)
+    trace = requests_for(fleet, trace_file, duration_s, options.seed, rate_scale)
     result = run_fleet(fleet, trace, options)
     rounds = 0
     while repair and not result.met and rounds < max_rounds:

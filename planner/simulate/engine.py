@@ -6,20 +6,28 @@ or runs k decode steps with an unchanged batch in one numpy expression. A run en
 completion, at the first step that would need a KV block that is not free, or is cut at the first step
 boundary after a new arrival. When the next token has no KV block the newest sequence is preempted and
 recomputed later (docs/methodology.md, "Simulator").
+
+Speed: every running sequence gains one token per decode step, so the batch is stored relative to a
+per-replica token counter `off` (context = base + off, remaining = done_at - off). A run of k steps then
+moves one integer instead of rewriting two arrays, and the batch's context sum and next completion are
+kept as integers that change only when a sequence joins or leaves (docs/simulator.md, "Measured: speed").
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.simulate.steps import StepModel
+from planner.simulate.steps import StepModel, step_index
 
 WATERMARK = 0.01
 """Share of KV blocks vLLM keeps free when admitting a prompt (BlockSpaceManager watermark)."""
 IDLE, DECODE, STEP = 0, 1, 2
 EMPTY = np.empty(0, dtype=np.int64)
+NEVER = 2**62
+"""`next_done` of an empty batch."""
 
 
 @dataclass
@@ -35,6 +43,9 @@ class RequestLog:
     finish: np.ndarray = field(init=False)
     preemptions: np.ndarray = field(init=False)
     replica: np.ndarray = field(init=False)
+
+    OUTCOMES = ("remaining", "admitted", "first_token", "finish", "preemptions", "replica")
+    """The fields the simulation writes (copied back from a pool run in another process)."""
 
     def __post_init__(self) -> None:
         n = len(self.arrival)
@@ -57,25 +68,54 @@ class Replica:
     def __init__(self, model: StepModel, log: RequestLog, chunked: bool, record: bool) -> None:
         self.m, self.log, self.chunked = model, log, chunked
         self.waiting: deque[int] = deque()
-        self.ids, self.ctx, self.rem = EMPTY, EMPTY, EMPTY
+        self.ids, self.base, self.done_at = EMPTY, EMPTY, EMPTY
+        self.off = self.base_sum = 0
+        self.next_done = NEVER
         self.pre: list[list[int]] = []  # [request, prefilled tokens, tokens to prefill, blocks held]
         self.pre_blocks = self.blocks_used = 0
-        self.kind, self.t0, self.ends, self.chunks = IDLE, 0.0, np.empty(0), np.empty(0, dtype=np.int64)
+        self.kind, self.t0, self.end = IDLE, 0.0, np.inf
+        self.ends, self.chunks = np.empty(0), []
         self.watermark = int(WATERMARK * model.kv_blocks)
         self.busy_s = self.kv_block_s = 0.0
         self.kv_peak = self.steps = self.preemptions = self.served = 0
         self.timeline: list[tuple[float, int, int, int]] | None = [] if record else None
 
     @property
+    def ctx(self) -> np.ndarray:
+        """KV tokens of each running sequence."""
+        return self.base + self.off
+
+    @property
+    def rem(self) -> np.ndarray:
+        """Output tokens each running sequence still has to produce."""
+        return self.done_at - self.off
+
+    @property
     def load(self) -> int:
         return len(self.ids) + len(self.waiting) + len(self.pre)
 
+    def _keep(self, keep: np.ndarray) -> None:
+        """Drop the running sequences outside the mask `keep` (completed or preempted) and free their blocks."""
+        self.ids, self.base, self.done_at = self.ids[keep], self.base[keep], self.done_at[keep]
+        self.base_sum = int(self.base.sum())
+        self.next_done = int(self.done_at.min()) if len(self.ids) else NEVER
+        self._recount()
+
     def _recount(self) -> None:
         """Blocks held now: the running sequences' pages (or reservations) plus prompts being prefilled."""
-        self.blocks_used = int(blocks_needed(self.m, self.ctx).sum()) + self.pre_blocks
+        m = self.m
+        if m.reserve_blocks:
+            self.blocks_used = m.reserve_blocks * len(self.ids) + self.pre_blocks
+        else:
+            bs = m.block_size
+            self.blocks_used = int(((self.base + (self.off + bs - 1)) // bs).sum()) + self.pre_blocks
 
     def end_time(self) -> float:
-        return float(self.ends[-1]) if self.kind != IDLE else np.inf
+        return self.end
+
+    def _record(self, t: float) -> None:
+        if self.timeline is not None:
+            self.timeline.append((t, len(self.waiting), len(self.ids) + len(self.pre), self.blocks_used))
 
     def arrive(self, rid: int, t: float) -> float:
         """Queue request `rid` at time `t`; returns the (possibly new) end of the current run."""
@@ -84,18 +124,17 @@ class Replica:
         if self.kind == IDLE:
             return self.plan(t)
         if self.kind == DECODE and not blocked:
-            j = int(np.searchsorted(self.ends, t, side="left")) + 1
+            j = int(self.ends.searchsorted(t, "left")) + 1
             if j < len(self.ends):
                 end = float(self.ends[j - 1])
                 self._commit_decode(j)
                 return self.plan(end)
-        if self.timeline is not None:
-            self.timeline.append((t, len(self.waiting), len(self.ids) + len(self.pre), self.blocks_used))
-        return self.end_time()
+        self._record(t)
+        return self.end
 
     def advance(self) -> float:
         """Finish the current run at its end time and plan the next one."""
-        end = self.end_time()
+        end = self.end
         if self.kind == DECODE:
             self._commit_decode(len(self.ends))
         else:
@@ -104,32 +143,33 @@ class Replica:
 
     def plan(self, t: float) -> float:
         """Schedule the next run starting at `t`; returns its end (inf when idle)."""
-        kfit, preempted = self._fit_decode() if len(self.ids) else (0, False)
+        k, preempted = self._fit_decode() if len(self.ids) else (0, False)
         if not preempted:  # vLLM schedules no prefill in a round that had to preempt
             self._admit(t)
-        if self.timeline is not None:
-            self.timeline.append((t, len(self.waiting), len(self.ids) + len(self.pre), self.blocks_used))
+        self._record(t)
         self.t0 = t
         if self.pre:
             self._plan_step(t)
         elif len(self.ids):
-            k = min(kfit, int(self.rem.min()))
-            steps = self.m.decode_times(len(self.ids), int(self.ctx.sum()) + len(self.ids) * np.arange(1, k + 1))
-            self.kind, self.ends = DECODE, t + np.cumsum(steps)
+            batch = len(self.ids)
+            self.ends = self.m.decode_run(batch, self.base_sum + batch * self.off, k).cumsum()
+            self.ends += t
+            self.kind, self.end = DECODE, float(self.ends[-1])
         else:
-            self.kind = IDLE
-            return np.inf
-        return float(self.ends[-1])
+            self.kind, self.end = IDLE, np.inf
+        return self.end
 
     def _fit_decode(self) -> tuple[int, bool]:
-        """Decode steps the free KV blocks allow, preempting the newest sequences until one step fits."""
+        """Decode steps until the next completion that the free KV blocks allow, preempting the newest
+        sequences until one step fits."""
         preempted = False
+        m = self.m
         while len(self.ids):
-            horizon = int(self.rem.min())
-            if self.m.reserve_blocks:
+            horizon = self.next_done - self.off
+            if m.reserve_blocks:
                 return horizon, preempted
-            bs, batch = self.m.block_size, len(self.ids)
-            free = self.m.kv_blocks - self.blocks_used
+            bs, batch = m.block_size, len(self.ids)
+            free = m.kv_blocks - self.blocks_used
             if free >= batch * (horizon // bs + 1):
                 return horizon, preempted
             first = np.sort((-self.ctx) % bs + 1)  # step at which each sequence needs its next block
@@ -144,27 +184,25 @@ class Replica:
         """Recompute preemption: drop the latest-arrived running sequence's KV, requeue it at the front."""
         i = int(np.argmax(self.log.arrival[self.ids]))
         rid = int(self.ids[i])
-        self.log.remaining[rid] = self.rem[i]
+        self.log.remaining[rid] = self.done_at[i] - self.off
         self.log.preemptions[rid] += 1
         self.preemptions += 1
-        keep = np.arange(len(self.ids)) != i
-        self.ids, self.ctx, self.rem = self.ids[keep], self.ctx[keep], self.rem[keep]
+        self._keep(np.arange(len(self.ids)) != i)
         self.waiting.appendleft(rid)
-        self._recount()
 
     def _admit(self, t: float) -> None:
         """Move waiting requests into prefill while sequences, KV blocks (above the watermark) and tokens allow."""
-        log, m = self.log, self.m
-        budget = m.token_budget - len(self.ids) if self.chunked else m.token_budget
+        log, m, chunked = self.log, self.m, self.chunked
+        budget = m.token_budget - len(self.ids) if chunked else m.token_budget
         budget -= sum(p[2] - p[1] for p in self.pre)
         free = m.kv_blocks - self.blocks_used - self.watermark
-        if self.chunked and not m.reserve_blocks:  # the mixed step also appends one token per running sequence
+        if chunked and not m.reserve_blocks and len(self.ids):  # the mixed step also appends one token per running sequence
             free -= int((self.ctx % m.block_size == 0).sum())
         while self.waiting and len(self.ids) + len(self.pre) < m.max_seqs:
             rid = self.waiting[0]
             tokens = int(log.prompt[rid] + log.output[rid] - log.remaining[rid])
-            need = int(blocks_needed(m, tokens))
-            fits_budget = budget > 0 if self.chunked else (tokens <= budget or not self.pre)
+            need = m.reserve_blocks or -(-tokens // m.block_size)
+            fits_budget = budget > 0 if chunked else (tokens <= budget or not self.pre)
             if need > free or not fits_budget:
                 break
             self.waiting.popleft()
@@ -173,54 +211,67 @@ class Replica:
             self.blocks_used += need
             free -= need
             budget -= tokens
-            if np.isnan(log.admitted[rid]):
+            if math.isnan(log.admitted[rid]):
                 log.admitted[rid] = t
 
     def _plan_step(self, t: float) -> None:
         """One step that prefills (chunks of) the admitted prompts, plus one decode token each when chunked."""
-        m = self.m
-        todo = np.array([p[2] - p[1] for p in self.pre], dtype=np.int64)
-        prior = np.array([p[1] for p in self.pre], dtype=np.int64)
-        if self.chunked:
-            room = max(m.token_budget - len(self.ids), 1)
-            before = np.concatenate(([0], np.cumsum(todo)[:-1]))
-            todo = np.clip(room - before, 0, todo)
-        take = todo > 0
-        seconds = m.prefill_time(todo[take], prior[take])
-        if self.chunked and len(self.ids):
-            seconds += float(m.decode_times(len(self.ids), np.array([self.ctx.sum() + len(self.ids)]))[0]) - m.overhead_s
-        self.kind, self.chunks, self.ends = STEP, todo, np.array([t + seconds])
+        m, batch = self.m, len(self.ids)
+        todo = [p[2] - p[1] for p in self.pre]
+        if self.chunked:  # prompts in admission order fill the budget left after one token per running sequence
+            room, before, clipped = max(m.token_budget - batch, 1), 0, []
+            for n in todo:
+                clipped.append(min(max(room - before, 0), n))
+                before += n
+            todo = clipped
+        tokens = [n for n in todo if n > 0]
+        prior = [p[1] for p, n in zip(self.pre, todo) if n > 0]
+        seconds = m.prefill_time(tokens, prior)
+        if self.chunked and batch:
+            context = np.array([self.base_sum + batch * self.off + batch])
+            seconds += float(m.decode_times(batch, context)[0]) - m.overhead_s
+        self.kind, self.chunks, self.end = STEP, todo, t + seconds
 
     def _commit_step(self) -> None:
-        end = float(self.ends[-1])
+        end = self.end
         start_blocks = self.blocks_used
         if self.chunked and len(self.ids):
-            self.ctx, self.rem = self.ctx + 1, self.rem - 1
+            self.off += 1
             self._recount()
         done_prefill = []
-        for p, chunk in zip(self.pre, self.chunks.tolist()):
+        for p, chunk in zip(self.pre, self.chunks):
             p[1] += chunk
             if p[1] >= p[2]:
                 done_prefill.append(p)
         if done_prefill:
-            log = self.log
-            rids = np.array([p[0] for p in done_prefill], dtype=np.int64)
-            self.pre = [p for p in self.pre if p[1] < p[2]]
-            self.pre_blocks -= sum(p[3] for p in done_prefill)
-            first = np.isnan(log.first_token[rids])
-            log.first_token[rids[first]] = end
-            self.ids = np.concatenate((self.ids, rids))
-            self.ctx = np.concatenate((self.ctx, [p[2] for p in done_prefill])).astype(np.int64)
-            self.rem = np.concatenate((self.rem, log.remaining[rids] - 1)).astype(np.int64)
-            self._recount()
+            self._join(done_prefill, end)
         self._account(end, 1, start_blocks)
         self._complete(end)
+
+    def _join(self, prefilled: list[list[int]], end: float) -> None:
+        """Prefilled prompts join the running batch with their first token; their blocks move with them
+        (a prompt of n tokens held ceil(n/block) blocks, as its sequence does), so blocks_used is unchanged."""
+        log, off = self.log, self.off
+        self.pre = [p for p in self.pre if p[1] < p[2]]
+        rids, base, done_at = [], [], []
+        for rid, _, tokens, blocks in prefilled:
+            self.pre_blocks -= blocks
+            if math.isnan(log.first_token[rid]):
+                log.first_token[rid] = end
+            rids.append(rid)
+            base.append(tokens - off)
+            done_at.append(int(log.remaining[rid]) - 1 + off)
+        self.ids = np.concatenate((self.ids, rids)).astype(np.int64, copy=False)
+        self.base = np.concatenate((self.base, base)).astype(np.int64, copy=False)
+        self.done_at = np.concatenate((self.done_at, done_at)).astype(np.int64, copy=False)
+        self.base_sum += sum(base)
+        self.next_done = min(self.next_done, min(done_at))
 
     def _commit_decode(self, j: int) -> None:
         """Apply the first `j` decode steps of the current run."""
         end = float(self.ends[j - 1])
         start_blocks = self.blocks_used
-        self.ctx, self.rem = self.ctx + j, self.rem - j
+        self.off += j
         self._recount()
         self._account(end, j, start_blocks)
         self._complete(end)
@@ -230,17 +281,16 @@ class Replica:
         blocks = self.blocks_used
         self.busy_s += end - self.t0
         self.kv_block_s += 0.5 * (start_blocks + blocks) * (end - self.t0)
-        self.kv_peak = max(self.kv_peak, blocks)
+        if blocks > self.kv_peak:
+            self.kv_peak = blocks
         self.steps += steps
 
     def _complete(self, end: float) -> None:
-        done = self.rem <= 0
-        if done.any():
+        if self.next_done <= self.off:
+            done = self.done_at <= self.off
             rids = self.ids[done]
             self.log.finish[rids] = end
             self.log.remaining[rids] = 0
             self.served += len(rids)
-            keep = ~done
-            self.ids, self.ctx, self.rem = self.ids[keep], self.ctx[keep], self.rem[keep]
-            self._recount()
+            self._keep(~done)
         self.kind = IDLE

@@ -15,7 +15,8 @@ import numpy as np
 from planner.perf.memory import ServingConfig
 from planner.simulate.engine import WATERMARK, Replica, RequestLog, blocks_needed
 from planner.simulate.metrics import group_summary, per_minute, request_latencies, slo_met
-from planner.simulate.router import NO_ROUTE, Policy, RouteTable, route_requests, run_pool
+from planner.simulate.pools import run_pools
+from planner.simulate.router import NO_ROUTE, Policy, RouteTable, route_requests
 from planner.simulate.steps import build_step_model
 from planner.traces import Trace
 from planner.workload import SLO
@@ -38,6 +39,8 @@ class SimOptions:
     policy: Policy = "least-loaded"
     chunked_prefill: bool = False
     record_timeline: bool = False
+    jobs: int | None = None
+    """Processes for the pools (planner.simulate.pools): None or <= 0 automatic, 1 serial; same numbers either way."""
 
 
 @dataclass
@@ -83,13 +86,12 @@ def simulate(pools: list[SimPool], routes: RouteTable, trace: Trace, slo: SLO, m
         too_big |= (pool_of == k) & ~over & (blocks_needed(model, total) > usable)
     reasons["kv_too_small"] = too_big
     served = ~(over | reasons["no_route"] | too_big)
-    fleets = []
-    for k, (pool, model) in enumerate(zip(pools, models)):
-        rids = np.flatnonzero(served & (pool_of == k))
-        fleets.append(run_pool(model, pool.replicas, rids, log, options.policy, options.chunked_prefill, options.record_timeline)
-                      if pool.replicas > 0 else [])
-        if pool.replicas == 0 and len(rids):
+    members = [np.flatnonzero(served & (pool_of == k)) for k in range(len(pools))]
+    for pool, rids in zip(pools, members):
+        if pool.replicas == 0:
             reasons["no_route"][rids] = True
+    fleets = run_pools(models, [p.replicas for p in pools], members, log, options.policy, options.chunked_prefill,
+                       options.record_timeline, options.jobs)
     lat = request_latencies(log)
     met = slo_met(lat, slo.ttft_ms, slo.tpot_ms)
     summary = _summarise(pools, log, lat, met, pool_of, fleets, reasons, slo, options)

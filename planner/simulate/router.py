@@ -51,8 +51,9 @@ def run_pool(model: StepModel, replicas: int, rids: np.ndarray, log: RequestLog,
     """Replay requests `rids` (sorted by arrival) on `replicas` replicas of one config until all finish."""
     fleet = [Replica(model, log, chunked, record) for _ in range(replicas)]
     version = [0] * replicas
-    loads = np.zeros(replicas, dtype=np.int64)
+    loads = [0] * replicas
     heap: list[tuple[float, int, int]] = []
+    spread = range(replicas)
 
     def settle(r: int, end: float) -> None:
         version[r] += 1
@@ -69,7 +70,7 @@ def run_pool(model: StepModel, replicas: int, rids: np.ndarray, log: RequestLog,
     arrivals = log.arrival[rids].tolist()
     for n, (rid, t) in enumerate(zip(rids.tolist(), arrivals)):
         pop_until(t)
-        r = int(np.argmin(loads)) if policy == "least-loaded" else n % replicas
+        r = min(spread, key=loads.__getitem__) if policy == "least-loaded" else n % replicas  # first of the least loaded
         log.replica[rid] = r
         settle(r, fleet[r].arrive(rid, t))
     pop_until(np.inf)

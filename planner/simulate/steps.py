@@ -10,7 +10,8 @@ passed as the equivalent uniform batch with the same total tokens and the same c
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,6 +20,17 @@ from planner.perf.step import decode_step, prefill_step
 
 CHECK_CONTEXT = 4096.0
 """Context at which the affine decode table is checked against decode_step."""
+PREFILL_CACHE_SIZE = 200_000
+"""Prefill step times kept per config (by total tokens and attention work); the cache restarts when full."""
+_STEPS = np.arange(1, 4097, dtype=np.int64)
+
+
+def step_index(k: int) -> np.ndarray:
+    """1, 2, ..., k as int64 (a view of one shared, growing array)."""
+    global _STEPS
+    if k > len(_STEPS):
+        _STEPS = np.arange(1, 2 * k + 1, dtype=np.int64)
+    return _STEPS[:k]
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,12 @@ class StepModel:
     """Blocks a sequence holds for its whole life under contiguous allocation (0 = paged)."""
     max_seqs: int
     token_budget: int
+    prefill_one: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)
+    """prefill_step of one prompt of P tokens at index P (one vectorised call): most prefill steps take one prompt."""
+    prefill_cache: dict[tuple[int, int], float] = field(default_factory=dict, repr=False, compare=False)
+    """prefill_time of the other steps by (total tokens, attention work)."""
+    rows: list[tuple[float, float, float, float, float]] = field(default_factory=list, repr=False, compare=False)
+    """(comp0, comp_slope, mem0, mem_slope, fixed) by batch as Python floats, for per-run scalar checks."""
 
     def decode_times(self, batch: int, context_tokens: np.ndarray) -> np.ndarray:
         """Seconds of decode steps of `batch` sequences holding `context_tokens` KV tokens in total."""
@@ -48,15 +66,42 @@ class StepModel:
         memory = self.mem0[batch] + self.mem_slope[batch] * context_tokens
         return np.maximum(compute, memory) + self.fixed[batch]
 
-    def prefill_time(self, tokens: np.ndarray, prior: np.ndarray) -> float:
+    def decode_run(self, batch: int, context_tokens: int, k: int) -> np.ndarray:
+        """Seconds of the next `k` decode steps of `batch` sequences now holding `context_tokens` in total.
+
+        The same values as decode_times; when one affine piece wins at both ends of the run it wins
+        throughout (their difference is affine), so the other piece is not evaluated.
+        """
+        context = batch * step_index(k) + context_tokens
+        lo, hi = context_tokens + batch, context_tokens + batch * k
+        c0, cs, m0, ms, fixed = self.rows[batch]
+        compute_lo, compute_hi, memory_lo, memory_hi = c0 + cs * lo, c0 + cs * hi, m0 + ms * lo, m0 + ms * hi
+        if compute_lo <= memory_lo and compute_hi <= memory_hi:
+            seconds = m0 + ms * context
+        elif compute_lo >= memory_lo and compute_hi >= memory_hi:
+            seconds = c0 + cs * context
+        else:
+            return self.decode_times(batch, context)
+        seconds += fixed
+        return seconds
+
+    def prefill_time(self, tokens: Sequence[int], prior: Sequence[int]) -> float:
         """Seconds of one step prefilling `tokens[i]` new tokens on top of `prior[i]` cached ones.
 
         Passed to prefill_step as n sequences of P tokens with P*n = sum(tokens) and
         P^2*n = sum((prior+tokens)^2 - prior^2) (same matmul rows, same causal attention work).
         """
-        total = float(tokens.sum())
-        square = float(((prior + tokens) ** 2 - prior**2).sum())
-        return float(prefill_step(self.cfg, square / total, total * total / square).total_s)
+        if len(tokens) == 1 and not prior[0] and tokens[0] < len(self.prefill_one):
+            return float(self.prefill_one[tokens[0]])
+        total = int(sum(tokens))
+        square = int(sum((p + n) ** 2 - p**2 for n, p in zip(tokens, prior)))
+        seconds = self.prefill_cache.get((total, square))
+        if seconds is None:
+            if len(self.prefill_cache) >= PREFILL_CACHE_SIZE:
+                self.prefill_cache.clear()
+            t, s = float(total), float(square)
+            seconds = self.prefill_cache[total, square] = float(prefill_step(self.cfg, s / t, t * t / s).total_s)
+        return seconds
 
 
 def build_step_model(cfg: ServingConfig) -> StepModel:
@@ -73,8 +118,11 @@ def build_step_model(cfg: ServingConfig) -> StepModel:
     fixed = np.asarray(at0.comm_s + at0.overhead_s, dtype=float) + 0.0 * b
     block = engine.block_size
     reserve = 0 if engine.paged_kv else -(-int(tokens_reserved_per_sequence(cfg, 0.0)) // block)
+    prompts = np.arange(0, cfg.model.max_context + 1, dtype=float)
+    one = np.asarray(prefill_step(cfg, np.maximum(prompts, 1.0), 1.0).total_s, dtype=float)  # index 0 unused
     model = StepModel(cfg, comp0, comp_slope, mem0, mem_slope, fixed, float(np.asarray(at0.overhead_s).flat[0]),
-                      max_kv_tokens(cfg) // block, block, reserve, engine.max_num_seqs, engine.max_num_batched_tokens)
+                      max_kv_tokens(cfg) // block, block, reserve, engine.max_num_seqs, engine.max_num_batched_tokens,
+                      prefill_one=one, rows=list(zip(*(a.tolist() for a in (comp0, comp_slope, mem0, mem_slope, fixed)))))
     check = np.asarray(decode_step(cfg, b, CHECK_CONTEXT).total_s)
     table = np.maximum(comp0 + comp_slope * b * CHECK_CONTEXT, mem0 + mem_slope * b * CHECK_CONTEXT) + fixed
     if not np.allclose(table, check, rtol=1e-9, atol=1e-12):

@@ -1,6 +1,8 @@
 """Fleet replay: routing by share, accounting of every request, determinism."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from planner.simulate.replay import SimOptions, SimPool, simulate
@@ -64,3 +66,26 @@ def test_round_robin_and_least_loaded_spread_requests_evenly(cfg):
         result = simulate([SimPool("a", cfg, 3)], routes, trace, SLO_CHAT, cfg.model.max_context, SimOptions(policy=policy))
         counts = np.bincount(result.log.replica, minlength=3)
         assert counts.sum() == 3000 and counts.min() > 800, (policy, counts)
+
+
+def test_pools_in_parallel_processes_give_the_serial_numbers(cfg):
+    trace = poisson_trace(16.0, 1200, seed=9)
+    pools = [SimPool("a", cfg, 2), SimPool("b", cfg, 1)]
+    routes = _routes([[0.6, 0.4], [0.3, 0.7]])
+    run = lambda jobs: simulate(pools, routes, trace, SLO_CHAT, cfg.model.max_context,  # noqa: E731
+                                SimOptions(seed=3, jobs=jobs, record_timeline=True))
+    serial, parallel = run(1), run(2)
+    assert serial.summary == parallel.summary
+    for name in ("admitted", "first_token", "finish", "preemptions", "replica"):
+        np.testing.assert_array_equal(getattr(serial.log, name), getattr(parallel.log, name))
+    assert [r.timeline for f in serial.fleets for r in f] == [r.timeline for f in parallel.fleets for r in f]
+    assert all(r.log is parallel.log and r.m.cfg is cfg for f in parallel.fleets for r in f)
+
+
+def test_pool_workers():
+    from planner.simulate.pools import PARALLEL_MIN_REQUESTS, pool_workers
+
+    assert pool_workers(1, [10**6, 10**6]) == 1
+    assert pool_workers(8, [5, 0, 7]) == 2  # at most one process per pool with requests
+    assert pool_workers(None, [100, 200]) == 1  # small runs stay serial
+    assert pool_workers(0, [PARALLEL_MIN_REQUESTS, 1]) == min(2, os.cpu_count() or 1)

@@ -30,3 +30,19 @@ def test_kv_geometry(cfg):
     # 412,512 KV tokens (planner.perf.memory.max_kv_tokens) in blocks of 16 tokens
     assert model.kv_blocks == 412512 // 16
     assert model.reserve_blocks == 0  # paged
+
+
+def test_decode_run_is_decode_times_over_the_run(cfg):
+    model = build_step_model(cfg)
+    for batch, context, k in ((1, 1000, 50), (8, 8 * 3000, 200), (256, 256 * 500, 30), (64, 64 * 40000, 10)):
+        contexts = context + batch * np.arange(1, k + 1)
+        np.testing.assert_array_equal(model.decode_run(batch, context, k), model.decode_times(batch, contexts))
+
+
+def test_single_prompt_table_is_prefill_step_exactly(cfg):
+    model = build_step_model(cfg)
+    assert len(model.prefill_one) == cfg.model.max_context + 1
+    for prompt in (1, 17, 1000, 8191, 131072):
+        assert model.prefill_time([prompt], [0]) == float(prefill_step(cfg, float(prompt)).total_s)
+    # a chunk on top of cached tokens is not a single fresh prompt: same tokens and attention work as the uniform batch
+    assert model.prefill_time([808], [192]) == float(prefill_step(cfg, (1000**2 - 192**2) / 808, 808**2 / (1000**2 - 192**2)).total_s)
