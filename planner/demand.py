@@ -19,6 +19,9 @@ from planner.workload import LoadedWorkload, Traffic, input_error
 
 log = logging.getLogger(__name__)
 OPEN = 1 << 40  # upper edge of an open-ended bucket
+OUTPUT_PERCENTILES = tuple(range(5, 100, 10))
+"""Percentiles of input and output length kept per bucket: short outputs and long interrupting prompts
+dominate the p99 TPOT."""
 Rect = tuple[int, int, int, int]
 """A bucket's half-open token ranges: (input_lo, input_hi, output_lo, output_hi)."""
 
@@ -56,6 +59,10 @@ class Bucket:
     """Long-prompt tail of the bucket: sets the TTFT a bucket must meet."""
     input_max: int
     output_max: int
+    output_q: tuple[float, ...] = ()
+    """Output lengths at the 5th, 15th, ..., 95th percentile (equal-weight classes for the TPOT tail)."""
+    input_q: tuple[float, ...] = ()
+    """Input lengths at the same percentiles (sizes of the prefills that interrupt decoding)."""
 
     @property
     def rect(self) -> Rect:
@@ -187,6 +194,8 @@ def _bucket_trace(trace: Trace, traffic: Traffic, model: LLM, where: str,
             rate_rps=design * share, share=share,
             input_mean=float(inp.mean()), output_mean=float(out.mean()),
             input_p99=float(np.percentile(inp, 99)), input_max=int(inp.max()), output_max=int(out.max()),
+            output_q=tuple(np.percentile(out, OUTPUT_PERCENTILES).tolist()),
+            input_q=tuple(np.percentile(inp, OUTPUT_PERCENTILES).tolist()),
         ))
     return Demand(
         buckets=tuple(buckets), design_rps=design, mean_rps=mean, peak_rps=float(rates.max()),
@@ -214,6 +223,8 @@ def _from_histogram(loaded: LoadedWorkload, traffic: Traffic, model: LLM) -> Dem
             rate_rps=design * entry.share * kept, share=entry.share * kept,
             input_mean=(ilo + ihi - 1) / 2, output_mean=(olo + ohi - 1) / 2,
             input_p99=ilo + 0.99 * (ihi - 1 - ilo), input_max=ihi - 1, output_max=ohi - 1,
+            output_q=tuple(olo + (ohi - 1 - olo) * q / 100 for q in OUTPUT_PERCENTILES),
+            input_q=tuple(ilo + (ihi - 1 - ilo) * q / 100 for q in OUTPUT_PERCENTILES),
         ))
     if not buckets:
         raise input_error(loaded, ("traffic", "histogram"), f"every entry is longer than {model.id}'s {model.max_context}-token context window")

@@ -108,6 +108,9 @@ class Engine(Base):
     max_num_batched_tokens: TokenCount = 8192
     paged_kv: bool = True
     flash_attention: bool = True
+    chunked_prefill: bool = False
+    """Prompts are split into chunks that ride along with decode steps (vLLM V1's default) instead of
+    running as their own steps that pause decoding (vLLM V0's default)."""
 
 
 class SolverOptions(Base):

@@ -133,14 +133,21 @@ def same_plan(a, b) -> None:
 
 
 def test_export_then_solve_gives_the_same_plan_histogram(tmp_path):
-    workload = WORKLOADS / "profile-mix.yaml"
+    # the profile-mix example at twice its rate, where the model itself plans a mixed fleet
+    import yaml
+
+    data = yaml.safe_load((WORKLOADS / "profile-mix.yaml").read_text())
+    data["traffic"]["rate_rps"] = 30
+    data.pop("capacity_profile")
+    workload = tmp_path / "mix.yaml"
+    workload.write_text(yaml.safe_dump(data))
     out = tmp_path / "exported.csv"
     result = run("profile", "export", workload, "-o", out)
     assert result.exit_code == 0, result.output
     assert out.read_text().startswith("# capacity profile exported by `planner profile export`")
     loaded = load_workload(workload)
     model_plan = api.solve(without_profile(loaded))
-    profile_plan = api.solve(workload_from_dict(loaded.workload.model_dump() | {"capacity_profile": str(out)}, WORKLOADS))
+    profile_plan = api.solve(workload_from_dict(loaded.workload.model_dump() | {"capacity_profile": str(out)}, tmp_path))
     same_plan(model_plan, profile_plan)
     assert profile_plan.inputs["capacity_source"] == f"profile:{out}"
     assert len({p.gpu for p in model_plan.pools}) == 2  # a mixed fleet, so the round trip is not trivial

@@ -11,19 +11,23 @@ The largest N whose p99 TTFT, p99 TPOT and KV occupancy all hold gives the capac
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+from scipy.special import pdtrc
 
 from planner.demand import Bucket
 from planner.perf.memory import ServingConfig, max_batch, max_kv_tokens, tokens_reserved_per_sequence
-from planner.perf.step import decode_step, prefill_step
+from planner.perf.step import StepTime, decode_step, mixed_step, prefill_step
 from planner.workload import SLO
 
 ARRIVAL_SCV = 1.0
 """Squared coefficient of variation of arrivals (1 = Poisson) in the prefill-queue tail."""
 SERVICE_SCV = 0.25
+CURVE_POINTS = 24
+"""Load points kept per cell for interpolating predicted latencies at a pool's utilization."""
 """Squared coefficient of variation of prefill times within a bucket."""
 
 Bound = str  # "compute" | "bandwidth" | "kv_memory" | "slo"
@@ -87,37 +91,143 @@ def cell_capacity(cfg: ServingConfig, bucket: Bucket, slo: SLO) -> CellCapacity:
         return _zero("slo", f"TPOT {tpot0_ms:.1f} ms even at batch 1 > {slo.tpot_ms:g} ms", ttft0_ms, tpot0_ms)
 
     grid = _batch_grid(n_cap)
-    decode = decode_step(cfg, grid, context)
-    t_decode = np.asarray(decode.total_s)
-    rps = grid / (out * t_decode + grid * t_prefill)
-    rho = rps * t_prefill
     n_hi = grid + z * np.sqrt(grid)
-    t_decode_hi = np.asarray(decode_step(cfg, n_hi, context).total_s)
-    span = max(out - 1, 1.0) * t_decode / (1 - rho)
-    interruptions = rps * span + z * np.sqrt(rps * span)
-    tpot = t_decode_hi + t_prefill * interruptions / max(out - 1, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        wait = np.where(rho > 1 - p, t_prefill * (ARRIVAL_SCV + SERVICE_SCV) / (2 * (1 - rho)) * np.log(rho / (1 - p)), 0.0)
-    # own prefill (bucket tail) and queueing are independent tails: combine their excess over the mean
-    ttft = t_prefill + t_decode_hi + np.sqrt((t_prefill_tail - t_prefill) ** 2 + wait**2)
+    outputs = np.asarray(bucket.output_q or (out,), dtype=float)
+    if cfg.engine.chunked_prefill:
+        load = _chunked_load(cfg, bucket, grid, n_hi, context, outputs, p)
+    else:
+        load = _serial_load(cfg, bucket, grid, n_hi, context, outputs, p, t_prefill, t_prefill_tail)
     checks = {
-        "tpot": tpot * 1e3 <= slo.tpot_ms,
-        "ttft": ttft * 1e3 <= slo.ttft_ms,
+        "prefill": load.rho < 1,
+        "tpot": load.late_at(np.full(len(grid), slo.tpot_ms / 1e3)) <= 1 - p,
+        "ttft": load.ttft * 1e3 <= slo.ttft_ms,
         "batch": n_hi <= n_cap,
     }
-    ok = checks["tpot"] & checks["ttft"] & checks["batch"]
+    ok = checks["prefill"] & checks["tpot"] & checks["ttft"] & checks["batch"]
     first_bad = int(np.argmin(ok)) if not ok.all() else len(grid)
     if first_bad == 0:
         return _zero("slo", "the SLO fails at the lightest load evaluated", ttft0_ms, tpot0_ms)
     last = first_bad - 1
-    bound, detail = _binding(cfg, checks, first_bad, grid, rho, decode, n_cap, context, slo)
+    rps, ttft = load.rps, load.ttft
+    bound, detail = _binding(cfg, checks, first_bad, grid, load.rho, load.step, n_cap, context, slo)
+    keep = np.unique(np.linspace(0, last, min(last + 1, CURVE_POINTS)).round().astype(int))
+    tpot = _tpot_quantile(load.late_at, load.tpot_floor[keep], slo.tpot_ms / 1e3, 1 - p, keep)
     return CellCapacity(
         max_rps=float(rps[last]), bound=bound, detail=detail, batch=float(grid[last]),
         ttft0_ms=ttft0_ms, tpot0_ms=tpot0_ms,
-        curve_rps=tuple(rps[: last + 1].tolist()),
-        curve_ttft_ms=tuple((ttft[: last + 1] * 1e3).tolist()),
-        curve_tpot_ms=tuple((tpot[: last + 1] * 1e3).tolist()),
+        curve_rps=tuple(rps[keep].tolist()),
+        curve_ttft_ms=tuple((ttft[keep] * 1e3).tolist()),
+        curve_tpot_ms=tuple((tpot * 1e3).tolist()),
     )
+
+
+@dataclass(frozen=True)
+class _Load:
+    """A replica's steady state at each batch point: rate, prefill utilization, latency model."""
+
+    rps: np.ndarray
+    rho: np.ndarray
+    """Prefill utilization: share of time (serial) or of the token budget (chunked) spent on prompts."""
+    ttft: np.ndarray
+    tpot_floor: np.ndarray
+    late_at: Callable[..., np.ndarray]
+    step: StepTime
+
+
+def _serial_load(cfg, bucket, grid, n_hi, context, outputs, p, t_prefill, t_prefill_tail) -> _Load:  # noqa: ANN001
+    """Prefills run as their own steps and pause decoding (vLLM without chunked prefill)."""
+    out = max(bucket.output_mean, 1.0)
+    decode = decode_step(cfg, grid, context)
+    t_decode = np.asarray(decode.total_s)
+    rps = grid / (out * t_decode + grid * t_prefill)
+    rho = rps * t_prefill
+    t_decode_hi = np.asarray(decode_step(cfg, n_hi, context).total_s)
+    prefills = np.atleast_1d(np.asarray(prefill_step(cfg, np.asarray(bucket.input_q or (bucket.input_mean,))).total_s, dtype=float))
+    late_at = _tpot_lateness(outputs, prefills, t_decode_hi, t_decode, rho, rps, t_prefill)
+    wait = _queue_wait(rho, t_prefill, p)
+    # own prefill (bucket tail) and queueing are independent tails: combine their excess over the mean
+    ttft = t_prefill + t_decode_hi + np.sqrt((t_prefill_tail - t_prefill) ** 2 + wait**2)
+    return _Load(rps, rho, ttft, t_decode_hi, late_at, decode)
+
+
+def _chunked_load(cfg, bucket, grid, n_hi, context, outputs, p) -> _Load:  # noqa: ANN001
+    """Chunked prefill: every step carries one decode token per running sequence plus prompt chunks,
+    within max_num_batched_tokens (vLLM V1). In steady state each step carries N * I / O prompt tokens."""
+    inp, out = bucket.input_mean, max(bucket.output_mean, 1.0)
+    budget = float(cfg.engine.max_num_batched_tokens)
+    chunk = grid * inp / out
+    room, room_hi = np.maximum(budget - grid, 1.0), np.maximum(budget - n_hi, 1.0)
+    step = mixed_step(cfg, grid, context, chunk, extra_context=inp / 2)
+    rps = grid / (out * np.asarray(step.total_s))
+    rho = chunk / room
+    # while a prompt longer than the steady share is being prefilled, steps carry a full chunk
+    full = np.minimum(room_hi, np.maximum(bucket.input_p99, chunk))
+    t_base = np.asarray(mixed_step(cfg, n_hi, context, 0.0).total_s)
+    t_full = np.asarray(mixed_step(cfg, n_hi, context, full, extra_context=bucket.input_p99 / 2).total_s)
+    late_at = _chunk_lateness(outputs, t_base, t_full, np.minimum(rho, 1.0))
+    service = np.ceil(inp / room_hi) * t_full
+    service_tail = np.ceil(bucket.input_p99 / room_hi) * t_full
+    wait = _queue_wait(rho, service, p)
+    ttft = service + np.sqrt((service_tail - service) ** 2 + wait**2)
+    return _Load(rps, rho, ttft, t_base, late_at, step)
+
+
+def _queue_wait(rho: np.ndarray, service: np.ndarray | float, p: float) -> np.ndarray:
+    """p-quantile wait for the prefill server: Kingman's M/G/1 exponential tail, rho * exp(-t / scale)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = service * (ARRIVAL_SCV + SERVICE_SCV) / (2 * (1 - rho))
+        return np.where((rho > 1 - p) & (rho < 1), scale * np.log(rho / (1 - p)), np.where(rho >= 1, np.inf, 0.0))
+
+
+def _chunk_lateness(outputs, t_base, t_full, busy):  # noqa: ANN001, ANN202
+    """Share of requests whose TPOT exceeds t with chunked prefill: of a class's O_j - 1 steps, a
+    Binomial(O_j - 1, busy) number carry a full prompt chunk (t_full instead of t_base); the count's
+    tail is taken from the Poisson law of the same mean (a slightly heavier, so safe, tail)."""
+    gaps = np.maximum(np.round(outputs[outputs > 1] - 1), 1)
+    extra = np.maximum(t_full - t_base, 1e-12)[:, None]
+    mean = busy[:, None] * gaps
+
+    def late_at(t: np.ndarray, points: np.ndarray | slice = slice(None)) -> np.ndarray:
+        allowed = np.floor((t - t_base[points])[:, None] * gaps / extra[points])
+        late = np.where(allowed < 0, 1.0, np.where(allowed >= gaps, 0.0, pdtrc(np.maximum(allowed, 0), mean[points])))
+        return late.sum(axis=1) / len(outputs)
+
+    return late_at
+
+
+def _tpot_lateness(outputs, prefills, t_decode_hi, t_decode, rho, rps, t_prefill):  # noqa: ANN001, ANN202
+    """Share of a bucket's requests whose TPOT exceeds t, as a function of t (one value per batch point).
+
+    Each output-length class O_j (equal weight) spends O_j - 1 decode steps; prefills of new arrivals
+    interrupt it a Poisson number K of times with mean rps * ((O_j - 1) * T_decode / (1 - rho) + T_prefill):
+    arrivals during its own prefill step are prefilled before its second token. It is late when the
+    interruptions add more than R = (t - T_decode_hi)(O_j - 1): with one interruption, when that prefill
+    (drawn from the bucket's prompt sizes `prefills`) exceeds R; with more, when K mean prefills exceed R.
+    Short outputs dominate: one interruption spread over few tokens. Single-token outputs have no TPOT.
+    """
+    gaps = outputs[outputs > 1] - 1
+    mu = rps[:, None] * ((t_decode / (1 - rho))[:, None] * gaps + t_prefill)
+    one = mu * np.exp(-mu)  # P(K = 1)
+
+    def late_at(t: np.ndarray, points: np.ndarray | slice = slice(None)) -> np.ndarray:
+        room = (t - t_decode_hi[points])[:, None] * gaps
+        allowed = np.maximum(np.floor(room / t_prefill), 1)  # K beyond this many mean prefills is late
+        single = (prefills[None, None, :] > room[:, :, None]).mean(axis=2)
+        late = np.where(room < 0, 1.0, one[points] * single + pdtrc(allowed, mu[points]))
+        return late.sum(axis=1) / len(outputs)
+
+    return late_at
+
+
+def _tpot_quantile(late_at, t_decode_hi: np.ndarray, slo_s: float, tail: float, points: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """The TPOT that `tail` of requests exceed at batch points `points` (all of which meet the SLO):
+    bisection between the decode step and the SLO."""
+    lo, hi = t_decode_hi.copy(), np.full(len(points), slo_s)
+    for _ in range(12):
+        mid = (lo + hi) / 2
+        ok = late_at(mid, points) <= tail
+        hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
+    return hi
 
 
 def _binding(cfg, checks, j, grid, rho, decode, n_cap, context, slo) -> tuple[Bound, str]:  # noqa: ANN001
@@ -130,6 +240,8 @@ def _binding(cfg, checks, j, grid, rho, decode, n_cap, context, slo) -> tuple[Bo
         if kv_limited:
             return "kv_memory", f"KV cache holds {n_cap} sequences of {context:.0f} tokens"
         return ("compute" if kind == "compute-bound" else "bandwidth"), f"max_num_seqs {n_cap} reached (decode {kind})"
+    if not checks["prefill"][j]:
+        return "compute", f"prompts arrive faster than prefill can process them at batch {grid[j]:.0f}"
     if not checks["ttft"][j]:
         if rho[j] >= 0.85:
             return "compute", f"prefill saturates the GPU ({rho[j]:.0%} busy) before p99 TTFT {slo.ttft_ms:g} ms"

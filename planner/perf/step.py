@@ -145,10 +145,12 @@ def target_decode_step(
 
 def mixed_step(
     cfg: ServingConfig, batch: float | np.ndarray, context: float | np.ndarray, extra_tokens: float | np.ndarray,
-    lm_head_tokens: float | np.ndarray | None = None,
+    lm_head_tokens: float | np.ndarray | None = None, extra_context: float | np.ndarray | None = None,
 ) -> StepTime:
     """A continuous-batching step: one token for each of `batch` sequences at `context`, plus
-    `extra_tokens` more (prompt chunks piggybacked by chunked prefill, or speculative verify tokens).
+    `extra_tokens` more (prompt chunks piggybacked by chunked prefill, or speculative verify tokens)
+    attending over `extra_context` tokens each on average (default `context`; a whole causal prompt
+    of s tokens averages s/2).
 
     HBM traffic: the weights (touched experts for MoE) once, plus every sequence's KV cache.
     Attention FLOPs: QK^T and PV over the context = 4 * context * head_dim per head per layer per token.
@@ -157,8 +159,9 @@ def mixed_step(
     tokens = batch + extra_tokens
     heads = m.n_heads / cfg.tp
     kv_read = batch * context * kv_bytes_per_token_per_gpu(cfg)
-    attn_flops = 4.0 * m.n_layers * heads * m.head_dim * context * tokens
-    scores = 0.0 if cfg.engine.flash_attention else 2 * SCORE_BYTES * m.n_layers * heads * context * tokens
+    attended = batch * context + extra_tokens * (context if extra_context is None else extra_context)
+    attn_flops = 4.0 * m.n_layers * heads * m.head_dim * attended
+    scores = 0.0 if cfg.engine.flash_attention else 2 * SCORE_BYTES * m.n_layers * heads * attended
     weights = weight_bytes_read_per_gpu(cfg, tokens) + 0.0 * tokens
     head = batch if lm_head_tokens is None else lm_head_tokens
     return _compose(cfg, tokens, weights, kv_read, _matmul_flops(cfg, tokens, head), attn_flops, scores)
