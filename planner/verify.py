@@ -181,7 +181,10 @@ def simulate_plan(plan: str | Path | dict[str, Any] | Plan, trace_file: str | Pa
 
 
 def run_fleet(fleet: Fleet, trace: Trace, options: SimOptions) -> SimResult:
+    """Simulate `trace` on the fleet; chunked prefill when the options or the workload's engine ask for it."""
     w = fleet.loaded.workload
+    if w.engine.chunked_prefill and not options.chunked_prefill:
+        options = replace(options, chunked_prefill=True)
     log.info("simulating %d requests over %.0f s on %d replicas", len(trace), trace.duration_s, sum(p.replicas for p in fleet.pools))
     return simulate(fleet.pools, fleet.routes, trace, w.slo, fleet.catalog.model(w.model).max_context, options)
 

@@ -21,7 +21,10 @@ duration_option = click.option("--duration", "duration_s", type=float, default=N
                                help="Replay only arrivals in the first S seconds (histogram workloads: length of the draw, default 600).")
 routing_option = click.option("--routing", "policy", type=click.Choice(["least-loaded", "round-robin"]), default="least-loaded",
                               show_default=True, help="How a pool spreads its requests over replicas.")
-chunked_option = click.option("--chunked-prefill", is_flag=True, help="Mix prompt chunks into decode steps within max_num_batched_tokens.")
+chunked_option = click.option("--chunked-prefill", is_flag=True,
+                              help="Mix prompt chunks into decode steps within max_num_batched_tokens (on anyway when the workload's engine.chunked_prefill is).")
+jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True,
+                           help="Processes for the plan's pools (same numbers as serial); 0 = one per CPU for runs of 50,000+ requests, 1 = serial.")
 
 
 def write_timeline(result, path: str) -> None:  # noqa: ANN001 - SimResult, imported lazily (matplotlib)
@@ -45,19 +48,22 @@ def write_timeline(result, path: str) -> None:  # noqa: ANN001 - SimResult, impo
 @seed_option
 @routing_option
 @chunked_option
+@jobs_option
 @click.option("--rate-scale", type=float, default=1.0, show_default=True, help="Multiply the arrival rate (what-if load).")
 @click.option("--timeline", type=click.Path(dir_okay=False), default=None, help="Also write a timeline plot (.png or .html).")
 @catalog_option
 @format_option("table", "json")
 @output_option
 def simulate(plan: str, trace_file: str | None, workload_file: str | None, duration_s: float | None, seed: int, policy: str,
-             chunked_prefill: bool, rate_scale: float, timeline: str | None, catalog_files: tuple[str, ...], fmt: str,
+             chunked_prefill: bool, jobs: int, rate_scale: float, timeline: str | None, catalog_files: tuple[str, ...], fmt: str,
              output: str | None) -> None:
     """Replay requests through a plan's pools and replicas: p50/p90/p99 TTFT, TPOT, SLO attainment, utilization.
 
     Example: planner simulate plan.json --duration 300 --timeline timeline.html
+    Real trace: planner simulate plan.json --trace ../shared/data/traces/azure2023/AzureLLMInferenceTrace_conv.csv
     """
-    options = SimOptions(seed=seed, policy=policy, chunked_prefill=chunked_prefill, record_timeline=timeline is not None)  # type: ignore[arg-type]
+    options = SimOptions(seed=seed, policy=policy, chunked_prefill=chunked_prefill, record_timeline=timeline is not None,  # type: ignore[arg-type]
+                         jobs=jobs)
     start = time.perf_counter()
     result = simulate_plan(plan, trace_file, workload_file, duration_s, options, catalog_files, rate_scale)
     click.echo(f"simulated {result.summary['requests']:,} requests in {time.perf_counter() - start:.1f} s", err=True)

@@ -226,10 +226,10 @@ class Replica:
             todo = clipped
         tokens = [n for n in todo if n > 0]
         prior = [p[1] for p, n in zip(self.pre, todo) if n > 0]
-        seconds = m.prefill_time(tokens, prior)
-        if self.chunked and batch:
-            context = np.array([self.base_sum + batch * self.off + batch])
-            seconds += float(m.decode_times(batch, context)[0]) - m.overhead_s
+        if self.chunked:
+            seconds = m.mixed_time(batch, self.base_sum + batch * self.off + batch, tokens, prior)
+        else:
+            seconds = m.prefill_time(tokens, prior)
         self.kind, self.chunks, self.end = STEP, todo, t + seconds
 
     def _commit_step(self) -> None:

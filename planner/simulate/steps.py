@@ -6,7 +6,8 @@ B, the two affine pieces read off the model at S = 0 and S = B, and is checked a
 point, so a decode run of k steps costs one numpy expression instead of k model calls.
 Prefill: one `prefill_step` call per engine step; a step over prompts (or chunks) of different lengths is
 passed as the equivalent uniform batch with the same total tokens and the same causal-attention work
-(docs/methodology.md, "Simulator").
+(docs/methodology.md, "Simulator"). A chunked-prefill step (decode tokens plus prompt chunks) is one
+`mixed_step`.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planner.perf.memory import ServingConfig, max_kv_tokens, tokens_reserved_per_sequence
-from planner.perf.step import decode_step, prefill_step
+from planner.perf.step import decode_step, mixed_step, prefill_step
 
 CHECK_CONTEXT = 4096.0
 """Context at which the affine decode table is checked against decode_step."""
@@ -46,7 +47,6 @@ class StepModel:
     mem_slope: np.ndarray
     fixed: np.ndarray
     """All-reduces and per-step overheads, by batch."""
-    overhead_s: float
     kv_blocks: int
     block_size: int
     reserve_blocks: int
@@ -85,6 +85,18 @@ class StepModel:
         seconds += fixed
         return seconds
 
+    def mixed_time(self, batch: int, context_tokens: int, tokens: Sequence[int], prior: Sequence[int]) -> float:
+        """Seconds of one chunked-prefill step: a decode token for each of `batch` sequences holding
+        `context_tokens` in total (after it), plus prompt chunks of `tokens[i]` on top of `prior[i]` cached
+        tokens, as one planner.perf.step.mixed_step (weights read once). A chunk token attends on average
+        to sum((prior+tokens)^2 - prior^2) / (2 sum(tokens)) tokens, the same causal work as prefill_time."""
+        if not batch:
+            return self.prefill_time(tokens, prior)
+        total = int(sum(tokens))
+        square = int(sum((p + n) ** 2 - p**2 for n, p in zip(tokens, prior)))
+        step = mixed_step(self.cfg, float(batch), context_tokens / batch, float(total), extra_context=square / (2.0 * total))
+        return float(step.total_s)
+
     def prefill_time(self, tokens: Sequence[int], prior: Sequence[int]) -> float:
         """Seconds of one step prefilling `tokens[i]` new tokens on top of `prior[i]` cached ones.
 
@@ -120,7 +132,7 @@ def build_step_model(cfg: ServingConfig) -> StepModel:
     reserve = 0 if engine.paged_kv else -(-int(tokens_reserved_per_sequence(cfg, 0.0)) // block)
     prompts = np.arange(0, cfg.model.max_context + 1, dtype=float)
     one = np.asarray(prefill_step(cfg, np.maximum(prompts, 1.0), 1.0).total_s, dtype=float)  # index 0 unused
-    model = StepModel(cfg, comp0, comp_slope, mem0, mem_slope, fixed, float(np.asarray(at0.overhead_s).flat[0]),
+    model = StepModel(cfg, comp0, comp_slope, mem0, mem_slope, fixed,
                       max_kv_tokens(cfg) // block, block, reserve, engine.max_num_seqs, engine.max_num_batched_tokens,
                       prefill_one=one, rows=list(zip(*(a.tolist() for a in (comp0, comp_slope, mem0, mem_slope, fixed)))))
     check = np.asarray(decode_step(cfg, b, CHECK_CONTEXT).total_s)

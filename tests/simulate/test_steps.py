@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from planner.perf.step import decode_step, prefill_step
+from planner.perf.step import decode_step, mixed_step, prefill_step
 from planner.simulate.steps import build_step_model
 
 
@@ -46,3 +46,17 @@ def test_single_prompt_table_is_prefill_step_exactly(cfg):
         assert model.prefill_time([prompt], [0]) == float(prefill_step(cfg, float(prompt)).total_s)
     # a chunk on top of cached tokens is not a single fresh prompt: same tokens and attention work as the uniform batch
     assert model.prefill_time([808], [192]) == float(prefill_step(cfg, (1000**2 - 192**2) / 808, 808**2 / (1000**2 - 192**2)).total_s)
+
+
+def test_a_chunked_prefill_step_is_one_mixed_step(cfg):
+    model = build_step_model(cfg)
+    # 4 sequences at 1,000 tokens each plus a 512-token chunk of a fresh prompt (its tokens attend to 256 on average)
+    mixed = model.mixed_time(4, 4 * 1000, [512], [0])
+    assert mixed == float(mixed_step(cfg, 4.0, 1000.0, 512.0, extra_context=256.0).total_s)
+    # one step reads the weights once: cheaper than a prefill step plus a decode step
+    apart = model.prefill_time([512], [0]) + float(decode_step(cfg, 4.0, 1000.0).total_s)
+    assert mixed < apart
+    # a chunk of 300 tokens after 700 cached ones: (1000^2 - 700^2) / (2 x 300) = 850 tokens attended on average
+    assert model.mixed_time(2, 2 * 50, [300], [700]) == float(mixed_step(cfg, 2.0, 50.0, 300.0, extra_context=850.0).total_s)
+    # with no running sequence the step is a plain prefill
+    assert model.mixed_time(0, 0, [1000], [0]) == model.prefill_time([1000], [0])
