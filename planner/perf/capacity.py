@@ -221,9 +221,14 @@ def _tpot_lateness(outputs, prefills, t_decode_hi, t_decode, rho, rps, t_prefill
 
 def _tpot_quantile(late_at, t_decode_hi: np.ndarray, slo_s: float, tail: float, points: np.ndarray) -> np.ndarray:  # noqa: ANN001
     """The TPOT that `tail` of requests exceed at batch points `points` (all of which meet the SLO):
-    bisection between the decode step and the SLO."""
-    lo, hi = t_decode_hi.copy(), np.full(len(points), slo_s)
-    for _ in range(12):
+    bracket it by doubling from the decode step (up to the SLO), then bisect."""
+    lo, hi = t_decode_hi.copy(), np.minimum(2 * t_decode_hi, slo_s)
+    for _ in range(60):
+        short = late_at(hi, points) > tail
+        if not short.any():
+            break
+        lo, hi = np.where(short, hi, lo), np.where(short, np.minimum(2 * hi, slo_s), hi)
+    for _ in range(14):
         mid = (lo + hi) / 2
         ok = late_at(mid, points) <= tail
         hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
