@@ -110,9 +110,6 @@ class Replica:
             bs = m.block_size
             self.blocks_used = int(((self.base + (self.off + bs - 1)) // bs).sum()) + self.pre_blocks
 
-    def end_time(self) -> float:
-        return self.end
-
     def _record(self, t: float) -> None:
         if self.timeline is not None:
             self.timeline.append((t, len(self.waiting), len(self.ids) + len(self.pre), self.blocks_used))
@@ -201,7 +198,7 @@ class Replica:
         while self.waiting and len(self.ids) + len(self.pre) < m.max_seqs:
             rid = self.waiting[0]
             tokens = int(log.prompt[rid] + log.output[rid] - log.remaining[rid])
-            need = m.reserve_blocks or -(-tokens // m.block_size)
+            need = int(blocks_needed(m, tokens))
             fits_budget = budget > 0 if chunked else (tokens <= budget or not self.pre)
             if need > free or not fits_budget:
                 break
