@@ -55,3 +55,16 @@ def test_solve_verify_prints_the_verdict_next_to_the_plan():
     assert result.exit_code == 0, result.output
     assert "Verification (simulated" in result.output and "SLOs met" in result.output
     assert CliRunner().invoke(cli, ["solve", str(CHAT), "--repair"]).exit_code == 2
+
+
+def test_jobs_gives_the_serial_numbers_and_refuses_negatives(plan_file, tmp_path):
+    runner = CliRunner()
+    outputs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}.json"
+        result = runner.invoke(cli, ["simulate", str(plan_file), "--duration", "60", "--jobs", jobs, "--format", "json", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        outputs.append(json.loads(out.read_text()))
+    assert outputs[0] == outputs[1]
+    bad = runner.invoke(cli, ["simulate", str(plan_file), "--jobs", "-1"])
+    assert bad.exit_code == 2 and "--jobs" in bad.output
