@@ -5,7 +5,7 @@ compare the analytical max req/s of ONE replica (planner.perf.capacity.cell_capa
 rate at which p99 TTFT or TPOT starts to fail: Poisson arrivals, request lengths drawn from the bucket's
 own requests, one replica, bisection on the rate. Results go to docs/simulator.md.
 
-    /work/venv/bin/python benchmarks/agreement.py
+    /work/venv/bin/python benchmarks/agreement.py [chat code ... | path/to/workload.yaml ...]
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _meets(pool: SimPool, inp: np.ndarray, out: np.ndarray, rps: float, slo, max
     arrival = np.cumsum(rng.exponential(1 / rps, REQUESTS))
     trace = Trace(arrival - arrival[0], inp[pick], out[pick])
     routes = RouteTable(np.array([1]), np.array([1 << 40]), np.array([1]), np.array([1 << 40]), np.array([[1.0]]))
-    return simulate([pool], routes, trace, slo, max_context, SimOptions()).met
+    return simulate([pool], routes, trace, slo, max_context, SimOptions(chunked_prefill=pool.cfg.engine.chunked_prefill)).met
 
 
 def simulated_max_rps(pool: SimPool, inp: np.ndarray, out: np.ndarray, guess: float, slo, max_context: int) -> float:  # noqa: ANN001
@@ -58,8 +58,10 @@ def main(names: list[str]) -> None:
     print("| workload | config | bucket | analytical req/s | simulated req/s | sim / model |")
     print("|---|---|---|---:|---:|---:|")
     for name in names:
-        plan = api.solve(ROOT / "workloads" / f"{name}.yaml")
-        problem = api.prepare(ROOT / "workloads" / f"{name}.yaml")
+        path = Path(name) if name.endswith(".yaml") else ROOT / "workloads" / f"{name}.yaml"
+        name = path.stem
+        plan = api.solve(path)
+        problem = api.prepare(path)
         fleet = build_fleet(read_plan(plan))
         trace = requests_for(fleet, duration_s=None, seed=0) if fleet.loaded.workload.traffic.histogram is None else \
             requests_for(fleet, duration_s=3600, seed=0)

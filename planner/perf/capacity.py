@@ -63,7 +63,7 @@ def _zero(bound: Bound, detail: str, ttft0_ms: float = math.inf, tpot0_ms: float
 
 def _batch_grid(n_cap: int) -> np.ndarray:
     """Mean live sequences to evaluate: fractions below 1 (light load), then every integer to the cap."""
-    light = np.geomspace(0.02, 1.0, 12)[:-1]
+    light = np.geomspace(1e-4, 1.0, 25)[:-1]
     full = np.arange(1, n_cap + 1, dtype=float) if n_cap <= 1024 else np.unique(np.geomspace(1, n_cap, 1024).round())
     return np.concatenate([light, full])
 
@@ -73,7 +73,10 @@ def cell_capacity(cfg: ServingConfig, bucket: Bucket, slo: SLO) -> CellCapacity:
     p = slo.percentile / 100
     z = NormalDist().inv_cdf(p)
     inp, out = bucket.input_mean, max(bucket.output_mean, 1.0)
-    context = inp + out / 2
+    outputs = np.asarray(bucket.output_q or (out,), dtype=float)
+    # a live sequence is, on average, half-way through its output, and long outputs stay live longer:
+    # the time-weighted mean context is I + E[O^2] / (2 E[O]) (I + O/2 when all outputs are equal)
+    context = inp + float(np.mean(outputs**2) / (2 * np.mean(outputs)))
     longest = bucket.input_max + bucket.output_max
     kv_tokens = max_kv_tokens(cfg)
     if tokens_reserved_per_sequence(cfg, longest) > kv_tokens:
@@ -92,7 +95,6 @@ def cell_capacity(cfg: ServingConfig, bucket: Bucket, slo: SLO) -> CellCapacity:
 
     grid = _batch_grid(n_cap)
     n_hi = grid + z * np.sqrt(grid)
-    outputs = np.asarray(bucket.output_q or (out,), dtype=float)
     if cfg.engine.chunked_prefill:
         load = _chunked_load(cfg, bucket, grid, n_hi, context, outputs, p)
     else:
@@ -106,7 +108,8 @@ def cell_capacity(cfg: ServingConfig, bucket: Bucket, slo: SLO) -> CellCapacity:
     ok = checks["prefill"] & checks["tpot"] & checks["ttft"] & checks["batch"]
     first_bad = int(np.argmin(ok)) if not ok.all() else len(grid)
     if first_bad == 0:
-        return _zero("slo", "the SLO fails at the lightest load evaluated", ttft0_ms, tpot0_ms)
+        _, why = _binding(cfg, checks, 0, grid, load.rho, load.step, n_cap, context, slo)
+        return _zero("slo", f"{why} even at {load.rps[0]:.2g} req/s", ttft0_ms, tpot0_ms)
     last = first_bad - 1
     rps, ttft = load.rps, load.ttft
     bound, detail = _binding(cfg, checks, first_bad, grid, load.rho, load.step, n_cap, context, slo)
@@ -142,8 +145,10 @@ def _serial_load(cfg, bucket, grid, n_hi, context, outputs, p, t_prefill, t_pref
     rps = grid / (out * t_decode + grid * t_prefill)
     rho = rps * t_prefill
     t_decode_hi = np.asarray(decode_step(cfg, n_hi, context).total_s)
-    prefills = np.atleast_1d(np.asarray(prefill_step(cfg, np.asarray(bucket.input_q or (bucket.input_mean,))).total_s, dtype=float))
-    late_at = _tpot_lateness(outputs, prefills, t_decode_hi, t_decode, rho, rps, t_prefill)
+    classes = np.asarray(prefill_step(cfg, _input_classes(bucket)).total_s, dtype=float)
+    per_step = np.broadcast_to(classes, (len(grid), len(classes)))
+    late_at = _tpot_lateness(outputs, per_step, np.ones_like(per_step), np.full(len(grid), t_prefill),
+                             t_decode_hi, t_decode / (1 - rho), rps)
     wait = _queue_wait(rho, t_prefill, p)
     # own prefill (bucket tail) and queueing are independent tails: combine their excess over the mean
     ttft = t_prefill + t_decode_hi + np.sqrt((t_prefill_tail - t_prefill) ** 2 + wait**2)
@@ -151,25 +156,39 @@ def _serial_load(cfg, bucket, grid, n_hi, context, outputs, p, t_prefill, t_pref
 
 
 def _chunked_load(cfg, bucket, grid, n_hi, context, outputs, p) -> _Load:  # noqa: ANN001
-    """Chunked prefill: every step carries one decode token per running sequence plus prompt chunks,
-    within max_num_batched_tokens (vLLM V1). In steady state each step carries N * I / O prompt tokens."""
+    """Chunked prefill (vLLM V1): every step carries one decode token per running sequence plus prompt
+    tokens within max_num_batched_tokens. On average a step carries N * I / O prompt tokens; a prompt
+    rides in ceil(I / room) steps, each slowed by its chunk (the interruption a decoding request sees)."""
     inp, out = bucket.input_mean, max(bucket.output_mean, 1.0)
     budget = float(cfg.engine.max_num_batched_tokens)
-    chunk = grid * inp / out
     room, room_hi = np.maximum(budget - grid, 1.0), np.maximum(budget - n_hi, 1.0)
-    step = mixed_step(cfg, grid, context, chunk, extra_context=inp / 2)
-    rps = grid / (out * np.asarray(step.total_s))
-    rho = chunk / room
-    # while a prompt longer than the steady share is being prefilled, steps carry a full chunk
-    full = np.minimum(room_hi, np.maximum(bucket.input_p99, chunk))
+    step = mixed_step(cfg, grid, context, grid * inp / out, extra_context=inp / 2)
+    t_step = np.asarray(step.total_s)
+    rps = grid / (out * t_step)
+    rho = (grid * inp / out) / room
     t_base = np.asarray(mixed_step(cfg, n_hi, context, 0.0).total_s)
-    t_full = np.asarray(mixed_step(cfg, n_hi, context, full, extra_context=bucket.input_p99 / 2).total_s)
-    late_at = _chunk_lateness(outputs, t_base, t_full, np.minimum(rho, 1.0))
-    service = np.ceil(inp / room_hi) * t_full
-    service_tail = np.ceil(bucket.input_p99 / room_hi) * t_full
+
+    def added(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Time a prompt of `tokens` adds to each step it rides in, and how many steps (n x len(tokens))."""
+        chunk = np.minimum(tokens[None, :], room_hi[:, None])
+        heavy = np.asarray(mixed_step(cfg, n_hi[:, None], context, chunk, extra_context=chunk / 2).total_s)
+        return heavy - t_base[:, None], np.ceil(tokens[None, :] / room_hi[:, None])
+
+    def total(tokens: float) -> np.ndarray:
+        per_step, steps = added(np.array([tokens]))
+        return (per_step * steps)[:, 0]
+
+    own = total(inp)
+    late_at = _tpot_lateness(outputs, *added(_input_classes(bucket)), own, t_base, t_step, rps)
+    service = t_base + own
+    service_tail = t_base + total(bucket.input_p99)
     wait = _queue_wait(rho, service, p)
-    ttft = service + np.sqrt((service_tail - service) ** 2 + wait**2)
+    ttft = service + t_step + np.sqrt((service_tail - service) ** 2 + wait**2)
     return _Load(rps, rho, ttft, t_base, late_at, step)
+
+
+def _input_classes(bucket: Bucket) -> np.ndarray:
+    return np.asarray(bucket.input_q or (bucket.input_mean,), dtype=float)
 
 
 def _queue_wait(rho: np.ndarray, service: np.ndarray | float, p: float) -> np.ndarray:
@@ -179,40 +198,27 @@ def _queue_wait(rho: np.ndarray, service: np.ndarray | float, p: float) -> np.nd
         return np.where((rho > 1 - p) & (rho < 1), scale * np.log(rho / (1 - p)), np.where(rho >= 1, np.inf, 0.0))
 
 
-def _chunk_lateness(outputs, t_base, t_full, busy):  # noqa: ANN001, ANN202
-    """Share of requests whose TPOT exceeds t with chunked prefill: of a class's O_j - 1 steps, a
-    Binomial(O_j - 1, busy) number carry a full prompt chunk (t_full instead of t_base); the count's
-    tail is taken from the Poisson law of the same mean (a slightly heavier, so safe, tail)."""
-    gaps = np.maximum(np.round(outputs[outputs > 1] - 1), 1)
-    extra = np.maximum(t_full - t_base, 1e-12)[:, None]
-    mean = busy[:, None] * gaps
-
-    def late_at(t: np.ndarray, points: np.ndarray | slice = slice(None)) -> np.ndarray:
-        allowed = np.floor((t - t_base[points])[:, None] * gaps / extra[points])
-        late = np.where(allowed < 0, 1.0, np.where(allowed >= gaps, 0.0, pdtrc(np.maximum(allowed, 0), mean[points])))
-        return late.sum(axis=1) / len(outputs)
-
-    return late_at
-
-
-def _tpot_lateness(outputs, prefills, t_decode_hi, t_decode, rho, rps, t_prefill):  # noqa: ANN001, ANN202
+def _tpot_lateness(outputs, per_step, steps, mean_interrupt, floor, gap_time, rps):  # noqa: ANN001, ANN202
     """Share of a bucket's requests whose TPOT exceeds t, as a function of t (one value per batch point).
 
-    Each output-length class O_j (equal weight) spends O_j - 1 decode steps; prefills of new arrivals
-    interrupt it a Poisson number K of times with mean rps * ((O_j - 1) * T_decode / (1 - rho) + T_prefill):
-    arrivals during its own prefill step are prefilled before its second token. It is late when the
-    interruptions add more than R = (t - T_decode_hi)(O_j - 1): with one interruption, when that prefill
-    (drawn from the bucket's prompt sizes `prefills`) exceeds R; with more, when K mean prefills exceed R.
+    Each output-length class O_j (equal weight) spends O_j - 1 decode gaps of `gap_time`; prompts of new
+    arrivals interrupt it a Poisson number K of times with mean rps * ((O_j - 1) * gap_time + own), where
+    `own` (the mean interruption) counts the arrivals during its own prefill, served before its second
+    token. Its TPOT is `floor` plus the interruptions' added time over O_j - 1, so it is late when they add
+    more than R = (t - floor)(O_j - 1): with one interruption, when that prompt's cost exceeds R — drawn
+    from the bucket's input classes, `per_step[n, q]` in each of `steps[n, q]` steps, of which at most
+    O_j - 1 fall in the request's gaps; with more, when K mean interruptions do.
     Short outputs dominate: one interruption spread over few tokens. Single-token outputs have no TPOT.
     """
     gaps = outputs[outputs > 1] - 1
-    mu = rps[:, None] * ((t_decode / (1 - rho))[:, None] * gaps + t_prefill)
+    mu = rps[:, None] * (gap_time[:, None] * gaps + mean_interrupt[:, None])
     one = mu * np.exp(-mu)  # P(K = 1)
 
     def late_at(t: np.ndarray, points: np.ndarray | slice = slice(None)) -> np.ndarray:
-        room = (t - t_decode_hi[points])[:, None] * gaps
-        allowed = np.maximum(np.floor(room / t_prefill), 1)  # K beyond this many mean prefills is late
-        single = (prefills[None, None, :] > room[:, :, None]).mean(axis=2)
+        room = (t - floor[points])[:, None] * gaps
+        allowed = np.maximum(np.floor(room / np.maximum(mean_interrupt[points], 1e-12)[:, None]), 1)  # more: late
+        cost = per_step[points][:, None, :] * np.minimum(steps[points][:, None, :], gaps[None, :, None])
+        single = (cost > room[:, :, None]).mean(axis=2)
         late = np.where(room < 0, 1.0, one[points] * single + pdtrc(allowed, mu[points]))
         return late.sum(axis=1) / len(outputs)
 
