@@ -148,7 +148,7 @@ def _serial_load(cfg, bucket, grid, n_hi, context, outputs, p, t_prefill, t_pref
     classes = np.asarray(prefill_step(cfg, _input_classes(bucket)).total_s, dtype=float)
     per_step = np.broadcast_to(classes, (len(grid), len(classes)))
     late_at = _tpot_lateness(outputs, per_step, np.ones_like(per_step), np.full(len(grid), t_prefill),
-                             t_decode_hi, t_decode / (1 - rho), rps)
+                             t_decode_hi, t_decode, rps, rho)
     wait = _queue_wait(rho, t_prefill, p)
     # own prefill (bucket tail) and queueing are independent tails: combine their excess over the mean
     ttft = t_prefill + t_decode_hi + np.sqrt((t_prefill_tail - t_prefill) ** 2 + wait**2)
@@ -179,7 +179,7 @@ def _chunked_load(cfg, bucket, grid, n_hi, context, outputs, p) -> _Load:  # noq
         return (per_step * steps)[:, 0]
 
     own = total(inp)
-    late_at = _tpot_lateness(outputs, *added(_input_classes(bucket)), own, t_base, t_step, rps)
+    late_at = _tpot_lateness(outputs, *added(_input_classes(bucket)), own, t_base, t_step, rps, np.minimum(rho, 0.999))
     service = t_base + own
     service_tail = t_base + total(bucket.input_p99)
     wait = _queue_wait(rho, service, p)
@@ -198,13 +198,16 @@ def _queue_wait(rho: np.ndarray, service: np.ndarray | float, p: float) -> np.nd
         return np.where((rho > 1 - p) & (rho < 1), scale * np.log(rho / (1 - p)), np.where(rho >= 1, np.inf, 0.0))
 
 
-def _tpot_lateness(outputs, per_step, steps, mean_interrupt, floor, gap_time, rps):  # noqa: ANN001, ANN202
+def _tpot_lateness(outputs, per_step, steps, mean_interrupt, floor, gap_time, rps, rho):  # noqa: ANN001, ANN202
     """Share of a bucket's requests whose TPOT exceeds t, as a function of t (one value per batch point).
 
     Each output-length class O_j (equal weight) spends O_j - 1 decode gaps of `gap_time`; prompts of new
     arrivals interrupt it a Poisson number K of times with mean rps * ((O_j - 1) * gap_time + own), where
     `own` (the mean interruption) counts the arrivals during its own prefill, served before its second
-    token. Its TPOT is `floor` plus the interruptions' added time over O_j - 1, so it is late when they add
+    token. An interruption is a busy period: the prompts that arrive while it runs queue behind it, so
+    it lasts 1 / (1 - rho) prompts on average (M/G/1), which gives the mean TPOT gap_time / (1 - rho)
+    and a heavier tail than single prompts. Its TPOT is `floor` plus the interruptions' added time over
+    O_j - 1, so it is late when they add
     more than R = (t - floor)(O_j - 1): with one interruption, when that prompt's cost exceeds R — drawn
     from the bucket's input classes, `per_step[n, q]` in each of `steps[n, q]` steps, of which at most
     O_j - 1 fall in the request's gaps; with more, when K mean interruptions do.
@@ -213,6 +216,8 @@ def _tpot_lateness(outputs, per_step, steps, mean_interrupt, floor, gap_time, rp
     gaps = outputs[outputs > 1] - 1
     mu = rps[:, None] * (gap_time[:, None] * gaps + mean_interrupt[:, None])
     one = mu * np.exp(-mu)  # P(K = 1)
+    cluster = 1 / (1 - rho)
+    per_step, mean_interrupt = per_step * cluster[:, None], mean_interrupt * cluster
 
     def late_at(t: np.ndarray, points: np.ndarray | slice = slice(None)) -> np.ndarray:
         room = (t - floor[points])[:, None] * gaps
