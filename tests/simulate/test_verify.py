@@ -69,3 +69,20 @@ def test_bad_plan_file_errors_point_at_the_field(tmp_path):
     with pytest.raises(WorkloadError) as err:
         simulate_plan(path)
     assert f"{path}:1: pools[0].quant: Field required" in str(err.value)
+
+
+def test_one_pool_cut_to_half_its_replicas_visibly_fails():
+    """The issue's check, on a plan large enough to halve: chat at 160 req/s has multi-replica pools."""
+    from dataclasses import replace
+
+    plan = api.solve(CHAT, overrides={"traffic.target_rps": 160})
+    biggest = max(plan.pools, key=lambda p: (p.replicas, p.key))
+    assert biggest.replicas >= 2
+    kept = biggest.replicas // 2
+    cut = replace(biggest, replicas=kept, gpus=kept * biggest.tp, cost_per_hour=biggest.cost_per_hour * kept / biggest.replicas)
+    halved = replace(plan, pools=tuple(cut if p is biggest else p for p in plan.pools))
+    assert verify_plan(plan).result.met
+    result = verify_plan(halved).result
+    assert not result.met
+    pool = next(p for p in result.summary["pools"] if p["pool"].startswith(biggest.key))
+    assert pool["slo_attainment"] < 0.9
