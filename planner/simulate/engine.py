@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.simulate.steps import StepModel, step_index
+from planner.simulate.steps import StepModel
 
 WATERMARK = 0.01
 """Share of KV blocks vLLM keeps free when admitting a prompt (BlockSpaceManager watermark)."""
