@@ -2,11 +2,12 @@
 
 Continuous batching in steady state, parametrised by the mean number of live sequences N
 (docs/methodology.md, "Capacity under SLO"):
-  Little:            N = lambda * O * TPOT_mean,   TPOT_mean = T_decode(N) / (1 - rho),  rho = lambda * T_prefill
-  => lambda(N) = N / (O * T_decode(N) + N * T_prefill)          (explicit: no fixed-point iteration)
-  p-quantiles:       live batch N + z*sqrt(N); prefills interrupting a request ~ Poisson;
-                     prefill queue wait from the M/G/1 exponential tail (Kingman).
-The largest N whose p99 TTFT, p99 TPOT and KV occupancy all hold gives the capacity.
+  serial prefill:   lambda(N) = N / (O * T_decode(N) + N * T_prefill),  rho = lambda * T_prefill
+  chunked prefill:  lambda(N) = N / (O * T_mixed(N, N * I / O)),        rho = (N * I / O) / (budget - N)
+  (explicit in N: no fixed-point iteration)
+  p-quantiles:      live batch N + z*sqrt(N); TPOT over the bucket's output classes, with Poisson-counted
+                    interruptions that are M/G/1 busy periods; prefill queue wait from Kingman's tail.
+The largest N whose p99 TTFT, p99 TPOT, prefill utilization and KV occupancy all hold gives the capacity.
 """
 from __future__ import annotations
 
