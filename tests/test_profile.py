@@ -133,11 +133,11 @@ def same_plan(a, b) -> None:
 
 
 def test_export_then_solve_gives_the_same_plan_histogram(tmp_path):
-    # the profile-mix example at twice its rate, where the model itself plans a mixed fleet
+    # the profile-mix example at three times its rate, where the model itself plans a mixed fleet
     import yaml
 
     data = yaml.safe_load((WORKLOADS / "profile-mix.yaml").read_text())
-    data["traffic"]["rate_rps"] = 30
+    data["traffic"]["rate_rps"] = 45
     data.pop("capacity_profile")
     workload = tmp_path / "mix.yaml"
     workload.write_text(yaml.safe_dump(data))

@@ -91,12 +91,16 @@ def _matmul_flops(cfg: ServingConfig, tokens: float | np.ndarray, sequences: flo
 
 
 def _compose(cfg: ServingConfig, tokens, weights_b, kv_b, matmul_f, attn_f, extra_b=0.0) -> StepTime:  # noqa: ANN001
+    """Roofline per kernel family, run one after the other: the linear layers take max(their FLOPs,
+    streaming the weights), attention takes max(its FLOPs, streaming the KV cache). A mixed step (decode
+    plus prompt chunks, or a large decode batch) cannot hide compute-bound GEMMs under memory-bound
+    attention reads; pure prefill and pure small-batch decode come out as with one global max."""
     bw = achievable_bandwidth(cfg)
     flops = peak_flops(cfg, tokens)
     weights_s, kv_s = weights_b / bw, (kv_b + extra_b) / bw
     matmul_s, attention_s = matmul_f / flops, attn_f / flops
     comm, overhead = _comm_s(cfg, tokens), _overhead_s(cfg)
-    total = np.maximum(matmul_s + attention_s, weights_s + kv_s) + comm + overhead
+    total = np.maximum(matmul_s, weights_s) + np.maximum(attention_s, kv_s) + comm + overhead
     return StepTime(total, weights_s, kv_s, matmul_s, attention_s, comm, overhead + 0.0 * total)
 
 

@@ -123,11 +123,11 @@ def build_step_model(cfg: ServingConfig) -> StepModel:
     b = np.maximum(batch, 1.0)
     at0 = decode_step(cfg, b, 0.0)
     at1 = decode_step(cfg, b, 1.0)  # context 1 per sequence: S = b tokens in total
-    comp0 = np.asarray(at0.matmul_s + at0.attention_s, dtype=float)
-    mem0 = np.asarray(at0.weights_s + at0.kv_s, dtype=float)
-    comp_slope = (np.asarray(at1.matmul_s + at1.attention_s) - comp0) / b
-    mem_slope = (np.asarray(at1.weights_s + at1.kv_s) - mem0) / b
+    # decode_step = max(matmul, weights) + max(attention, KV) + fixed, and attention and KV reads are both
+    # proportional to the total context, so at a fixed batch it is one affine piece in the context tokens
     fixed = np.asarray(at0.comm_s + at0.overhead_s, dtype=float) + 0.0 * b
+    comp0 = mem0 = np.asarray(at0.total_s, dtype=float) - fixed
+    comp_slope = mem_slope = (np.asarray(at1.total_s, dtype=float) - np.asarray(at0.total_s, dtype=float)) / b
     block = engine.block_size
     reserve = 0 if engine.paged_kv else -(-int(tokens_reserved_per_sequence(cfg, 0.0)) // block)
     prompts = np.arange(0, cfg.model.max_context + 1, dtype=float)

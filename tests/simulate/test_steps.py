@@ -14,7 +14,7 @@ def test_decode_table_matches_decode_step(cfg):
         context = rng.integers(1, 20000, size=5)
         table = model.decode_times(batch, batch * context)
         direct = np.asarray(decode_step(cfg, float(batch), context.astype(float)).total_s)
-        np.testing.assert_allclose(table, direct, rtol=1e-12)
+        np.testing.assert_allclose(table, direct, rtol=1e-10)  # the same numbers up to float rounding of the affine table
 
 
 def test_prefill_of_mixed_prompts_has_the_same_tokens_and_attention_work(cfg):
