@@ -13,6 +13,7 @@ import pandas as pd
 from planner.candidates import Candidate
 from planner.demand import Bucket
 from planner.perf.capacity import CellCapacity, cell_capacity
+from planner.perf.memory import config_key
 from planner.workload import SLO
 
 
@@ -28,8 +29,7 @@ class ConfigSpec:
 
     @property
     def key(self) -> str:
-        kv = "" if self.kv_dtype == "fp16" else f"/kv-{self.kv_dtype}"
-        return f"{self.gpu}/{self.quant}/tp{self.tp}{kv}"
+        return config_key(self.gpu, self.quant, self.tp, self.kv_dtype)
 
 
 @dataclass(frozen=True)

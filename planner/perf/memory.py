@@ -22,6 +22,12 @@ NCCL_RESERVE_BYTES = 0.5 * GB
 """Extra NCCL buffers per GPU when TP > 1."""
 
 
+def config_key(gpu: str, quant: str, tp: int, kv_dtype: str) -> str:
+    """`h100/fp8/tp2` (`/kv-fp8` appended for an fp8 KV cache): how plans, profiles and the simulator name a config."""
+    kv = "" if kv_dtype == "fp16" else f"/kv-{kv_dtype}"
+    return f"{gpu}/{quant}/tp{tp}{kv}"
+
+
 @dataclass(frozen=True)
 class ServingConfig:
     """One replica design: a model on `tp` GPUs of one type, with a weight format and KV dtype."""
@@ -38,9 +44,8 @@ class ServingConfig:
 
     @property
     def key(self) -> str:
-        kv = "" if self.kv.id == "fp16" else f"/kv-{self.kv.id}"
         spec = "" if self.spec is None else f"/spec-{self.spec.draft.id}-k{self.spec.k}"
-        return f"{self.gpu.id}/{self.quant.id}/tp{self.tp}{kv}{spec}"
+        return config_key(self.gpu.id, self.quant.id, self.tp, self.kv.id) + spec
 
     @property
     def target(self) -> "ServingConfig":
