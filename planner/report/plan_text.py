@@ -78,20 +78,22 @@ def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table (cells with `|` escaped), ending in a newline."""
+    return "\n".join([_md_row(header), _md_row(["---"] * len(header))] + [_md_row(r) for r in rows]) + "\n"
+
+
 def render_markdown(plan: Plan) -> str:
-    lines = ["# Plan", ""]
-    lines += [f"- **{k}**: {v}" for k, v in headline(plan)]
-    lines += ["", "## Pools", "", _md_row(["GPU", "quant", "TP", "replicas", "GPUs", "$/h", "util", "p99 TTFT ms", "p99 TPOT ms", "binding"]),
-              _md_row(["---"] * 10)]
-    for p in plan.pools:
-        lines.append(_md_row([p.gpu, p.quant, str(p.tp), str(p.replicas), str(p.gpus), _money(p.cost_per_hour),
-                              f"{p.utilization:.0%}", _ms(p.ttft_ms_p99), _ms(p.tpot_ms_p99), f"{p.bound}: {p.detail}"]))
-    lines += ["", "## Routing", "", _md_row(["bucket (tokens)", "req/s", "pools"]), _md_row(["---"] * 3)]
-    for r in plan.routing:
-        lines.append(_md_row([r.bucket, f"{r.rate_rps:.3g}", ", ".join(f"{k} {s:.0%}" for k, s in r.shares.items())]))
-    lines += ["", "## Single-GPU-type fleets", "", _md_row(["GPU", "$/h", "GPUs", "note"]), _md_row(["---"] * 4)]
-    for b in plan.baselines:
-        lines.append(_md_row([b.gpu, _money(b.cost_per_hour), "-" if b.gpus is None else str(b.gpus), b.reason or ""]))
+    pools = md_table(["GPU", "quant", "TP", "replicas", "GPUs", "$/h", "util", "p99 TTFT ms", "p99 TPOT ms", "binding"], [
+        [p.gpu, p.quant, str(p.tp), str(p.replicas), str(p.gpus), _money(p.cost_per_hour), f"{p.utilization:.0%}",
+         _ms(p.ttft_ms_p99), _ms(p.tpot_ms_p99), f"{p.bound}: {p.detail}"] for p in plan.pools])
+    routing = md_table(["bucket (tokens)", "req/s", "pools"], [
+        [r.bucket, f"{r.rate_rps:.3g}", ", ".join(f"{k} {s:.0%}" for k, s in r.shares.items())] for r in plan.routing])
+    baselines = md_table(["GPU", "$/h", "GPUs", "note"], [
+        [b.gpu, _money(b.cost_per_hour), "-" if b.gpus is None else str(b.gpus), b.reason or ""] for b in plan.baselines])
+    lines = ["# Plan", ""] + [f"- **{k}**: {v}" for k, v in headline(plan)]
+    for title, table in (("Pools", pools), ("Routing", routing), ("Single-GPU-type fleets", baselines)):
+        lines += ["", f"## {title}", "", table.rstrip("\n")]
     lines += [""] + [f"> note: {n}" for n in plan.notes]
     return "\n".join(lines).rstrip() + "\n"
 

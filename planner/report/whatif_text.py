@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from planner.plan import _jsonable
-from planner.report.plan_text import _md_row, _money, _ms
+from planner.report.plan_text import _money, _ms, md_table
 from planner.whatif import Comparison, CostChange, Sensitivity, Sweep
 
 
@@ -65,10 +65,6 @@ def comparison_table(comp: Comparison) -> tuple[list[str], list[list[str]]]:
     """Header (blank + scenario names) and one row per metric."""
     cells = comparison_cells(comp)
     return ["", *(c.name for c in comp.columns)], [[label] + [col[i] for col in cells] for i, label in enumerate(COMPARISON_ROWS)]
-
-
-def md_table(header: list[str], rows: list[list[str]]) -> str:
-    return "\n".join([_md_row(header), _md_row(["---"] * len(header))] + [_md_row(r) for r in rows]) + "\n"
 
 
 def _rich(header: list[str], rows: list[list[str]], title: str = "") -> str:
