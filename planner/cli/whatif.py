@@ -20,6 +20,11 @@ jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=-1), default=
                            help="Parallel solver processes (joblib); -1 = one per CPU.")
 
 
+def study_options(command):  # noqa: ANN001, ANN201 - click decorator
+    """--jobs, --set and --scenario: how a study runs and which variant of the workload it starts from."""
+    return jobs_option(set_option(scenario_option(command)))
+
+
 def _progress() -> bool:
     return sys.stderr.isatty()
 
@@ -73,9 +78,7 @@ def diff(old: str, new: str, fmt: str, output: str | None, fail_above: float | N
 @catalog_option
 @format_option("table", "csv", "json", "md")
 @output_option
-@jobs_option
-@set_option
-@scenario_option
+@study_options
 @click.option("--plots", "plot_dir", type=click.Path(file_okay=False), default=None,
               help="Also write PNG plots here: cost vs each parameter and the fleet composition.")
 def sweep(workload: str, params: tuple[str, ...], catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: int,
@@ -101,9 +104,7 @@ def sweep(workload: str, params: tuple[str, ...], catalog_files: tuple[str, ...]
 @catalog_option
 @format_option("table", "csv", "json", "md")
 @output_option
-@jobs_option
-@set_option
-@scenario_option
+@study_options
 @click.option("--plot", "plot_file", type=click.Path(dir_okay=False), default=None, help="Also write the tornado chart (PNG).")
 def sensitivity(workload: str, delta: float, catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: int,
                 overrides: tuple[str, ...], scenario: str | None, plot_file: str | None) -> None:
@@ -122,9 +123,7 @@ def sensitivity(workload: str, delta: float, catalog_files: tuple[str, ...], fmt
 @catalog_option
 @format_option("html", "md", default="html")
 @output_option
-@jobs_option
-@set_option
-@scenario_option
+@study_options
 @click.option("--delta", type=click.FloatRange(min=0, max=100, min_open=True, max_open=True), default=20.0, show_default=True,
               help="Sensitivity range in percent.")
 def report(workload: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: int, overrides: tuple[str, ...],
