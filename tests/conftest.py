@@ -29,3 +29,8 @@ def write(tmp_path: Path):
         return path
 
     return _write
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="Rewrite tests/golden/ from what the code prints now (review the diff).")
