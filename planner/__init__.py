@@ -4,7 +4,7 @@
     plan = planner.solve("workloads/chat.yaml", overrides={"slo.tpot_ms": 30})
     plan.cost_per_month, plan.to_frame(), plan.to_json()
 
-The API functions are loaded lazily so `import planner.catalog` stays light.
+The API functions are loaded lazily so `import planner` stays light (the CLI starts without numpy).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def __getattr__(name: str) -> Any:
         from planner import api
         return getattr(api, name)
     if name in _WHATIF:
-        from planner import whatif
-        return getattr(whatif, name)
+        import importlib
+
+        return getattr(importlib.import_module(f"planner.studies.{name}"), name)
     raise AttributeError(f"module 'planner' has no attribute {name!r}")

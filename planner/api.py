@@ -1,4 +1,4 @@
-"""Python API: the pipeline workload + catalogs -> demand -> capacity table -> MILP -> Plan.
+"""Python API: the pipeline workload + catalogs -> demand -> supply (capacity table) -> optimizer -> Plan.
 
     import planner
     plan = planner.solve("workloads/chat.yaml")
@@ -6,25 +6,27 @@
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from planner.candidates import Rejection, enumerate_candidates
-from planner.capacity_table import CapacityTable, build_capacity_table
-from planner.catalog import Catalog, load_catalog
-from planner.demand import Demand, build_demand
+from planner.demand.build import build_demand
+from planner.demand.rebucket import demand_on_buckets
+from planner.demand.series import DemandSeries
 from planner.errors import InfeasibleError, SolverError
-from planner.optimize.fleet import FleetSolution, optimize_fleet
-from planner.optimize.solve import SolveStatus
-from planner.overrides import Overrides, apply_overrides, describe
-from planner.plan import Baseline, Plan, build_pools, demand_summary
-from planner.profile import profile_problem
-from planner.workload import LoadedWorkload, check_ids, load_workload, workload_from_dict
+from planner.io.catalog import Catalog, load_catalog
+from planner.io.workload import LoadedWorkload, check_ids, load_workload, workload_from_dict
+from planner.optimize.diagnose import explain_infeasible
+from planner.optimize.fleet import SolverSettings, optimize_fleet
+from planner.optimize.solvers import SolveStatus
+from planner.plan.build import assemble_plan, fleet_problem
+from planner.plan.model import Plan
+from planner.studies.overrides import Overrides, apply_overrides, describe
+from planner.supply.candidates import Rejection, enumerate_candidates
+from planner.supply.profile import MeasuredProfile
+from planner.supply.sources import AnalyticalModel
+from planner.supply.table import CapacityTable
 
 log = logging.getLogger(__name__)
 WorkloadInput = str | Path | dict[str, Any] | LoadedWorkload
@@ -36,12 +38,13 @@ class Problem:
 
     loaded: LoadedWorkload
     catalog: Catalog
-    demand: Demand
+    demand: DemandSeries
     table: CapacityTable
     rejected: tuple[Rejection, ...]
 
 
 def as_loaded(workload: WorkloadInput) -> LoadedWorkload:
+    """A validated workload from a path, a dict or an already loaded one."""
     if isinstance(workload, LoadedWorkload):
         return workload
     if isinstance(workload, dict):
@@ -50,28 +53,30 @@ def as_loaded(workload: WorkloadInput) -> LoadedWorkload:
 
 
 def load(workload: WorkloadInput, overrides: Overrides | None = None, scenario: str | None = None) -> LoadedWorkload:
-    """Validate a workload, then apply a named scenario and `--set`-style overrides (planner.overrides)."""
+    """Validate a workload, then apply a named scenario and `--set`-style overrides (planner.studies.overrides)."""
     return apply_overrides(as_loaded(workload), overrides, scenario)
 
 
 def prepare(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (), catalog: Catalog | None = None) -> Problem:
-    """Validate inputs, bucket the traffic and fill the capacity table from the performance model.
+    """Validate inputs, bucket the traffic and fill the capacity table from its source (the model or a profile).
 
     `catalog`: an already loaded `load_catalog(catalog_files)`, reused by sweeps to skip re-parsing the YAML.
     """
     loaded = as_loaded(workload)
     catalog = catalog or load_catalog(catalog_files)
     check_ids(loaded, catalog)
-    model = catalog.model(loaded.workload.model)
-    if loaded.workload.capacity_profile is not None:  # measured capacities replace the model (docs/profiles.md)
-        demand, table = profile_problem(loaded, catalog, model)
-        return Problem(loaded, catalog, demand, table, ())
+    w = loaded.workload
+    model = catalog.model(w.model)
+    if w.capacity_profile is not None:  # measured capacities replace the model (docs/profiles.md)
+        profile = MeasuredProfile.load(loaded, catalog)
+        demand = demand_on_buckets(loaded, model, profile.profile.buckets, str(profile.profile.path))
+        return Problem(loaded, catalog, demand, profile.build(demand, w.slo), ())
     demand = build_demand(loaded, model)
     candidates, rejected = enumerate_candidates(loaded, catalog)
     if not candidates:
         reasons = "; ".join(f"{r.key}: {r.reason}" for r in rejected[:8])
         raise InfeasibleError(f"no allowed configuration can serve {model.id}: {reasons}")
-    table = build_capacity_table(candidates, demand.buckets, loaded.workload.slo)
+    table = AnalyticalModel(tuple(candidates)).build(demand, w.slo)
     return Problem(loaded, catalog, demand, table, tuple(rejected))
 
 
@@ -90,94 +95,14 @@ def solve(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (), s
     return plan
 
 
-def plan_from_table(loaded: LoadedWorkload, table: CapacityTable, demand: Demand, catalog_files: tuple[str | Path, ...] = (),
+def plan_from_table(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, catalog_files: tuple[str | Path, ...] = (),
                     solver: str | None = None, time_limit_s: float | None = None) -> Plan:
-    """Optimize over a capacity table (from the model or a measured profile) and assemble the Plan."""
+    """Optimize over a capacity table (from any capacity source) for `demand`'s rates and assemble the Plan."""
     w = loaded.workload
-    options = w.solver
-    solver = solver or options.name
-    time_limit = time_limit_s or options.time_limit_s
-    rates = np.array([b.rate_rps for b in table.buckets])
-    best = optimize_fleet(table, rates, w.utilization_target, solver, time_limit, options.mip_gap)
+    settings = SolverSettings(solver or w.solver.name, time_limit_s or w.solver.time_limit_s, w.solver.mip_gap)
+    best = optimize_fleet(fleet_problem(table, demand, w.utilization_target), settings)
     if best.status == SolveStatus.INFEASIBLE:
-        raise InfeasibleError(explain_infeasible(table, best, w.slo.percentile, w.slo.ttft_ms, w.slo.tpot_ms))
-    if best.status == SolveStatus.UNKNOWN or best.cost_per_hour is None or best.result is None:
+        raise InfeasibleError(explain_infeasible(table, demand.bucket_rates(), best.unserved_buckets, w.slo))
+    if best.solution is None:
         raise SolverError(f"the solver stopped without a plan (status {best.status}); raise solver.time_limit_s")
-    baselines = _baselines(table, rates, w.utilization_target, solver, time_limit, options.mip_gap)
-    pools, routing = build_pools(table, rates, best)
-    notes = list(table.notes)
-    if best.status == SolveStatus.TIME_LIMIT:
-        gap = "unknown" if best.result.gap is None else f"{best.result.gap:.2%}"
-        notes.append(f"solver stopped at the {time_limit:g} s time limit; gap to the proven bound: {gap}")
-    if demand.dropped_share:
-        notes.append(f"{demand.dropped_share:.2%} of requests exceed the context window and were dropped")
-    output_tps = float(sum(b.rate_rps * b.output_mean for b in table.buckets))
-    input_tps = float(sum(b.rate_rps * b.input_mean for b in table.buckets))
-    return Plan(
-        status=str(best.status), solver=best.result.solver, gap=best.result.gap, runtime_s=best.result.runtime_s,
-        cost_per_hour=best.cost_per_hour, pools=pools, routing=routing, baselines=baselines,
-        design_rps=float(rates.sum()), output_tokens_per_s=output_tps, input_tokens_per_s=input_tps,
-        model=w.model, slo=w.slo.model_dump(), utilization_target=w.utilization_target,
-        demand=demand_summary(demand), inputs=_inputs_echo(loaded, catalog_files, table), notes=tuple(notes),
-    )
-
-
-def _baselines(table: CapacityTable, rates: np.ndarray, rho: float, solver: str, time_limit: float, gap: float) -> tuple[Baseline, ...]:
-    """The cheapest fleet of each single GPU type (null cost where that type cannot serve everything)."""
-    out = []
-    for gpu in sorted({c.gpu for c in table.configs}):
-        allowed = [k for k, c in enumerate(table.configs) if c.gpu == gpu]
-        sol = optimize_fleet(table, rates, rho, solver, time_limit, gap, allowed)
-        if sol.cost_per_hour is None:
-            labels = ", ".join(table.buckets[b].label for b in sol.unserved_buckets[:3])
-            out.append(Baseline(gpu, None, None, f"cannot serve {labels}" if labels else f"solver: {sol.status}"))
-        else:
-            gpus = sum(table.configs[k].tp * n for k, n in sol.replicas.items())
-            out.append(Baseline(gpu, sol.cost_per_hour, gpus))
-    return tuple(out)
-
-
-def explain_infeasible(table: CapacityTable, sol: FleetSolution, pct: float, ttft_ms: float, tpot_ms: float) -> str:
-    """Which bucket no config can serve, which SLO fails, and the best any config achieves."""
-    lines = ["no fleet meets the SLOs:"]
-    for b in sol.unserved_buckets:
-        bucket = table.buckets[b]
-        head = f"- bucket {bucket.label} ({bucket.share:.1%} of requests, {bucket.rate_rps:.3g} req/s): "
-        cells = [(table.configs[k].key, table.cell(k, b)) for k in range(len(table.configs))]
-        cells = [(key, c) for key, c in cells if c is not None]
-        if not cells:
-            lines.append(head + "no profiled config serves it")
-            continue
-        ttft_key, ttft_cell = min(cells, key=lambda kc: kc[1].ttft0_ms)
-        tpot_key, tpot_cell = min(cells, key=lambda kc: kc[1].tpot0_ms)
-        if ttft_cell.ttft0_ms > ttft_ms:
-            lines.append(head + f"p{pct:g} TTFT {ttft_ms:g} ms cannot be met; the best is {ttft_cell.ttft0_ms:.0f} ms on {ttft_key} at zero load")
-        elif tpot_cell.tpot0_ms > tpot_ms:
-            lines.append(head + f"p{pct:g} TPOT {tpot_ms:g} ms cannot be met; the best is {tpot_cell.tpot0_ms:.1f} ms on {tpot_key} at batch 1")
-        else:
-            reasons = sorted({c.detail for _, c in cells})
-            lines.append(head + "; ".join(reasons[:3]))
-    lines.append("hint: relax the SLO, allow larger tp or more GPU types/quantizations, or check the bucket's lengths")
-    return "\n".join(lines)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _inputs_echo(loaded: LoadedWorkload, catalog_files: tuple[str | Path, ...], table: CapacityTable) -> dict[str, Any]:
-    trace = loaded.trace_path()
-    return {
-        "workload_file": str(loaded.doc.path) if loaded.doc else None,
-        "workload_sha256": loaded.sha256,
-        "workload": loaded.workload.model_dump(mode="json"),
-        "trace_file": str(trace) if trace else None,
-        "trace_sha256": _sha256_file(trace) if trace else None,
-        "catalog_files": [str(p) for p in catalog_files],
-        "catalog_sha256": {str(p): _sha256_file(Path(p)) for p in catalog_files},
-        "capacity_source": table.source,
-    }
+    return assemble_plan(loaded, table, demand, best, settings, catalog_files)

@@ -1,0 +1,1 @@
+"""The command line (click), a thin shell over the Python API."""

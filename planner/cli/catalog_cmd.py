@@ -5,12 +5,9 @@ import io
 import json
 
 import click
-import pandas as pd
-from rich.console import Console
-from rich.table import Table
 
-from planner.catalog import Catalog, load_catalog
 from planner.cli.options import catalog_option, emit, format_option, output_option
+from planner.io.catalog import Catalog, load_catalog
 
 _COLUMNS = {
     "gpus": ["id", "name", "memory_gb", "memory_bandwidth_gbs", "tflops", "interconnect", "max_tp", "tdp_w", "source", "date", "confidence"],
@@ -48,6 +45,10 @@ def catalog(what: str, catalog_files: tuple[str, ...], fmt: str, output: str | N
 
     Example: planner catalog gpus --catalog my-gpus.yaml
     """
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
     rows = _entries(load_catalog(catalog_files), what)
     if fmt == "json":
         emit(json.dumps(rows, indent=2) + "\n", output)

@@ -1,7 +1,8 @@
 """`planner` command line: a thin shell over the Python API (parse, call, render).
 
-Errors in the user's input print one line per problem to stderr and exit 2 (3 when no fleet meets the
-SLOs); `--debug` shows the traceback instead.
+Commands are loaded lazily: `planner --help` imports click and nothing else, and a command imports only
+what it uses. Errors in the user's input print one line per problem to stderr and exit 2 (3 when no fleet
+meets the SLOs); `--debug` shows the traceback instead.
 """
 from __future__ import annotations
 
@@ -12,8 +13,21 @@ import click
 
 from planner.errors import PlannerError
 
-COMMAND_MODULES = ("solve", "catalog_cmd", "trace", "profile", "estimate", "whatif", "simulate")
-"""Modules under planner.cli that each define click commands registered on the group (see _register)."""
+COMMANDS = {
+    "solve": ("solve", "Find the cheapest GPU fleet that meets the workload's SLOs."),
+    "catalog": ("catalog_cmd", "List the GPUs, models, quantization formats, prices or efficiency factors, with sources."),
+    "trace": ("trace", "Make and inspect request traces."),
+    "profile": ("profile", "Measured capacity profiles: the capacity table as a CSV you can edit or replace with benchmarks."),
+    "estimate": ("estimate", "Latency and throughput of one replica configuration under one kind of load."),
+    "calibrate": ("calibrate", "Fit efficiency factors to your measurements; write a catalog overlay and print the before/after error."),
+    "compare": ("whatif", "Solve several scenarios and show them side by side, with cost changes against the first."),
+    "diff": ("whatif", "Compare two saved plans (planner solve --format json); optionally fail when cost grows too much."),
+    "sweep": ("whatif", "Solve a grid of what-ifs in parallel; infeasible points are rows with their reason."),
+    "sensitivity": ("whatif", "Monthly cost when each GPU price, the traffic and each SLO moves by ±delta, one at a time."),
+    "report": ("whatif", "A shareable report: headline, pools, routing, baselines, frontier, sensitivity, inputs and sources."),
+    "simulate": ("simulate", "Replay requests through a plan's pools and replicas: p50/p90/p99 TTFT, TPOT, SLO attainment, utilization."),
+}
+"""Command name -> (module under planner.cli defining it, one-line help shown by `planner --help`)."""
 
 
 class PlannerClickError(click.ClickException):
@@ -28,7 +42,21 @@ class PlannerClickError(click.ClickException):
 
 
 class PlannerGroup(click.Group):
-    """Turns PlannerError into a clean one-line error, and unexpected errors into a short report."""
+    """Loads commands on demand; turns PlannerError into a clean one-line error."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"planner.cli.{COMMANDS[cmd_name][0]}")
+        return next(c for c in module.COMMANDS if c.name == cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from COMMANDS, without importing any command module."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_) for name, (_, help_) in COMMANDS.items()])
 
     def invoke(self, ctx: click.Context):  # noqa: ANN201 - click's signature
         try:
@@ -52,16 +80,6 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
     ctx.meta["planner.debug"] = debug
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s: %(message)s", force=True)
-
-
-def _register() -> None:
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"planner.cli.{name}")
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from planner.yamlio import write_atomic
+from planner.io.files import write_atomic
 
 catalog_option = click.option(
     "--catalog", "catalog_files", multiple=True, type=click.Path(exists=True, dir_okay=False),

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import click
 
-from planner import api
 from planner.cli.options import catalog_option, emit, output_option
-from planner.profile import export_comments, profile_csv, without_profile
-from planner.workload import load_workload
 
 
 @click.group()
@@ -26,7 +23,11 @@ def export(workload: str, catalog_files: tuple[str, ...], output: str | None) ->
 
     Example: planner profile export workloads/chat.yaml -o chat-profile.csv
     """
-    problem = api.prepare(without_profile(load_workload(workload)), catalog_files)
+    from planner import api
+    from planner.export.profile_csv import export_comments, profile_csv
+    from planner.io.workload import load_workload
+
+    problem = api.prepare(load_workload(workload).without_profile(), catalog_files)
     emit(profile_csv(problem.table, export_comments(problem.loaded, problem.table)), output)
 
 

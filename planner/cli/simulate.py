@@ -9,10 +9,7 @@ import click
 
 from planner.cli.options import catalog_option, emit, format_option, output_option
 from planner.errors import WorkloadError
-from planner.report.sim_text import render_simulation
-from planner.simulate.replay import SimOptions
-from planner.verify import simulate_plan
-from planner.yamlio import write_atomic
+from planner.io.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +59,10 @@ def simulate(plan: str, trace_file: str | None, workload_file: str | None, durat
     Example: planner simulate plan.json --duration 300 --timeline timeline.html
     Real trace: planner simulate plan.json --trace ../shared/data/traces/azure2023/AzureLLMInferenceTrace_conv.csv
     """
+    from planner.report.sim_text import render_simulation
+    from planner.simulate.replay import SimOptions
+    from planner.simulate.verify import simulate_plan
+
     options = SimOptions(seed=seed, policy=policy, chunked_prefill=chunked_prefill, record_timeline=timeline is not None,  # type: ignore[arg-type]
                          jobs=jobs)
     start = time.perf_counter()

@@ -5,12 +5,8 @@ import sys
 
 import click
 
-from planner import api
 from planner.cli.options import catalog_option, emit, format_option, output_option, scenario_option, set_option
-from planner.report.plan_text import render_plan
-from planner.report.sim_text import render_verification
-from planner.simulate.replay import SimOptions
-from planner.verify import verify_plan
+from planner.optimize.solvers import SOLVERS
 
 
 @click.command()
@@ -18,7 +14,7 @@ from planner.verify import verify_plan
 @catalog_option
 @format_option("table", "json", "csv", "md")
 @output_option
-@click.option("--solver", type=click.Choice(["highs", "cbc"]), default=None, help="MILP solver (default: the workload's, else HiGHS).")
+@click.option("--solver", type=click.Choice(list(SOLVERS)), default=None, help="MILP solver (default: the workload's, else HiGHS).")
 @click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0.1), default=None, help="Solver time limit in seconds.")
 @set_option
 @scenario_option
@@ -35,6 +31,9 @@ def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt
 
     With --verify the plan is replayed in the simulator; the command exits 1 when the SLOs are missed.
     """
+    from planner import api
+    from planner.report.plan_text import render_plan
+
     plan = api.solve(workload, catalog_files=catalog_files, solver=solver, time_limit_s=time_limit_s,
                      overrides=overrides, scenario=scenario)
     if repair and not verify:
@@ -42,6 +41,10 @@ def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt
     if not verify:
         emit(render_plan(plan, fmt, color=output is None and sys.stdout.isatty()), output)
         return
+    from planner.report.sim_text import render_verification
+    from planner.simulate.replay import SimOptions
+    from planner.simulate.verify import verify_plan
+
     check = verify_plan(plan, options=SimOptions(seed=seed), repair=repair, max_rounds=max_repair_steps, catalog_files=catalog_files)
     emit(render_verification(check, render_plan(check.plan, fmt, color=output is None and sys.stdout.isatty()), fmt), output)
     if not check.result.met:

@@ -1,36 +1,19 @@
 """`planner trace`: generate synthetic traces and summarise trace files."""
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 
 import click
-import numpy as np
-import pandas as pd
 
 from planner.cli.options import emit
-from planner.demand import window_rates
+from planner.demand.synthetic import KINDS
 from planner.errors import WorkloadError
-from planner.traces import Trace, read_trace, write_trace_csv
-from planner.tracegen import KINDS, generate_trace
-from planner.yamlio import write_atomic
+from planner.io.files import write_atomic
 
 
 @click.group()
 def trace() -> None:
     """Make and inspect request traces."""
-
-
-def _serialise(t: Trace, path: Path) -> bytes | str:
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        return "".join(json.dumps({"arrival_s": float(a), "input_tokens": int(i), "output_tokens": int(o)}) + "\n"
-                       for a, i, o in zip(t.arrival_s, t.input_tokens, t.output_tokens))
-    if path.suffix.lower() in (".parquet", ".pq"):
-        buf = io.BytesIO()
-        pd.DataFrame({"arrival_s": t.arrival_s, "input_tokens": t.input_tokens, "output_tokens": t.output_tokens}).to_parquet(buf, index=False)
-        return buf.getvalue()
-    return write_trace_csv(t)
 
 
 @trace.command()
@@ -44,8 +27,11 @@ def generate(kind: str, rps: float, minutes: float, seed: int, output: str) -> N
 
     Example: planner trace generate --kind chat --rps 20 --minutes 10 --seed 1 -o traces/chat.csv
     """
+    from planner.demand.synthetic import generate_trace
+    from planner.io.traces.planner import serialise_trace
+
     t = generate_trace(kind, rps, minutes, seed)
-    write_atomic(Path(output), _serialise(t, Path(output)))
+    write_atomic(Path(output), serialise_trace(t, Path(output)))
     click.echo(f"wrote {output}: {len(t)} requests over {t.duration_s / 60:.1f} min ({KINDS[kind].description})", err=True)
 
 
@@ -58,6 +44,11 @@ def stats(path: str, trace_format: str, window: float) -> None:
 
     Example: planner trace stats workloads/traces/chat.csv
     """
+    import numpy as np
+
+    from planner.demand.build import window_rates
+    from planner.io.traces import read_trace
+
     if not (np.isfinite(window) and window > 0):
         raise WorkloadError("--window must be a positive number of seconds")
     t = read_trace(path, trace_format)

@@ -6,14 +6,8 @@ from pathlib import Path
 
 import click
 
-from planner import whatif
 from planner.cli.options import catalog_option, emit, format_option, output_option, scenario_option, set_option
-from planner.report.html import render_comparison_html, render_report_html
-from planner.report.markdown_report import render_report_markdown
-from planner.report.plots import composition_png, cost_curve_png, tornado_png
-from planner.report.study import build_report
-from planner.report.whatif_text import render_comparison, render_sensitivity, render_sweep
-from planner.yamlio import write_atomic
+from planner.io.files import write_atomic
 
 workload_argument = click.argument("workload", type=click.Path(exists=True, dir_okay=False))
 jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=-1), default=-1, show_default=True,
@@ -29,8 +23,14 @@ def _progress() -> bool:
     return sys.stderr.isatty()
 
 
-def _comparison_text(comp: whatif.Comparison, fmt: str, title: str) -> str:
-    return render_comparison_html(comp, title) if fmt == "html" else render_comparison(comp, fmt)
+def _comparison_text(comp, fmt: str, title: str) -> str:  # noqa: ANN001 - studies.compare.Comparison, imported lazily
+    if fmt == "html":
+        from planner.report.html import render_comparison_html
+
+        return render_comparison_html(comp, title)
+    from planner.report.whatif_text import render_comparison
+
+    return render_comparison(comp, fmt)
 
 
 @click.command()
@@ -46,8 +46,10 @@ def compare(workload: str, scenarios: str, catalog_files: tuple[str, ...], fmt: 
 
     Example: planner compare workloads/chat.yaml --scenario base,growth,int4 --format md
     """
+    from planner.studies.compare import compare as compare_scenarios
+
     names = [s.strip() for s in scenarios.split(",") if s.strip()]
-    comp = whatif.compare(workload, names, catalog_files, jobs, _progress())
+    comp = compare_scenarios(workload, names, catalog_files, jobs, _progress())
     emit(_comparison_text(comp, fmt, f"What-if: {Path(workload).name}"), output)
 
 
@@ -63,7 +65,9 @@ def diff(old: str, new: str, fmt: str, output: str | None, fail_above: float | N
 
     Example: planner diff plan-main.json plan-pr.json --fail-above 10
     """
-    comp = whatif.diff(whatif.load_plan_json(old), whatif.load_plan_json(new), (old, new))
+    from planner.studies.compare import diff as diff_plans
+
+    comp = diff_plans(old, new, (old, new))
     emit(_comparison_text(comp, fmt, f"Plan diff: {old} -> {new}"), output)
     growth = comp.max_growth()
     if fail_above is not None and growth is not None and growth * 100 > fail_above:
@@ -87,10 +91,16 @@ def sweep(workload: str, params: tuple[str, ...], catalog_files: tuple[str, ...]
 
     Example: planner sweep workloads/chat.yaml --param slo.tpot_ms=20:100:10 --param traffic.target_rps=40,80 --format csv
     """
-    grid = dict(whatif.parse_param(p) for p in params)
-    result = whatif.sweep(workload, grid, catalog_files, jobs, _progress(), overrides, scenario)
+    from planner.report.whatif_text import render_sweep
+    from planner.studies.sweep import parse_param
+    from planner.studies.sweep import sweep as sweep_grid
+
+    grid = dict(parse_param(p) for p in params)
+    result = sweep_grid(workload, grid, catalog_files, jobs, _progress(), overrides, scenario)
     emit(render_sweep(result, fmt), output)
     if plot_dir:
+        from planner.report.plots import composition_png, cost_curve_png
+
         for param, values in grid.items():
             if all(isinstance(v, (int, float)) for v in values):
                 _write(Path(plot_dir) / f"cost_vs_{param.replace('.', '_')}.png", cost_curve_png(result, param))
@@ -112,9 +122,14 @@ def sensitivity(workload: str, delta: float, catalog_files: tuple[str, ...], fmt
 
     Example: planner sensitivity workloads/chat.yaml --delta 20 --plot tornado.png
     """
-    result = whatif.sensitivity(workload, delta / 100, catalog_files, jobs, _progress(), overrides, scenario)
+    from planner.report.whatif_text import render_sensitivity
+    from planner.studies.sensitivity import sensitivity as sensitivity_study
+
+    result = sensitivity_study(workload, delta / 100, catalog_files, jobs, _progress(), overrides, scenario)
     emit(render_sensitivity(result, fmt), output)
     if plot_file:
+        from planner.report.plots import tornado_png
+
         _write(Path(plot_file), tornado_png(result))
 
 
@@ -134,10 +149,16 @@ def report(workload: str, catalog_files: tuple[str, ...], fmt: str, output: str 
 
     Example: planner report workloads/chat.yaml -o report.html
     """
+    from planner.report.study import build_report
+
     data = build_report(workload, overrides, scenario, catalog_files, jobs, delta / 100, _progress())
     if fmt == "html":
+        from planner.report.html import render_report_html
+
         emit(render_report_html(data), output)
         return
+    from planner.report.markdown_report import render_report_markdown
+
     prefix = f"{Path(output).stem}_" if output else None
     text, images = render_report_markdown(data, prefix)
     for name, png in images.items():

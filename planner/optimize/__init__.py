@@ -1,0 +1,1 @@
+"""The optimizer: fleet problem, MILP formulation, solver adapter, infeasibility diagnosis."""

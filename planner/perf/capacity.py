@@ -19,10 +19,10 @@ from statistics import NormalDist
 import numpy as np
 from scipy.special import pdtrc
 
-from planner.demand import Bucket
+from planner.demand.buckets import Bucket
 from planner.perf.memory import ServingConfig, max_batch, max_kv_tokens, tokens_reserved_per_sequence
 from planner.perf.step import StepTime, decode_step, mixed_step, prefill_step
-from planner.workload import SLO
+from planner.schemas.workload import SLO
 
 ARRIVAL_SCV = 1.0
 """Squared coefficient of variation of arrivals (1 = Poisson) in the prefill-queue tail."""
@@ -264,3 +264,8 @@ def _binding(cfg, checks, j, grid, rho, decode, n_cap, context, slo) -> tuple[Bo
             return "compute", f"prefill saturates the GPU ({rho[j]:.0%} busy) before p99 TTFT {slo.ttft_ms:g} ms"
         return "slo", f"p99 TTFT {slo.ttft_ms:g} ms at batch {grid[j]:.0f} (prefill {rho[j]:.0%} busy)"
     return "slo", f"p99 TPOT {slo.tpot_ms:g} ms at batch {grid[j]:.0f} (decode {kind})"
+
+
+def capacity_row(cfg: ServingConfig, buckets: tuple[Bucket, ...], slo: SLO) -> tuple[CellCapacity, ...]:
+    """Every bucket of one config."""
+    return tuple(cell_capacity(cfg, b, slo) for b in buckets)

@@ -11,23 +11,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from planner.candidates import tp_problem
-from planner.catalog import Catalog
-from planner.demand import Bucket
+from planner.demand.buckets import Bucket
 from planner.errors import PlannerError
+from planner.perf.bound import Bound
 from planner.perf.capacity import CellCapacity, cell_capacity
-from planner.perf.memory import (
-    GB,
-    ServingConfig,
-    kv_bytes_per_token,
-    max_batch,
-    max_kv_tokens,
-    kv_budget_bytes_per_gpu,
-    weight_bytes_per_gpu,
-)
-from planner.perf.speculative import SpecDecode
+from planner.perf.memory import GB, ServingConfig, kv_bytes_per_token, max_batch, max_kv_tokens, weight_bytes_per_gpu
 from planner.perf.step import StepTime, decode_step, mixed_step, prefill_step
-from planner.workload import SLO, Engine
+from planner.schemas.workload import SLO
 
 LOOSE_MS = 1e12
 """An SLO no configuration misses: `cell_capacity` then traces the whole load curve up to the batch cap."""
@@ -53,7 +43,7 @@ class Estimate:
     total_tok_s: float
     req_s: float
     bound: str
-    """compute | bandwidth | kv_capacity: the resource that caps this mode."""
+    """compute | bandwidth | kv_memory (planner.perf.bound.Bound): the resource that caps this mode."""
     prefill_ms: dict[str, float]
     decode_ms: dict[str, float]
     ttft_ms_p99: float | None = None
@@ -68,27 +58,6 @@ class Estimate:
         return out
 
 
-def build_config(
-    catalog: Catalog, model: str, gpu: str, quant: str = "bf16", kv_dtype: str = "fp16", tp: int = 1,
-    engine: Engine | None = None, spec: SpecDecode | None = None,
-) -> ServingConfig:
-    """A validated replica config; unsupported combinations raise PlannerError with the reason and a fix."""
-    m, g, q, kv = catalog.model(model), catalog.gpu(gpu), catalog.quant(quant), catalog.kv_dtype(kv_dtype)
-    if q.compute_dtype not in g.tflops:
-        have = ", ".join(sorted(g.tflops))
-        usable = ", ".join(f.id for f in catalog.quantization.values() if f.compute_dtype in g.tflops)
-        raise PlannerError(f"--quant {q.id}: {g.name} has no {q.compute_dtype} tensor cores (it has {have}); use one of: {usable}")
-    cfg = ServingConfig(m, g, q, kv, tp, catalog.efficiency_for(g.id), engine or Engine(), spec)
-    problem = tp_problem(cfg)
-    if problem:
-        raise PlannerError(f"--tp {tp}: {problem}")
-    if kv_budget_bytes_per_gpu(cfg) <= 0:
-        raise PlannerError(
-            f"{m.id} does not fit: {weight_bytes_per_gpu(cfg) / GB:.1f} GB of {q.id} weights per GPU at TP {tp} leave no KV cache "
-            f"in {g.memory_gb:g} GB x {cfg.engine.gpu_memory_utilization:g}; use a larger --tp or a smaller --quant (fp8, int4)")
-    return cfg
-
-
 def _base(cfg: ServingConfig, mode: str, inp: int, out: int, prefill: StepTime, decode: StepTime, **kw) -> Estimate:  # noqa: ANN003
     return Estimate(
         mode=mode, config=cfg.key, input_tokens=inp, output_tokens=out,
@@ -98,8 +67,8 @@ def _base(cfg: ServingConfig, mode: str, inp: int, out: int, prefill: StepTime, 
     )
 
 
-def _decode_kind(step: StepTime) -> str:
-    return "compute" if bool(step.compute_bound) else "bandwidth"
+def _decode_kind(step: StepTime) -> Bound:
+    return Bound.COMPUTE if bool(step.compute_bound) else Bound.BANDWIDTH
 
 
 def lockstep(cfg: ServingConfig, inp: int, out: int, batch: int) -> Estimate:
@@ -114,7 +83,7 @@ def lockstep(cfg: ServingConfig, inp: int, out: int, batch: int) -> Estimate:
     fit = max_batch(cfg, inp + out)
     notes, bound = [], _decode_kind(decode)
     if batch > fit:
-        bound = "kv_capacity"
+        bound = Bound.KV_MEMORY
         notes.append(f"KV cache holds {fit} sequences of {inp + out} tokens: a batch of {batch} would be preempted or run in waves")
     return _base(
         cfg, "batch", inp, out, prefill, decode, batch=float(batch), ttft_ms=ttft * 1e3, tpot_ms=tpot * 1e3,
@@ -122,20 +91,20 @@ def lockstep(cfg: ServingConfig, inp: int, out: int, batch: int) -> Estimate:
     )
 
 
-def _bucket(inp: int, out: int, rate: float) -> Bucket:
-    return Bucket(inp, inp + 1, out, out + 1, rate, 1.0, float(inp), float(out), float(inp), inp, out)
+def _bucket(inp: int, out: int) -> Bucket:
+    return Bucket(inp, inp + 1, out, out + 1, 1.0, float(inp), float(out), float(inp), inp, out)
 
 
 def load_curve(cfg: ServingConfig, inp: int, out: int, percentile: float = 50.0) -> CellCapacity:
     """The continuous-batching load curve (req/s -> TTFT, TPOT) up to the batch cap, from `cell_capacity`."""
     slo = SLO(ttft_ms=LOOSE_MS, tpot_ms=LOOSE_MS, percentile=percentile)
-    return cell_capacity(cfg, _bucket(inp, out, 1.0), slo)
+    return cell_capacity(cfg, _bucket(inp, out), slo)
 
 
 def _cap_bound(cfg: ServingConfig, inp: int, out: int, decode: StepTime) -> str:
-    """kv_capacity when KV memory (not max_num_seqs) caps the batch, else what the decode step is bound by."""
+    """kv_memory when KV memory (not max_num_seqs) caps the batch, else what the decode step is bound by."""
     if max_batch(cfg, inp + out / 2) < cfg.engine.max_num_seqs:
-        return "kv_capacity"
+        return Bound.KV_MEMORY
     return _decode_kind(decode)
 
 
@@ -176,7 +145,7 @@ def max_throughput(cfg: ServingConfig, inp: int, out: int) -> Estimate:
     notes = ()
     if n < n_kv and n < cfg.engine.max_num_seqs:
         notes = (f"max_num_batched_tokens {cfg.engine.max_num_batched_tokens} limits the live batch to {n:.0f}",)
-    bound = "kv_capacity" if n_kv < cfg.engine.max_num_seqs and n >= n_kv else _decode_kind(mixed_step(target, n, context, chunk))
+    bound = Bound.KV_MEMORY if n_kv < cfg.engine.max_num_seqs and n >= n_kv else _decode_kind(mixed_step(target, n, context, chunk))
     return _base(
         cfg, "max-throughput", inp, out, prefill_step(cfg, float(inp)), decode, batch=n,
         ttft_ms=float(prefill_step(cfg, float(inp)).total_s) * 1e3, tpot_ms=t_step * 1e3,

@@ -9,23 +9,20 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from planner.catalog import GPU, LLM, Efficiency, KVDtype, QuantFormat
 from planner.perf.speculative import SpecDecode
-from planner.workload import Engine
+from planner.schemas.catalog import GPU, LLM, Efficiency, KVDtype, QuantFormat
+from planner.schemas.replica import EngineParams, ReplicaSpec
 
 GB = 1e9
 EMBED_BYTES = 2.0
 """Embedding and LM-head tables stay 16-bit under every quantization format (vLLM, AWQ, GPTQ, FP8)."""
 RUNTIME_RESERVE_BYTES = 1.0 * GB
-"""CUDA context, cuBLAS workspaces and CUDA graphs outside the vLLM budget (measured 0.5-1.5 GB)."""
+"""CUDA context, cuBLAS workspaces and CUDA graphs outside the vLLM budget: the middle of the 0.5-1.5 GB
+that vLLM startup logs show between the profiled peak and the free memory (docs/methodology.md, "Memory")."""
 NCCL_RESERVE_BYTES = 0.5 * GB
-"""Extra NCCL buffers per GPU when TP > 1."""
-
-
-def config_key(gpu: str, quant: str, tp: int, kv_dtype: str) -> str:
-    """`h100/fp8/tp2` (`/kv-fp8` appended for an fp8 KV cache): how plans, profiles and the simulator name a config."""
-    kv = "" if kv_dtype == "fp16" else f"/kv-{kv_dtype}"
-    return f"{gpu}/{quant}/tp{tp}{kv}"
+"""Extra NCCL buffers per GPU when TP > 1: NCCL's default NCCL_BUFFSIZE is 4 MiB per channel and peer, and with
+the custom all-reduce and CUDA-graph-captured collectives vLLM reserves a few hundred MB; 0.5 GB rounds that up
+(an assumption, docs/methodology.md, "Memory")."""
 
 
 @dataclass(frozen=True)
@@ -38,14 +35,19 @@ class ServingConfig:
     kv: KVDtype
     tp: int
     eff: Efficiency
-    engine: Engine
+    engine: EngineParams
     spec: SpecDecode | None = None
     """Speculative decoding with a draft model sharded like the target (None = off)."""
 
     @property
+    def replica(self) -> ReplicaSpec:
+        """The config's identity (ids only), as plans and tables name it."""
+        return ReplicaSpec(self.model.id, self.gpu.id, self.quant.id, self.kv.id, self.tp, engine=self.engine)
+
+    @property
     def key(self) -> str:
         spec = "" if self.spec is None else f"/spec-{self.spec.draft.id}-k{self.spec.k}"
-        return config_key(self.gpu.id, self.quant.id, self.tp, self.kv.id) + spec
+        return self.replica.key + spec
 
     @property
     def target(self) -> "ServingConfig":
@@ -154,3 +156,15 @@ def max_batch(cfg: ServingConfig, mean_tokens: float) -> int:
     """Sequences that fit at once with `mean_tokens` of context each, capped by max_num_seqs."""
     fit = int(max_kv_tokens(cfg) // tokens_reserved_per_sequence(cfg, mean_tokens))
     return max(0, min(fit, cfg.engine.max_num_seqs))
+
+
+def tp_problem(cfg: ServingConfig) -> str | None:
+    """Why `cfg.tp` cannot shard this model on this GPU node, or None when it can."""
+    m, tp = cfg.model, cfg.tp
+    if tp > cfg.gpu.max_tp:
+        return f"TP {tp} exceeds the {cfg.gpu.max_tp} GPUs of one {cfg.gpu.id} node"
+    if m.n_heads % tp:
+        return f"TP {tp} does not divide {m.n_heads} attention heads"
+    if m.n_kv_heads % tp and tp % m.n_kv_heads:
+        return f"TP {tp} and {m.n_kv_heads} KV heads: neither divides the other"
+    return None

@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from planner.catalog import LLM
-from planner.errors import PlannerError
-from planner.yamlio import suggest
+from planner.errors import PlannerError, suggest
+from planner.schemas.catalog import LLM
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Renderers only: plans, simulations, estimates and studies as terminal tables, Markdown, HTML and plots."""

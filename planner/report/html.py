@@ -5,12 +5,13 @@ import base64
 from html import escape
 from typing import Any
 
-from planner.plan import Plan
-from planner.report.plan_text import _money, _ms, headline
+from planner.plan.model import Plan
+from planner.report.plan_text import headline, plan_tables
 from planner.report.plots import composition_png, cost_curve_png, tornado_png
 from planner.report.study import ReportData
+from planner.report.tables import html_table, money
 from planner.report.whatif_text import comparison_table, sensitivity_rows, sweep_rows
-from planner.whatif import Comparison
+from planner.studies.compare import Comparison
 
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1180px;color:#222;padding:0 1rem}
@@ -25,14 +26,7 @@ img{max-width:100%;border:1px solid #e3e6eb;border-radius:4px;margin:.4rem 0} pr
 """
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    def cell(c: str, tag: str) -> str:
-        numeric = tag == "td" and c[:1] in "$+-0123456789" and len(c) < 40
-        return f"<{tag}{' class=n' if numeric else ''}>{escape(str(c))}</{tag}>"
-
-    head = "".join(cell(h, "th") for h in header)
-    body = "".join("<tr>" + "".join(cell(c, "td") for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+_table = html_table
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -46,41 +40,17 @@ def _page(title: str, body: str) -> str:
 
 def _cards(plan: Plan) -> str:
     per_in = plan.cost_per_million_tokens("input")
-    cards = [(_money(plan.cost_per_month), "per month (730 h)"), (_money(plan.cost_per_hour), "per hour"),
-             (_money(plan.cost_per_million_output_tokens), "per 1M output tokens"), (_money(per_in), "per 1M input tokens"),
+    cards = [(money(plan.cost_per_month), "per month (730 h)"), (money(plan.cost_per_hour), "per hour"),
+             (money(plan.cost_per_million_output_tokens), "per 1M output tokens"), (money(per_in), "per 1M input tokens"),
              (str(sum(plan.gpus_by_type.values())), "GPUs: " + ", ".join(f"{n} x {g}" for g, n in plan.gpus_by_type.items()))]
     if plan.saving_vs_single_type is not None:
         cards.append((f"{plan.saving_vs_single_type:.1%}", "saved vs cheapest single-GPU-type fleet"))
     return "<div class=cards>" + "".join(f"<div class=card><b>{escape(v)}</b><span>{escape(t)}</span></div>" for v, t in cards) + "</div>"
 
 
-def plan_tables(plan: Plan) -> dict[str, tuple[list[str], list[list[str]]]]:
-    """Pools, routing, single-GPU-type baselines and cost per token as (header, rows), shared with the Markdown report."""
-    pools = [[p.gpu, p.quant if p.kv_dtype == "fp16" else f"{p.quant} (kv {p.kv_dtype})", str(p.tp), str(p.replicas), str(p.gpus),
-              _money(p.cost_per_hour), f"{p.utilization:.0%}", _ms(p.ttft_ms_p99), _ms(p.tpot_ms_p99), f"{p.bound}: {p.detail}"]
-             for p in plan.pools]
-    routing = [[r.bucket, f"{r.rate_rps:.3g}", ", ".join(f"{k} {s:.0%}" for k, s in r.shares.items())] for r in plan.routing]
-    base = []
-    for b in sorted(plan.baselines, key=lambda b: (b.cost_per_hour is None, b.cost_per_hour or 0, b.gpu)):
-        extra = "" if b.cost_per_hour is None else f"{(b.cost_per_hour - plan.cost_per_hour) / plan.cost_per_hour:+.0%}"
-        base.append([b.gpu, _money(b.cost_per_hour), _money(None if b.cost_per_hour is None else b.cost_per_hour * 730),
-                     "-" if b.gpus is None else str(b.gpus), extra or (b.reason or "infeasible")])
-    mean = plan.mean_over_design
-    tokens = [[f"at the design rate ({plan.design_rps:,.1f} req/s)", _money(plan.cost_per_million_tokens("input")),
-               _money(plan.cost_per_million_tokens("output"))],
-              [f"at the mean rate ({'-' if mean is None else f'{mean:.0%}'} of design: actual utilization)",
-               _money(plan.cost_per_million_tokens("input", "mean")), _money(plan.cost_per_million_tokens("output", "mean"))]]
-    return {
-        "pools": (["GPU", "quant", "TP", "replicas", "GPUs", "$/h", "util", "p99 TTFT ms", "p99 TPOT ms", "binding"], pools),
-        "routing": (["bucket (tokens)", "req/s", "pools"], routing),
-        "baselines": (["GPU", "$/h", "$/month", "GPUs", "vs plan"], base),
-        "tokens": (["whole fleet charged to", "$/1M input tokens", "$/1M output tokens"], tokens),
-    }
-
-
 def report_plots(data: ReportData) -> dict[str, bytes]:
     """The report's figures as PNG bytes, by file stem."""
-    tpot = f"p{data.plan.slo['percentile']:g} TPOT SLO (ms)"
+    tpot = f"p{data.plan.slo.percentile:g} TPOT SLO (ms)"
     traffic_x = data.traffic.params[0]
     return {
         "frontier": cost_curve_png(data.frontier, "slo.tpot_ms", tpot, "Cost vs TPOT SLO: Pareto frontier by allowed-GPU set"),
@@ -97,11 +67,11 @@ def render_report_html(data: ReportData) -> str:
     parts = [f"<h1>Capacity plan: {escape(data.title)}</h1>",
              f"<p class=sub>{escape(plan.model)} &middot; generated {data.generated} by planner &middot; status {escape(plan.status)}</p>",
              _cards(plan), "<ul>" + "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in headline(plan)) + "</ul>",
-             "<h2>Pools</h2>", _table(*tables["pools"]), "<h2>Routing (bucket &rarr; pool shares)</h2>", _table(*tables["routing"]),
-             "<h2>Cost per 1M tokens</h2>", _table(*tables["tokens"]),
+             "<h2>Pools</h2>", _table(tables["pools"].header, tables["pools"].rows), "<h2>Routing (bucket &rarr; pool shares)</h2>", _table(tables["routing"].header, tables["routing"].rows),
+             "<h2>Cost per 1M tokens</h2>", _table(tables["tokens"].header, tables["tokens"].rows),
              "<p class=note>Each figure charges the whole fleet to one token kind, so input and output figures do not add up; "
              "set them beside an API's input or output price.</p>",
-             "<h2>Single-GPU-type fleets</h2>", _table(*tables["baselines"]),
+             "<h2>Single-GPU-type fleets</h2>", _table(tables["baselines"].header, tables["baselines"].rows),
              "<h2>Cost vs SLO frontier</h2>", _img(plots["frontier"], "cost vs TPOT SLO"), _table(*sweep_rows(data.frontier)),
              "<h2>Cost vs traffic</h2><div class=grid>", _img(plots["traffic"], "cost vs traffic"),
              _img(plots["composition"], "fleet composition"), "</div>", _table(*sweep_rows(data.traffic)),

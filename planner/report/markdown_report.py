@@ -1,10 +1,11 @@
 """The report as Markdown for wikis: the same sections as the HTML, plots as sibling PNG files when written to disk."""
 from __future__ import annotations
 
-from planner.report.html import plan_tables, report_plots
-from planner.report.plan_text import headline
+from planner.report.html import report_plots
+from planner.report.plan_text import headline, plan_tables
 from planner.report.study import ReportData
-from planner.report.whatif_text import md_table, sensitivity_rows, sweep_rows
+from planner.report.tables import md_table
+from planner.report.whatif_text import sensitivity_rows, sweep_rows
 
 
 def render_report_markdown(data: ReportData, image_prefix: str | None = None) -> tuple[str, dict[str, bytes]]:
@@ -20,7 +21,7 @@ def render_report_markdown(data: ReportData, image_prefix: str | None = None) ->
     out += [f"- **{k}**: {v}" for k, v in headline(plan)] + [""]
     for title, key in (("Pools", "pools"), ("Routing (bucket -> pool shares)", "routing"), ("Cost per 1M tokens", "tokens"),
                        ("Single-GPU-type fleets", "baselines")):
-        out += [f"## {title}", "", md_table(*tables[key])]
+        out += [f"## {title}", "", md_table(tables[key].header, tables[key].rows)]
     out += ["## Cost vs SLO frontier", ""] + figure("frontier", "cost vs TPOT SLO") + [md_table(*sweep_rows(data.frontier))]
     out += ["## Cost vs traffic", ""] + figure("traffic", "cost vs traffic") + figure("composition", "fleet composition")
     out += [md_table(*sweep_rows(data.traffic))]

@@ -1,99 +1,79 @@
-"""A plan as a terminal table (rich), Markdown, CSV or JSON."""
+"""A plan's headline and tables, built once (planner.report.tables.TableData), rendered to the terminal
+(rich), Markdown, CSV or JSON; the HTML report draws the same tables."""
 from __future__ import annotations
 
-import io
+from planner.plan.model import Plan
+from planner.report.tables import TableData, md_table, money, ms, per_month, render_rich, rich_table
 
-from rich.console import Console
-from rich.table import Table
-
-from planner.plan import Plan
-
-
-def _money(x: float | None) -> str:
-    return "-" if x is None else f"${x:,.2f}"
-
-
-def _ms(x: float | None) -> str:
-    return "-" if x is None else f"{x:,.0f}" if x >= 100 else f"{x:.1f}"
+TABLE_WIDTH = 140
+"""Columns of the terminal rendering (wide enough for the pool table's binding column)."""
 
 
 def headline(plan: Plan) -> list[tuple[str, str]]:
     """The numbers a planning meeting asks for first."""
     status = plan.status if plan.gap in (None, 0.0) else f"{plan.status} (gap {plan.gap:.2%})"
+    slo = plan.slo
     rows = [
         ("status", f"{status} ({plan.solver}, {plan.runtime_s:.2f} s)"),
-        ("model", f"{plan.model}, p{plan.slo['percentile']:g} TTFT <= {plan.slo['ttft_ms']:g} ms, TPOT <= {plan.slo['tpot_ms']:g} ms"),
-        ("design rate", f"{plan.design_rps:,.2f} req/s ({plan.demand['method']}), {plan.output_tokens_per_s:,.0f} output tok/s"),
-        ("cost", f"{_money(plan.cost_per_hour)}/hour, {_money(plan.cost_per_month)}/month (730 h)"),
-        ("per 1M output tokens", _money(plan.cost_per_million_output_tokens)),
+        ("model", f"{plan.model}, p{slo.percentile:g} TTFT <= {slo.ttft_ms:g} ms, TPOT <= {slo.tpot_ms:g} ms"),
+        ("design rate", f"{plan.design_rps:,.2f} req/s ({plan.demand.method}), {plan.output_tokens_per_s:,.0f} output tok/s"),
+        ("cost", f"{money(plan.cost_per_hour)}/hour, {money(plan.cost_per_month)}/month (730 h)"),
+        ("per 1M output tokens", money(plan.cost_per_million_output_tokens)),
         ("GPUs", ", ".join(f"{n} x {g}" for g, n in plan.gpus_by_type.items())),
     ]
     best = plan.cheapest_baseline
     if best is not None and plan.saving_vs_single_type is not None:
-        rows.append(("vs single GPU type", f"cheapest is {best.gpu} at {_money(best.cost_per_hour)}/hour: "
+        rows.append(("vs single GPU type", f"cheapest is {best.gpu} at {money(best.cost_per_hour)}/hour: "
                      f"this plan saves {plan.saving_vs_single_type:.1%}"))
     return rows
 
 
-def _tables(plan: Plan) -> list[Table]:
+def plan_tables(plan: Plan) -> dict[str, TableData]:
+    """Pools, routing, single-GPU-type baselines and cost per token: the tables every rendering shows."""
+    pct = f"p{plan.slo.percentile:g}"
+    pools = [[p.gpu, p.quant if p.kv_dtype == "fp16" else f"{p.quant} (kv {p.kv_dtype})", str(p.tp), str(p.replicas), str(p.gpus),
+              money(p.cost_per_hour), f"{p.utilization:.0%}", ms(p.ttft_ms), ms(p.tpot_ms), f"{p.bound}: {p.detail}"]
+             for p in plan.pools]
+    routing = [[r.bucket, f"{r.rate_rps:.3g}", ", ".join(f"{k} {s:.0%}" for k, s in r.shares.items())] for r in plan.routing]
+    base = []
+    for b in sorted(plan.baselines, key=lambda b: (b.cost_per_hour is None, b.cost_per_hour or 0, b.gpu)):
+        if b.cost_per_hour is None:
+            base.append([b.gpu, "infeasible", "-", "-", "-", b.reason or ""])
+            continue
+        extra = (b.cost_per_hour - plan.cost_per_hour) / plan.cost_per_hour if plan.cost_per_hour else 0.0
+        base.append([b.gpu, money(b.cost_per_hour), money(per_month(b.cost_per_hour)), str(b.gpus), f"{extra:+.0%}", ""])
+    mean = plan.mean_over_design
+    tokens = [[f"at the design rate ({plan.design_rps:,.1f} req/s)", money(plan.cost_per_million_tokens("input")),
+               money(plan.cost_per_million_tokens("output"))],
+              [f"at the mean rate ({'-' if mean is None else f'{mean:.0%}'} of design: actual utilization)",
+               money(plan.cost_per_million_tokens("input", "mean")), money(plan.cost_per_million_tokens("output", "mean"))]]
+    return {
+        "pools": TableData("Pools", ["GPU", "quant", "TP", "replicas", "GPUs", "$/h", "util", f"{pct} TTFT ms", f"{pct} TPOT ms",
+                                     "binding"], pools, frozenset({0, 1, 9})),
+        "routing": TableData("Routing (bucket -> pool shares)", ["bucket (tokens)", "req/s", "pools"], routing, frozenset({0, 2})),
+        "baselines": TableData("Single-GPU-type fleets", ["GPU", "$/h", "$/month", "GPUs", "vs plan", "note"], base, frozenset({0, 5})),
+        "tokens": TableData("Cost per 1M tokens", ["whole fleet charged to", "$/1M input tokens", "$/1M output tokens"], tokens),
+    }
+
+
+def render_table(plan: Plan, color: bool = False, width: int = TABLE_WIDTH) -> str:
+    """The terminal view: headline, pools, routing, baselines, notes."""
+    from rich.table import Table
+
     head = Table(show_header=False, box=None, title="Plan", title_justify="left")
     for key, value in headline(plan):
         head.add_row(key, value)
-    pools = Table(title="Pools", title_justify="left")
-    for col in ("GPU", "quant", "TP", "replicas", "GPUs", "$/h", "util", "p99 TTFT ms", "p99 TPOT ms", "binding"):
-        pools.add_column(col, justify="right" if col not in ("GPU", "quant", "binding") else "left")
-    for p in plan.pools:
-        quant = p.quant if p.kv_dtype == "fp16" else f"{p.quant} (kv {p.kv_dtype})"
-        pools.add_row(p.gpu, quant, str(p.tp), str(p.replicas), str(p.gpus), _money(p.cost_per_hour),
-                      f"{p.utilization:.0%}", _ms(p.ttft_ms_p99), _ms(p.tpot_ms_p99), f"{p.bound}: {p.detail}")
-    routing = Table(title="Routing (bucket -> pool shares)", title_justify="left")
-    for col in ("bucket (tokens)", "req/s", "pools"):
-        routing.add_column(col, justify="right" if col == "req/s" else "left")
-    for r in plan.routing:
-        routing.add_row(r.bucket, f"{r.rate_rps:.3g}", ", ".join(f"{k} {s:.0%}" for k, s in r.shares.items()))
-    base = Table(title="Single-GPU-type fleets", title_justify="left")
-    for col in ("GPU", "$/h", "$/month", "GPUs", "vs plan", "note"):
-        base.add_column(col, justify="left" if col in ("GPU", "note") else "right")
-    for b in sorted(plan.baselines, key=lambda b: (b.cost_per_hour is None, b.cost_per_hour or 0, b.gpu)):
-        if b.cost_per_hour is None:
-            base.add_row(b.gpu, "infeasible", "-", "-", "-", b.reason or "")
-        else:
-            extra = (b.cost_per_hour - plan.cost_per_hour) / plan.cost_per_hour if plan.cost_per_hour else 0.0
-            base.add_row(b.gpu, _money(b.cost_per_hour), _money(b.cost_per_hour * 730), str(b.gpus), f"+{extra:.0%}", "")
-    return [head, pools, routing, base]
-
-
-def render_table(plan: Plan, color: bool = False, width: int = 140) -> str:
-    buf = io.StringIO()
-    console = Console(file=buf, width=width, force_terminal=color, no_color=not color, highlight=False)
-    for table in _tables(plan):
-        console.print(table)
-        console.print()
-    for note in plan.notes:
-        console.print(f"note: {note}")
-    return buf.getvalue()
-
-
-def _md_row(cells: list[str]) -> str:
-    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-
-def md_table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table (cells with `|` escaped), ending in a newline."""
-    return "\n".join([_md_row(header), _md_row(["---"] * len(header))] + [_md_row(r) for r in rows]) + "\n"
+    tables = plan_tables(plan)
+    items = [head] + [rich_table(tables[k]) for k in ("pools", "routing", "baselines")] + [f"note: {n}" for n in plan.notes]
+    return render_rich(items, width, color)
 
 
 def render_markdown(plan: Plan) -> str:
-    pools = md_table(["GPU", "quant", "TP", "replicas", "GPUs", "$/h", "util", "p99 TTFT ms", "p99 TPOT ms", "binding"], [
-        [p.gpu, p.quant, str(p.tp), str(p.replicas), str(p.gpus), _money(p.cost_per_hour), f"{p.utilization:.0%}",
-         _ms(p.ttft_ms_p99), _ms(p.tpot_ms_p99), f"{p.bound}: {p.detail}"] for p in plan.pools])
-    routing = md_table(["bucket (tokens)", "req/s", "pools"], [
-        [r.bucket, f"{r.rate_rps:.3g}", ", ".join(f"{k} {s:.0%}" for k, s in r.shares.items())] for r in plan.routing])
-    baselines = md_table(["GPU", "$/h", "GPUs", "note"], [
-        [b.gpu, _money(b.cost_per_hour), "-" if b.gpus is None else str(b.gpus), b.reason or ""] for b in plan.baselines])
+    tables = plan_tables(plan)
     lines = ["# Plan", ""] + [f"- **{k}**: {v}" for k, v in headline(plan)]
-    for title, table in (("Pools", pools), ("Routing", routing), ("Single-GPU-type fleets", baselines)):
-        lines += ["", f"## {title}", "", table.rstrip("\n")]
+    for key in ("pools", "routing", "baselines"):
+        t = tables[key]
+        lines += ["", f"## {t.title}", "", md_table(t.header, t.rows).rstrip("\n")]
     lines += [""] + [f"> note: {n}" for n in plan.notes]
     return "\n".join(lines).rstrip() + "\n"
 

@@ -13,8 +13,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from planner.plan import HOURS_PER_MONTH
-from planner.whatif import Sensitivity, Sweep
+from planner.demand.series import HOURS_PER_MONTH
+from planner.studies.sensitivity import Sensitivity
+from planner.studies.sweep import Sweep
 
 _DOLLARS = FuncFormatter(lambda v, _: f"${v:,.0f}")
 _PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD")

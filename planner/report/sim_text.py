@@ -8,7 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from planner.plan import _jsonable
+from planner.report.tables import jsonable as _jsonable
+from planner.report.tables import per_month
 
 
 def _num(x: float | None, digits: int = 0) -> str:
@@ -70,7 +71,7 @@ def render_simulation(summary: dict[str, Any], fmt: str = "table") -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_verification(check: "Verification", plan_text: str, fmt: str) -> str:  # noqa: F821 - planner.verify imports us
+def render_verification(check: "Verification", plan_text: str, fmt: str) -> str:  # noqa: F821 - planner.simulate.verify imports us
     """The plan followed by the simulation verdict (JSON: the plan with a `verification` object)."""
     if fmt == "json":
         return json.dumps(_jsonable(json.loads(plan_text) | {"verification": check.to_dict()}), indent=2) + "\n"
@@ -83,7 +84,7 @@ def render_verification(check: "Verification", plan_text: str, fmt: str) -> str:
     if check.added:
         added = ", ".join(f"+{n} x {key}" for key, n in check.added.items())
         lines.append(f"Repair ({check.rounds} rounds): {added}, extra ${check.extra_cost_per_hour:,.2f}/hour "
-                     f"(${check.extra_cost_per_hour * 730:,.0f}/month); the plan above includes them")
+                     f"(${per_month(check.extra_cost_per_hour):,.0f}/month); the plan above includes them")
     if check.rounds and not check.result.met:
         lines.append(f"Repair stopped after {check.rounds} rounds without meeting the SLOs (raise --max-repair-steps, or see the pools marked MISSED)")
     if fmt == "csv":

@@ -1,6 +1,6 @@
 """Everything a shareable report holds: the plan, a TPOT frontier, a traffic sweep, sensitivity, inputs and sources.
 
-`build_report` runs the studies (planner.whatif); html.py and markdown_report.py only render a ReportData.
+`build_report` runs the studies (planner.studies); html.py and markdown_report.py only render a ReportData.
 """
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from typing import Any
 import yaml
 
 from planner import api
-from planner.candidates import enumerate_candidates
-from planner.catalog import Catalog
-from planner.overrides import Overrides, describe
-from planner.plan import Plan
-from planner.whatif import Sensitivity, Sweep, cached_catalog, sensitivity, sweep
+from planner.io.catalog import Catalog
+from planner.plan.model import Plan
+from planner.studies.overrides import Overrides, describe
+from planner.studies.parallel import cached_catalog
+from planner.studies.sensitivity import Sensitivity, sensitivity
+from planner.studies.sweep import Sweep, sweep
+from planner.supply.candidates import enumerate_candidates
 
 FRONTIER_FACTORS = (0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0)
 """TPOT SLOs of the frontier, as multiples of the workload's."""
@@ -56,7 +58,7 @@ def catalog_sources(loaded: Any, catalog: Catalog) -> list[dict[str, str]]:
     rows = [{"what": "model", "id": model.id, "value": f"{model.params_b:g} B params, {model.n_layers} layers, "
              f"{model.n_kv_heads} KV heads x {model.head_dim}", "source": model.source, "date": model.date}]
     candidates, _ = enumerate_candidates(loaded, catalog)
-    prices = {c.config.gpu.id: (c.usd_per_gpu_hour, c.price_source) for c in candidates}
+    prices = {c.config.gpu.id: (c.offer.usd_per_gpu_hour, c.offer.source) for c in candidates}
     for gpu_id in sorted(prices):
         gpu, eff = catalog.gpu(gpu_id), catalog.efficiency_for(gpu_id)
         tflops = ", ".join(f"{k} {v:g}" for k, v in gpu.tflops.items())

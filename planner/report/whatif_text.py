@@ -5,13 +5,13 @@ import io
 import json
 from typing import Any
 
-import pandas as pd
-from rich.console import Console
-from rich.table import Table
-
-from planner.plan import _jsonable
-from planner.report.plan_text import _money, _ms, md_table
-from planner.whatif import Comparison, CostChange, Sensitivity, Sweep
+from planner.report.tables import jsonable as _jsonable
+from planner.report.tables import md_table
+from planner.report.tables import money as _money
+from planner.report.tables import ms as _ms
+from planner.studies.compare import Comparison, CostChange
+from planner.studies.sensitivity import Sensitivity
+from planner.studies.sweep import Sweep
 
 
 def format_change(change: CostChange | None) -> str:
@@ -68,6 +68,9 @@ def comparison_table(comp: Comparison) -> tuple[list[str], list[list[str]]]:
 
 
 def _rich(header: list[str], rows: list[list[str]], title: str = "") -> str:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=title or None, title_justify="left")
     for i, col in enumerate(header):
         table.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
@@ -126,6 +129,8 @@ def render_sensitivity(sens: Sensitivity, fmt: str) -> str:
         return json.dumps(_jsonable(sens.to_dict()), indent=2) + "\n"
     header, rows = sensitivity_rows(sens)
     if fmt == "csv":
+        import pandas as pd
+
         return pd.DataFrame(_jsonable(sens.to_dict())["factors"]).to_csv(index=False)
     title = f"Sensitivity of the monthly cost ({_money(sens.base_cost_per_month)} at base) to ±{sens.delta:.0%}"
     if fmt == "md":

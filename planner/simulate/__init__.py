@@ -1,0 +1,1 @@
+"""Discrete-event replay of a plan: routing, replica schedulers, metrics, verify/repair."""

@@ -18,8 +18,8 @@ from planner.simulate.metrics import group_summary, per_minute, request_latencie
 from planner.simulate.pools import run_pools
 from planner.simulate.router import NO_ROUTE, Policy, RouteTable, route_requests
 from planner.simulate.steps import build_step_model
-from planner.traces import Trace
-from planner.workload import SLO
+from planner.io.traces.trace import Trace
+from planner.schemas.workload import SLO
 
 SCHEMA_VERSION = 1
 

@@ -1,0 +1,1 @@
+"""Calibration: predictions for observations, and fitting the efficiency factors to them."""

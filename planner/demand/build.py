@@ -1,0 +1,159 @@
+"""Demand from a workload: the traffic (trace or histogram) reduced to buckets with design rates.
+
+A trace is bucketed on an input x output grid with numpy (no per-request Python loop); the design rate
+is the trace's peak, mean or p95 rate over `peak_window_s` windows, spread over buckets by their share
+of requests (docs/methodology.md, "Demand").
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from planner.demand.buckets import LENGTH_PERCENTILES, OPEN, Bucket, Rect, locate_rectangles
+from planner.demand.series import DemandSeries, RateStats, single_period
+from planner.errors import WorkloadError
+from planner.io.traces import Trace, read_trace
+from planner.io.workload import LoadedWorkload, input_error
+from planner.schemas.catalog import LLM
+from planner.schemas.workload import Traffic
+
+log = logging.getLogger(__name__)
+
+
+def build_demand(loaded: LoadedWorkload, model: LLM) -> DemandSeries:
+    """Bucket the workload's trace or histogram and attach design rates."""
+    traffic = loaded.workload.traffic
+    if traffic.histogram is not None:
+        return _from_histogram(loaded, traffic, model)
+    trace_path = loaded.trace_path()
+    assert trace_path is not None  # the schema guarantees a trace or a histogram
+    return demand_from_trace(read_trace(trace_path, traffic.format), traffic, model, str(trace_path), loaded)
+
+
+def _scale(traffic: Traffic, design: float) -> float:
+    if traffic.target_rps is not None:
+        return traffic.target_rps / design
+    return traffic.rate_scale
+
+
+def _drop_overflow(trace: Trace, model: LLM, traffic: Traffic, where: str) -> tuple[Trace, int]:
+    fits = (trace.input_tokens + trace.output_tokens) <= model.max_context
+    dropped = int((~fits).sum())
+    if dropped == 0:
+        return trace, 0
+    share = dropped / len(trace)
+    what = f"{dropped} of {len(trace)} requests ({share:.2%}) are longer than {model.id}'s {model.max_context}-token context window"
+    if dropped == len(trace):
+        raise WorkloadError(f"{where}: every request overflows: {what}; choose a model with a longer context")
+    if traffic.overflow == "error":
+        raise WorkloadError(f"{where}: {what} (traffic.overflow: error); set traffic.overflow: drop to plan without them")
+    log.warning("%s: %s; dropping them (traffic.overflow: drop)", where, what)
+    return trace.select(fits), dropped
+
+
+def window_rates(arrival_s: np.ndarray, window_s: float) -> np.ndarray:
+    """Request rate in each full window of `window_s` seconds (the whole span if shorter than a window)."""
+    span = float(arrival_s[-1] - arrival_s[0])
+    n_full = int(span // window_s)
+    if n_full == 0:
+        return np.array([len(arrival_s) / max(span, window_s)])
+    slot = ((arrival_s - arrival_s[0]) // window_s).astype(np.int64)
+    counts = np.bincount(slot[slot < n_full], minlength=n_full)
+    return counts / window_s
+
+
+def demand_from_trace(trace: Trace, traffic: Traffic, model: LLM, where: str, loaded: LoadedWorkload | None = None) -> DemandSeries:
+    """Bucket a trace on the traffic's grid; rates from `design_rate` over `peak_window_s` windows."""
+    edges_in = np.asarray(traffic.buckets.input, dtype=np.int64)
+    edges_out = np.asarray(traffic.buckets.output, dtype=np.int64)
+
+    def cells(t: Trace) -> np.ndarray:
+        bi = np.searchsorted(edges_in, t.input_tokens, side="right") - 1
+        bo = np.searchsorted(edges_out, t.output_tokens, side="right") - 1
+        return bi * len(edges_out) + bo
+
+    def rect(c: int) -> Rect:
+        i, o = divmod(c, len(edges_out))
+        return (int(edges_in[i]), int(edges_in[i + 1]) if i + 1 < len(edges_in) else OPEN,
+                int(edges_out[o]), int(edges_out[o + 1]) if o + 1 < len(edges_out) else OPEN)
+
+    return _bucket_trace(trace, traffic, model, where, cells, rect)
+
+
+def demand_on_rectangles(trace: Trace, traffic: Traffic, model: LLM, where: str, rects: Sequence[Rect]) -> DemandSeries:
+    """Bucket a trace on explicit, possibly irregular, non-overlapping buckets (a measured profile's).
+
+    Requests in no rectangle belong to no bucket, so the buckets' shares then sum to less than 1.
+    """
+    return _bucket_trace(trace, traffic, model, where, lambda t: locate_rectangles(rects, t.input_tokens, t.output_tokens),
+                         lambda c: rects[c])
+
+
+def _bucket_trace(trace: Trace, traffic: Traffic, model: LLM, where: str,
+                  cells_of: Callable[[Trace], np.ndarray], rect_of: Callable[[int], Rect]) -> DemandSeries:
+    """Design rate of the trace, and one Bucket (with length statistics) per cell index >= 0 that has requests."""
+    total = len(trace)
+    trace, dropped = _drop_overflow(trace, model, traffic, where)
+    if trace.duration_s <= 0:
+        raise WorkloadError(f"{where}: all requests arrive at the same instant; a rate cannot be measured (use a histogram with rate_rps)")
+    series = window_rates(trace.arrival_s, traffic.peak_window_s)
+    mean = len(trace) / trace.duration_s
+    design = {"peak": float(series.max()), "mean": mean, "p95": float(np.percentile(series, 95))}[traffic.design_rate]
+    design *= _scale(traffic, design)
+    cell = cells_of(trace)
+    order = np.argsort(cell, kind="stable")
+    cells, starts, counts = np.unique(cell[order], return_index=True, return_counts=True)
+    buckets, rates = [], []
+    for c, start, count in zip(cells, starts, counts):
+        if c < 0:
+            continue
+        members = order[start:start + count]
+        ilo, ihi, olo, ohi = rect_of(int(c))
+        inp, out = trace.input_tokens[members], trace.output_tokens[members]
+        share = count / len(trace)
+        rates.append(design * share)
+        buckets.append(Bucket(
+            input_lo=ilo, input_hi=ihi, output_lo=olo, output_hi=ohi, share=share,
+            input_mean=float(inp.mean()), output_mean=float(out.mean()),
+            input_p99=float(np.percentile(inp, 99)), input_max=int(inp.max()), output_max=int(out.max()),
+            output_q=tuple(np.percentile(out, LENGTH_PERCENTILES).tolist()),
+            input_q=tuple(np.percentile(inp, LENGTH_PERCENTILES).tolist()),
+        ))
+    stats = RateStats(traffic.design_rate, traffic.peak_window_s, mean, float(series.max()), series)
+    return single_period(model.id, tuple(buckets), rates, design, stats, n_requests=total, duration_s=trace.duration_s,
+                         dropped_requests=dropped, dropped_share=dropped / total)
+
+
+def _from_histogram(loaded: LoadedWorkload, traffic: Traffic, model: LLM) -> DemandSeries:
+    """Each histogram entry is a bucket; lengths are taken as uniform within its ranges."""
+    assert traffic.histogram is not None and traffic.rate_rps is not None
+    design = traffic.rate_rps * _scale(traffic, traffic.rate_rps)
+    buckets, rates, dropped_share = [], [], 0.0
+    for n, entry in enumerate(traffic.histogram):
+        (ilo, ihi), (olo, ohi) = entry.input, entry.output
+        room = model.max_context - (olo + ohi - 1) / 2  # longest input that fits with a mean-length output
+        if ilo > room:
+            dropped_share += entry.share
+            continue
+        kept = min(1.0, (room + 1 - ilo) / (ihi - ilo))
+        dropped_share += entry.share * (1 - kept)
+        ihi = min(ihi, int(room) + 1)
+        rates.append(design * entry.share * kept)
+        buckets.append(Bucket(
+            input_lo=ilo, input_hi=ihi, output_lo=olo, output_hi=ohi, share=entry.share * kept,
+            input_mean=(ilo + ihi - 1) / 2, output_mean=(olo + ohi - 1) / 2,
+            input_p99=ilo + 0.99 * (ihi - 1 - ilo), input_max=ihi - 1, output_max=ohi - 1,
+            output_q=tuple(olo + (ohi - 1 - olo) * q / 100 for q in LENGTH_PERCENTILES),
+            input_q=tuple(ilo + (ihi - 1 - ilo) * q / 100 for q in LENGTH_PERCENTILES),
+        ))
+    if not buckets:
+        raise input_error(loaded, ("traffic", "histogram"), f"every entry is longer than {model.id}'s {model.max_context}-token context window")
+    if dropped_share > 0:
+        message = f"{dropped_share:.2%} of the histogram's traffic is longer than {model.id}'s {model.max_context}-token context window"
+        if traffic.overflow == "error":
+            raise input_error(loaded, ("traffic", "histogram"), message + " (traffic.overflow: error)")
+        log.warning("%s: %s; dropping it (traffic.overflow: drop)", loaded.where("traffic", "histogram"), message)
+    stats = RateStats("histogram", traffic.peak_window_s, traffic.rate_rps, traffic.rate_rps)
+    return single_period(model.id, tuple(buckets), rates, design * (1 - dropped_share), stats, dropped_share=dropped_share)

@@ -1,0 +1,27 @@
+"""A request trace in memory: parallel numpy arrays, the one shape every reader returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Requests sorted by arrival; arrival_s starts at 0."""
+
+    arrival_s: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    layout: str = "planner"
+
+    def __len__(self) -> int:
+        return int(self.arrival_s.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.arrival_s[-1] - self.arrival_s[0]) if len(self) else 0.0
+
+    def select(self, keep: np.ndarray) -> "Trace":
+        """The requests where the boolean mask `keep` is true (order kept)."""
+        return Trace(self.arrival_s[keep], self.input_tokens[keep], self.output_tokens[keep], self.layout)

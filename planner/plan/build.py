@@ -1,0 +1,126 @@
+"""Assembling a Plan from a solved fleet: pools with utilization and predicted latency, the routing table,
+the single-GPU-type baselines, notes and the inputs echo (what the plan was made from, with hashes)."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner.demand.series import DemandSeries
+from planner.io.workload import LoadedWorkload
+from planner.optimize.fleet import FleetOutcome, SolverSettings, optimize_fleet
+from planner.optimize.formulation import FleetSolution
+from planner.optimize.problem import FleetProblem
+from planner.optimize.solvers import SolveStatus
+from planner.perf.bound import Bound
+from planner.plan.model import Baseline, BucketDemand, DemandSummary, Plan, Pool, Route
+from planner.supply.table import CapacityTable
+
+MEASURED_DETAIL = "capacity from a measured profile"
+
+
+def fleet_problem(table: CapacityTable, demand: DemandSeries, rho: float, allowed: list[int] | None = None) -> FleetProblem:
+    """The optimizer's problem for the table's configs (or only those at rows `allowed`) and the demand's rates."""
+    problem = FleetProblem(table.configs, table.costs, table.max_rps, demand.bucket_rates(), rho)
+    return problem if allowed is None else problem.restricted(allowed)
+
+
+def build_pools(table: CapacityTable, rates: np.ndarray, solution: FleetSolution) -> tuple[tuple[Pool, ...], tuple[Route, ...]]:
+    """Pools (with utilization and predicted latency at their load) and the routing table."""
+    row = table.index()
+    pools = []
+    for spec, n in sorted(solution.replicas.items(), key=lambda kv: kv[0].key):
+        k = row[spec]
+        loads = {b: rates[b] * s / table.max_rps[k, b] for (b, owner), s in solution.shares.items() if owner == spec}
+        util = sum(loads.values()) / n
+        ttft, tpot, bound, detail = None, None, "", ""
+        if loads:
+            main = max(loads, key=lambda b: loads[b])
+            cells = [(b, table.cell(k, b)) for b in loads]
+            if all(c is not None for _, c in cells):
+                lat = [c.latency_at(util * table.max_rps[k, b]) for b, c in cells]  # type: ignore[union-attr]
+                ttft, tpot = max(t for t, _ in lat), max(t for _, t in lat)
+            main_cell = table.cell(k, main)
+            bound, detail = (main_cell.bound, main_cell.detail) if main_cell else (Bound.MEASURED, MEASURED_DETAIL)
+        pools.append(Pool(spec, n, float(n * table.costs[k]), float(util), ttft, tpot, bound, detail))
+    routes = []
+    for b, bucket in enumerate(table.buckets):
+        shares = {spec.key: s for (bb, spec), s in solution.shares.items() if bb == b}
+        total = sum(shares.values()) or 1.0
+        routes.append(Route(bucket.label, bucket.input_lo, bucket.input_hi, bucket.output_lo, bucket.output_hi,
+                            float(rates[b]), {key: s / total for key, s in sorted(shares.items())}))
+    return tuple(pools), tuple(routes)
+
+
+def baselines(table: CapacityTable, demand: DemandSeries, rho: float, settings: SolverSettings) -> tuple[Baseline, ...]:
+    """The cheapest fleet of each single GPU type (null cost where that type cannot serve everything)."""
+    out = []
+    for gpu in sorted({c.gpu for c in table.configs}):
+        allowed = [k for k, c in enumerate(table.configs) if c.gpu == gpu]
+        outcome = optimize_fleet(fleet_problem(table, demand, rho, allowed), settings)
+        if outcome.cost_per_hour is None or outcome.solution is None:
+            labels = ", ".join(table.buckets[b].label for b in outcome.unserved_buckets[:3])
+            out.append(Baseline(gpu, None, None, f"cannot serve {labels}" if labels else f"solver: {outcome.status}"))
+        else:
+            gpus = sum(spec.tp * n for spec, n in outcome.solution.replicas.items())
+            out.append(Baseline(gpu, outcome.cost_per_hour, gpus))
+    return tuple(out)
+
+
+def demand_summary(demand: DemandSeries) -> DemandSummary:
+    rates = demand.bucket_rates()
+    buckets = tuple(BucketDemand(b.label, float(r), b.share, b.input_mean, b.output_mean, b.input_p99)
+                    for b, r in zip(demand.buckets, rates))
+    stats = demand.rate
+    return DemandSummary(demand.design_rps, stats.method, stats.mean_rps, stats.peak_rps, demand.n_requests, demand.duration_s,
+                         demand.dropped_requests, demand.dropped_share, buckets, stats.mean_over_design)
+
+
+def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, best: FleetOutcome,
+                  settings: SolverSettings, catalog_files: tuple[str | Path, ...] = ()) -> Plan:
+    """The Plan of a solved fleet (`best` has a solution), with its baselines, notes and inputs echo."""
+    assert best.solution is not None and best.result is not None and best.cost_per_hour is not None
+    w = loaded.workload
+    rates = demand.bucket_rates()
+    pools, routing = build_pools(table, rates, best.solution)
+    notes = list(table.notes)
+    if best.status == SolveStatus.TIME_LIMIT:
+        gap = "unknown" if best.result.gap is None else f"{best.result.gap:.2%}"
+        notes.append(f"solver stopped at the {settings.time_limit_s:g} s time limit; gap to the proven bound: {gap}")
+    if demand.dropped_share:
+        notes.append(f"{demand.dropped_share:.2%} of requests exceed the context window and were dropped")
+    output_tps = float(sum(float(r) * b.output_mean for r, b in zip(rates, table.buckets)))
+    input_tps = float(sum(float(r) * b.input_mean for r, b in zip(rates, table.buckets)))
+    return Plan(
+        status=str(best.status), solver=best.result.solver, gap=best.result.gap, runtime_s=best.result.runtime_s,
+        cost_per_hour=best.cost_per_hour, pools=pools, routing=routing,
+        baselines=baselines(table, demand, w.utilization_target, settings),
+        design_rps=float(rates.sum()), output_tokens_per_s=output_tps, input_tokens_per_s=input_tps,
+        model=w.model, slo=w.slo, utilization_target=w.utilization_target,
+        demand=demand_summary(demand), inputs=inputs_echo(loaded, catalog_files, table), notes=tuple(notes),
+    )
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def inputs_echo(loaded: LoadedWorkload, catalog_files: tuple[str | Path, ...], table: CapacityTable) -> dict[str, Any]:
+    """The plan's inputs: workload file and content, trace and catalog files with their hashes, capacity source."""
+    trace = loaded.trace_path()
+    return {
+        "workload_file": str(loaded.doc.path) if loaded.doc else None,
+        "workload_sha256": loaded.sha256,
+        "workload": loaded.workload.model_dump(mode="json"),
+        "trace_file": str(trace) if trace else None,
+        "trace_sha256": _sha256_file(trace) if trace else None,
+        "catalog_files": [str(p) for p in catalog_files],
+        "catalog_sha256": {str(p): _sha256_file(Path(p)) for p in catalog_files},
+        "capacity_source": table.source,
+    }

@@ -1,0 +1,104 @@
+"""A Plan to and from its JSON document: both directions go through planner.schemas.plan.PlanDoc."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from planner.errors import WorkloadError
+from planner.io.yamldoc import YamlDoc, load_yaml, validate
+from planner.plan.model import Baseline, BucketDemand, DemandSummary, Plan, Pool, Route
+from planner.schemas.plan import SCHEMA_VERSION, PlanDoc
+from planner.schemas.replica import ReplicaSpec
+from planner.schemas.workload import SLO, Workload
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities become null (JSON has neither); numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The plan as the JSON document of schema 1 (validated by PlanDoc, so writer and readers agree)."""
+    pools = [{"gpu": p.gpu, "quant": p.quant, "tp": p.tp, "kv_dtype": p.kv_dtype, "replicas": p.replicas, "gpus": p.gpus,
+              "cost_per_hour": p.cost_per_hour, "utilization": p.utilization, "ttft_ms_p99": p.ttft_ms, "tpot_ms_p99": p.tpot_ms,
+              "bound": str(p.bound), "detail": p.detail, "config": p.key} for p in plan.pools]
+    d = plan.demand
+    demand = {"design_rps": d.design_rps, "method": d.method, "mean_rps": d.mean_rps, "peak_rps": d.peak_rps,
+              "requests": d.requests, "duration_s": d.duration_s, "dropped_requests": d.dropped_requests,
+              "dropped_share": d.dropped_share, "buckets": [vars(b) for b in d.buckets]}
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "status": plan.status,
+        "solver": {"name": plan.solver, "gap": plan.gap, "runtime_s": round(plan.runtime_s, 4)},
+        "model": plan.model,
+        "slo": plan.slo.model_dump(),
+        "utilization_target": plan.utilization_target,
+        "cost_per_hour": round(plan.cost_per_hour, 4),
+        "cost_per_month": round(plan.cost_per_month, 2),
+        "cost_per_million_output_tokens": round(plan.cost_per_million_output_tokens, 4),
+        "cost_per_million_tokens": {
+            at: {kind: _round(plan.cost_per_million_tokens(kind, at), 4) for kind in ("input", "output")}
+            for at in ("design", "mean")
+        } | {"mean_over_design": plan.mean_over_design},
+        "design_rps": plan.design_rps,
+        "output_tokens_per_s": plan.output_tokens_per_s,
+        "input_tokens_per_s": plan.input_tokens_per_s,
+        "gpus_by_type": plan.gpus_by_type,
+        "pools": pools,
+        "routing": [vars(r) for r in plan.routing],
+        "baselines": [vars(b) for b in plan.baselines],
+        "saving_vs_cheapest_single_type": plan.saving_vs_single_type,
+        "demand": demand,
+        "inputs": plan.inputs,
+        "notes": list(plan.notes),
+    }
+    doc = _finite(doc)
+    PlanDoc.model_validate(doc)  # the writer obeys the schema the readers use
+    return doc
+
+
+def plan_from_doc(doc: PlanDoc) -> Plan:
+    """The Plan a document describes (costs as rounded in the file)."""
+    workload = Workload.model_validate(doc.inputs.workload)
+    engine = workload.engine.params()
+    pools = tuple(Pool(ReplicaSpec(doc.model, p.gpu, p.quant, p.kv_dtype, p.tp, engine=engine), p.replicas, p.cost_per_hour,
+                       p.utilization, p.ttft_ms_p99, p.tpot_ms_p99, p.bound, p.detail) for p in doc.pools)
+    routing = tuple(Route(r.bucket, r.input_lo, r.input_hi, r.output_lo, r.output_hi, r.rate_rps, dict(r.shares)) for r in doc.routing)
+    baselines = tuple(Baseline(b.gpu, b.cost_per_hour, b.gpus, b.reason) for b in doc.baselines)
+    d = doc.demand
+    demand = DemandSummary(d.design_rps, d.method, d.mean_rps, d.peak_rps, d.requests, d.duration_s, d.dropped_requests,
+                           d.dropped_share, tuple(BucketDemand(**b.model_dump()) for b in d.buckets),
+                           doc.cost_per_million_tokens.mean_over_design)
+    return Plan(doc.status, doc.solver.name, doc.solver.gap, doc.solver.runtime_s, doc.cost_per_hour, pools, routing, baselines,
+                doc.design_rps, doc.output_tokens_per_s, doc.input_tokens_per_s, doc.model, SLO(**doc.slo),
+                doc.utilization_target, demand, doc.inputs.model_dump(), tuple(doc.notes))
+
+
+def read_plan(source: str | Path | dict[str, Any] | Plan) -> Plan:
+    """A plan from a JSON file, a dict or a Plan; problems point at file:line."""
+    if isinstance(source, Plan):
+        return source
+    doc = YamlDoc(source, {}, Path("<plan>")) if isinstance(source, dict) else load_yaml(source, WorkloadError)
+    plan = validate(PlanDoc, doc, WorkloadError)
+    keys = {p.config for p in plan.pools}
+    for i, route in enumerate(plan.routing):
+        for key in route.shares:
+            if key not in keys:
+                raise WorkloadError(f"{doc.where(('routing', i, 'shares'))}: routing[{i}].shares: pool {key!r} is not in pools ({', '.join(sorted(keys))})")
+    try:
+        return plan_from_doc(plan)
+    except ValueError as exc:
+        raise WorkloadError(f"{doc.path}: inputs.workload: not a valid workload: {str(exc).splitlines()[0]}") from None

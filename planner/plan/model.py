@@ -1,0 +1,200 @@
+"""The plan: pools, routing, costs and single-GPU-type baselines, as typed objects (PlanDoc is its JSON)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from planner.demand.series import HOURS_PER_MONTH
+from planner.schemas.replica import ReplicaSpec
+from planner.schemas.workload import SLO
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class Pool:
+    """`replicas` replicas of one config, what they cost, how busy they are and their predicted latency."""
+
+    spec: ReplicaSpec
+    replicas: int
+    cost_per_hour: float
+    utilization: float
+    """Share of the pool's SLO capacity used at the design rate (<= utilization_target)."""
+    ttft_ms: float | None
+    """Predicted TTFT at the SLO percentile, at the pool's load (None for measured profiles)."""
+    tpot_ms: float | None
+    bound: str
+    detail: str
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def gpu(self) -> str:
+        return self.spec.gpu
+
+    @property
+    def quant(self) -> str:
+        return self.spec.quant
+
+    @property
+    def tp(self) -> int:
+        return self.spec.tp
+
+    @property
+    def kv_dtype(self) -> str:
+        return self.spec.kv_dtype
+
+    @property
+    def gpus(self) -> int:
+        return self.replicas * self.spec.tp
+
+    @property
+    def cost_per_replica_hour(self) -> float:
+        return self.cost_per_hour / self.replicas if self.replicas else 0.0
+
+
+@dataclass(frozen=True)
+class Route:
+    """One bucket's design rate and how it is split over pools (by pool key; shares sum to 1)."""
+
+    bucket: str
+    input_lo: int
+    input_hi: int
+    output_lo: int
+    output_hi: int
+    rate_rps: float
+    shares: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The cheapest fleet made of one GPU type (cost None, with the reason, when that type cannot serve it all)."""
+
+    gpu: str
+    cost_per_hour: float | None
+    gpus: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BucketDemand:
+    bucket: str
+    rate_rps: float
+    share: float
+    input_mean: float
+    output_mean: float
+    input_p99: float
+
+
+@dataclass(frozen=True)
+class DemandSummary:
+    """What the plan was sized for: the design rate, how it was derived, and each bucket's share and rate."""
+
+    design_rps: float
+    method: str
+    mean_rps: float
+    peak_rps: float
+    requests: int
+    duration_s: float
+    dropped_requests: int
+    dropped_share: float
+    buckets: tuple[BucketDemand, ...]
+    mean_over_design: float | None
+    """Mean traffic / design rate (planner.demand.series.RateStats.mean_over_design)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Result of `planner solve`. `to_dict()` is the versioned JSON document (planner.schemas.plan.PlanDoc)."""
+
+    status: str
+    solver: str
+    gap: float | None
+    runtime_s: float
+    cost_per_hour: float
+    pools: tuple[Pool, ...]
+    routing: tuple[Route, ...]
+    baselines: tuple[Baseline, ...]
+    design_rps: float
+    output_tokens_per_s: float
+    input_tokens_per_s: float
+    model: str
+    slo: SLO
+    utilization_target: float
+    demand: DemandSummary
+    inputs: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def cost_per_month(self) -> float:
+        return self.cost_per_hour * HOURS_PER_MONTH
+
+    @property
+    def cost_per_million_output_tokens(self) -> float:
+        return self.cost_per_hour / (self.output_tokens_per_s * 3600) * 1e6
+
+    @property
+    def mean_over_design(self) -> float | None:
+        return self.demand.mean_over_design
+
+    def cost_per_million_tokens(self, kind: str = "output", at: str = "design") -> float | None:
+        """USD per 1M `kind` ("input"/"output") tokens, charging the whole fleet to that kind, at the design rate
+        or at the mean rate (the plan's actual average utilization); comparable with API list prices.
+        """
+        tokens_per_s = {"input": self.input_tokens_per_s, "output": self.output_tokens_per_s}[kind]
+        scale = {"design": 1.0, "mean": self.mean_over_design}[at]
+        if not tokens_per_s or not scale:
+            return None
+        return self.cost_per_hour / (tokens_per_s * scale * 3600) * 1e6
+
+    @property
+    def cheapest_baseline(self) -> Baseline | None:
+        feasible = [b for b in self.baselines if b.cost_per_hour is not None]
+        return min(feasible, key=lambda b: (b.cost_per_hour, b.gpu)) if feasible else None
+
+    @property
+    def saving_vs_single_type(self) -> float | None:
+        """Fraction saved against the cheapest single-GPU-type fleet (0 when the plan is single-type)."""
+        best = self.cheapest_baseline
+        if best is None or not best.cost_per_hour:
+            return None
+        return (best.cost_per_hour - self.cost_per_hour) / best.cost_per_hour
+
+    @property
+    def gpus_by_type(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for pool in self.pools:
+            out[pool.gpu] = out.get(pool.gpu, 0) + pool.gpus
+        return dict(sorted(out.items()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document (schema 1) as Python data."""
+        from planner.plan.document import plan_document
+
+        return plan_document(self)
+
+    def to_json(self, indent: int = 2) -> str:
+        import json
+
+        return json.dumps(self.to_dict(), indent=indent) + "\n"
+
+    def to_frame(self) -> "pd.DataFrame":
+        """One row per (pool, routed bucket): a tidy table of pools and routing (also the CSV format)."""
+        import pandas as pd
+
+        rows = []
+        for pool in self.pools:
+            for route in self.routing:
+                share = route.shares.get(pool.key)
+                if not share:
+                    continue
+                rows.append({
+                    "config": pool.key, "gpu": pool.gpu, "quant": pool.quant, "tp": pool.tp, "kv_dtype": pool.kv_dtype,
+                    "replicas": pool.replicas, "gpus": pool.gpus, "pool_cost_per_hour": pool.cost_per_hour,
+                    "utilization": pool.utilization, "ttft_ms_p99": pool.ttft_ms, "tpot_ms_p99": pool.tpot_ms,
+                    "bound": pool.bound, "bucket": route.bucket, "bucket_rate_rps": route.rate_rps, "share": share,
+                })
+        return pd.DataFrame(rows)

@@ -1,0 +1,131 @@
+"""The plan document (`planner solve --format json`), schema version 1: one PlanDoc used by the writer
+(planner.plan.document.plan_document) and by every reader (simulate, diff, verify), so both sides agree.
+
+Keys not listed here are ignored when reading (a newer planner may add some); listed ones are checked.
+docs/output.md describes every field.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class SolverDoc(_Doc):
+    name: str
+    gap: float | None = None
+    runtime_s: float = 0.0
+
+
+class PoolDoc(_Doc):
+    gpu: str
+    quant: str
+    tp: int = Field(ge=1)
+    kv_dtype: str
+    replicas: int = Field(ge=0)
+    gpus: int = Field(ge=0)
+    cost_per_hour: float
+    utilization: float
+    ttft_ms_p99: float | None = None
+    """Predicted TTFT at the SLO percentile (the key keeps schema 1's name whatever the percentile)."""
+    tpot_ms_p99: float | None = None
+    bound: str = ""
+    detail: str = ""
+    config: str
+    """The pool's ReplicaSpec key, as routing shares name it."""
+
+
+class RouteDoc(_Doc):
+    bucket: str
+    input_lo: int
+    input_hi: int
+    output_lo: int
+    output_hi: int
+    rate_rps: float
+    shares: dict[str, float]
+
+
+class BaselineDoc(_Doc):
+    gpu: str
+    cost_per_hour: float | None = None
+    gpus: int | None = None
+    reason: str | None = None
+
+
+class BucketDemandDoc(_Doc):
+    bucket: str
+    rate_rps: float
+    share: float
+    input_mean: float
+    output_mean: float
+    input_p99: float
+
+
+class DemandDoc(_Doc):
+    design_rps: float
+    method: str
+    mean_rps: float
+    peak_rps: float
+    requests: int
+    duration_s: float
+    dropped_requests: int
+    dropped_share: float
+    buckets: list[BucketDemandDoc]
+
+
+class InputsDoc(BaseModel):
+    """Where the plan came from: the workload (echoed whole), its trace and catalogs with hashes."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    workload_file: str | None = None
+    workload_sha256: str | None = None
+    workload: dict[str, Any]
+    trace_file: str | None = None
+    trace_sha256: str | None = None
+    catalog_files: list[str] = []
+    catalog_sha256: dict[str, str] = {}
+    capacity_source: str = "model"
+
+
+class PerTokenDoc(_Doc):
+    input: float | None = None
+    output: float | None = None
+
+
+class CostPerTokensDoc(_Doc):
+    design: PerTokenDoc
+    mean: PerTokenDoc
+    mean_over_design: float | None = None
+
+
+class PlanDoc(_Doc):
+    """The whole plan document."""
+
+    schema_version: Literal[1]
+    status: str
+    solver: SolverDoc
+    model: str
+    slo: dict[str, float]
+    utilization_target: float
+    cost_per_hour: float
+    cost_per_month: float
+    cost_per_million_output_tokens: float
+    cost_per_million_tokens: CostPerTokensDoc
+    design_rps: float
+    output_tokens_per_s: float
+    input_tokens_per_s: float
+    gpus_by_type: dict[str, int]
+    pools: list[PoolDoc]
+    routing: list[RouteDoc]
+    baselines: list[BaselineDoc] = []
+    saving_vs_cheapest_single_type: float | None = None
+    demand: DemandDoc
+    inputs: InputsDoc
+    notes: list[str] = []

@@ -1,0 +1,65 @@
+"""The identity of a replica configuration, used by every stage: candidates, capacity tables, plans,
+profiles and the simulator all name a config by one `ReplicaSpec` and its `.key`.
+
+Plain frozen dataclasses (hashable, no catalog objects inside), so a spec is cheap to build, compare and
+use as a dict key; planner.supply.replica resolves it against a catalog into a perf.ServingConfig.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["unified", "prefill", "decode"]
+"""What a replica serves: whole requests (`unified`), or one half of a disaggregated pair (later)."""
+
+
+@dataclass(frozen=True)
+class EngineParams:
+    """Serving-engine settings the performance model and the simulator take (vLLM's names and defaults).
+
+    The workload schema's `engine:` section (planner.schemas.workload.Engine) converts to this record, so
+    the performance model never depends on the workload schema.
+    """
+
+    gpu_memory_utilization: float = 0.9
+    """vLLM `--gpu-memory-utilization` default."""
+    block_size: int = 16
+    """vLLM KV block size default (tokens per page)."""
+    max_num_seqs: int = 256
+    """vLLM `--max-num-seqs` default."""
+    max_num_batched_tokens: int = 8192
+    """vLLM V1 default token budget per step for online serving."""
+    paged_kv: bool = True
+    flash_attention: bool = True
+    chunked_prefill: bool = False
+
+
+def config_key(gpu: str, quant: str, tp: int, kv_dtype: str, role: Role = "unified") -> str:
+    """`h100/fp8/tp2`, `/kv-fp8` appended for an fp8 KV cache and `/prefill` or `/decode` for a
+    disaggregated role: how plans, profiles, routing tables and the simulator name a config."""
+    kv = "" if kv_dtype == "fp16" else f"/kv-{kv_dtype}"
+    role_part = "" if role == "unified" else f"/{role}"
+    return f"{gpu}/{quant}/tp{tp}{kv}{role_part}"
+
+
+@dataclass(frozen=True)
+class ReplicaSpec:
+    """One replica design: `model` on `tp` GPUs of type `gpu`, weight format `quant`, KV dtype `kv_dtype`,
+    serving `role` under `engine` settings. The key leaves out model and engine, which one plan shares."""
+
+    model: str
+    gpu: str
+    quant: str
+    kv_dtype: str
+    tp: int
+    role: Role = "unified"
+    engine: EngineParams = field(default_factory=EngineParams)
+
+    @property
+    def key(self) -> str:
+        return config_key(self.gpu, self.quant, self.tp, self.kv_dtype, self.role)
+
+    @property
+    def gpus(self) -> int:
+        """GPUs one replica occupies."""
+        return self.tp

@@ -1,0 +1,164 @@
+"""The workload schema (docs/workload.md): model, SLOs, traffic (trace or histogram), search space, pricing."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from planner.schemas.base import Base, Fraction, Positive
+from planner.schemas.catalog import PriceTier
+from planner.schemas.replica import EngineParams
+
+TokenCount = Annotated[int, Field(ge=1)]
+Percentile = Annotated[float, Field(ge=50, lt=100, allow_inf_nan=False)]
+
+DEFAULT_INPUT_EDGES = (1, 128, 512, 2048, 8192, 32768)
+DEFAULT_OUTPUT_EDGES = (1, 64, 256, 1024, 4096)
+
+
+class SLO(Base):
+    ttft_ms: Positive
+    """Time to first token at the given percentile, milliseconds."""
+    tpot_ms: Positive
+    """Time per output token (after the first) at the given percentile, milliseconds."""
+    percentile: Percentile = 99.0
+
+
+class HistogramEntry(Base):
+    """Share of requests whose lengths fall in half-open ranges [lo, hi) tokens."""
+
+    input: tuple[TokenCount, TokenCount]
+    output: tuple[TokenCount, TokenCount]
+    share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+
+    @field_validator("input", "output")
+    @classmethod
+    def _ordered(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if value[1] <= value[0]:
+            raise ValueError(f"expected [lo, hi) with hi > lo, got [{value[0]}, {value[1]})")
+        return value
+
+
+class BucketEdges(Base):
+    """Lower edges of the length buckets; the last bucket is open-ended (capped by the model's context)."""
+
+    input: list[TokenCount] = list(DEFAULT_INPUT_EDGES)
+    output: list[TokenCount] = list(DEFAULT_OUTPUT_EDGES)
+
+    @field_validator("input", "output")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if not value or value[0] != 1:
+            raise ValueError("edges must start at 1")
+        if any(b <= a for a, b in zip(value, value[1:])):
+            raise ValueError(f"edges must be strictly increasing, got {value}")
+        return value
+
+
+class Traffic(Base):
+    trace: str | None = None
+    """Path to a request trace (relative to the workload file)."""
+    format: Literal["auto", "csv", "jsonl", "parquet"] = "auto"
+    rate_rps: Positive | None = None
+    """Mean request rate when the traffic is a histogram."""
+    histogram: list[HistogramEntry] | None = None
+    rate_scale: Positive = 1.0
+    """Multiply the design rate (growth what-ifs)."""
+    target_rps: Positive | None = None
+    """Scale the trace so its design rate is exactly this many requests/s."""
+    design_rate: Literal["peak", "mean", "p95"] = "peak"
+    peak_window_s: Positive = 60.0
+    """Window over which the trace's rate is measured for `peak` and `p95`."""
+    overflow: Literal["drop", "error"] = "drop"
+    """Requests longer than the model's context window: drop them (with a warning) or refuse the trace."""
+    buckets: BucketEdges = BucketEdges()
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Traffic":
+        if (self.trace is None) == (self.histogram is None):
+            raise ValueError("give either `trace` or `histogram` (with `rate_rps`), not both and not neither")
+        if self.histogram is not None:
+            if self.rate_rps is None:
+                raise ValueError("a `histogram` needs `rate_rps` (requests per second)")
+            total = sum(e.share for e in self.histogram)
+            if abs(total - 1.0) > 1e-3:
+                raise ValueError(f"histogram shares must sum to 1, got {total:.4f}")
+        elif self.rate_rps is not None:
+            raise ValueError("`rate_rps` goes with `histogram`; to rescale a trace use `target_rps` or `rate_scale`")
+        if self.target_rps is not None and self.rate_scale != 1.0:
+            raise ValueError("give `target_rps` or `rate_scale`, not both")
+        return self
+
+
+class Pricing(Base):
+    provider: str = "aws"
+    tier: PriceTier = "on-demand"
+    overrides: dict[str, Positive] = {}
+    """USD per GPU-hour by GPU id, replacing the catalog price (negotiated rates)."""
+
+
+class Engine(Base):
+    """Serving-engine settings the performance model assumes (vLLM defaults)."""
+
+    gpu_memory_utilization: Fraction = 0.9
+    block_size: TokenCount = 16
+    max_num_seqs: TokenCount = 256
+    max_num_batched_tokens: TokenCount = 8192
+    paged_kv: bool = True
+    flash_attention: bool = True
+    chunked_prefill: bool = False
+    """Prompts are split into chunks that ride along with decode steps (vLLM V1's default) instead of
+    running as their own steps that pause decoding (vLLM V0's default)."""
+
+    def params(self) -> EngineParams:
+        """The same settings as the plain record the performance model takes."""
+        return EngineParams(**self.model_dump())
+
+
+class SolverOptions(Base):
+    name: Literal["highs", "cbc"] = "highs"
+    time_limit_s: Positive = 30.0
+    mip_gap: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 1e-6
+
+
+class Scenario(Base):
+    """A named what-if: overrides by dotted path (`slo.tpot_ms: 30`), optionally on top of another scenario."""
+
+    base: str | None = None
+    """Name of the scenario this one builds on (its overrides apply first)."""
+    description: str = ""
+    set: dict[str, Any] = {}
+    """Dotted workload path -> value, as `planner solve --set` takes them (docs/whatif.md)."""
+
+
+class Workload(Base):
+    """What to serve, how fast, and where the planner may look."""
+
+    name: str = ""
+    description: str = ""
+    model: str
+    slo: SLO
+    traffic: Traffic
+    gpus: list[str] | None = None
+    """GPU ids to consider; default: every GPU with a price from the chosen provider."""
+    quantization: list[str] = ["bf16"]
+    """Weight formats to consider. Default bf16 only: quantization changes quality, so it is opt-in."""
+    kv_dtype: list[Literal["fp16", "fp8"]] = ["fp16"]
+    tp: list[Annotated[int, Field(ge=1, le=64)]] = [1, 2, 4, 8]
+    pricing: Pricing = Pricing()
+    utilization_target: Fraction = 0.8
+    engine: Engine = Engine()
+    solver: SolverOptions = SolverOptions()
+    capacity_profile: str | None = None
+    """Measured capacity profile CSV (relative to the workload file) replacing the performance model (docs/profiles.md)."""
+    scenarios: dict[str, Scenario] = {}
+    """Named what-ifs for `--scenario NAME` and `planner compare` (docs/whatif.md)."""
+
+    @field_validator("gpus", "quantization", "kv_dtype", "tp")
+    @classmethod
+    def _non_empty(cls, value: list[Any] | None) -> list[Any] | None:
+        if value is not None and not value:
+            raise ValueError("expected at least one entry (omit the key for the default)")
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError(f"duplicate entries in {value}")
+        return value

@@ -1,0 +1,65 @@
+"""The capacity table: max req/s of one replica of each config for each bucket.
+
+This is the seam between supply and the optimizer (design.md): a CapacitySource (the analytical model, or
+a measured profile) fills it; the optimizer only reads `max_rps` and the costs. Configs are ReplicaSpecs,
+the identity every later stage uses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from planner.demand.buckets import Bucket
+from planner.perf.capacity import CellCapacity
+from planner.schemas.replica import ReplicaSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class CapacityTable:
+    """`max_rps[k, b]`: req/s one replica of config k sustains for bucket b within the SLOs (0 = cannot)."""
+
+    configs: tuple[ReplicaSpec, ...]
+    costs: np.ndarray
+    """USD per hour of one replica of each config (tp GPUs)."""
+    buckets: tuple[Bucket, ...]
+    max_rps: np.ndarray
+    cells: tuple[tuple[CellCapacity, ...], ...] | None = None
+    """The analytical model's detail per cell (None for a measured profile)."""
+    source: str = "model"
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.max_rps.shape != (len(self.configs), len(self.buckets)):
+            raise ValueError("max_rps must be configs x buckets")
+        if self.costs.shape != (len(self.configs),):
+            raise ValueError("costs must have one entry per config")
+
+    def cell(self, k: int, b: int) -> CellCapacity | None:
+        return self.cells[k][b] if self.cells is not None else None
+
+    def index(self) -> dict[ReplicaSpec, int]:
+        """Row of each config."""
+        return {spec: k for k, spec in enumerate(self.configs)}
+
+    def to_frame(self) -> "pd.DataFrame":
+        """One row per (config, bucket): the profile format of docs/profiles.md plus model details."""
+        import pandas as pd
+
+        rows = []
+        for k, cfg in enumerate(self.configs):
+            for b, bucket in enumerate(self.buckets):
+                cell = self.cell(k, b)
+                rows.append({
+                    "config": cfg.key, "gpu": cfg.gpu, "quant": cfg.quant, "tp": cfg.tp, "kv_dtype": cfg.kv_dtype,
+                    "cost_per_hour": float(self.costs[k]),
+                    "input_lo": bucket.input_lo, "input_hi": bucket.input_hi,
+                    "output_lo": bucket.output_lo, "output_hi": bucket.output_hi,
+                    "max_rps": float(self.max_rps[k, b]),
+                    "bound": cell.bound if cell else None, "detail": cell.detail if cell else None,
+                })
+        return pd.DataFrame(rows)
