@@ -18,10 +18,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from planner.calibrate import PRIOR, default_entry, errors, fit_efficiency, summarise  # noqa: E402
-from planner.catalog import load_catalog  # noqa: E402
-from planner.measured_data import read_all  # noqa: E402
-from planner.yamlio import write_atomic  # noqa: E402
+from planner.calibration.fit import PRIOR, default_entry, fit_efficiency  # noqa: E402
+from planner.calibration.predict import errors, summarize  # noqa: E402
+from planner.io.catalog import load_catalog  # noqa: E402
+from planner.io.readers.measured import read_all  # noqa: E402
+from planner.io.files import write_atomic  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "../shared/data/measured"
@@ -46,7 +47,7 @@ def loso(obs: list, catalog) -> pd.DataFrame:  # noqa: ANN001
 
 def _table(frame: pd.DataFrame, by: list[str]) -> str:
     lines = ["| " + " | ".join(by) + " | n | median abs error | p90 abs error |", "|" + "---|" * (len(by) + 3)]
-    for _, r in summarise(frame, by).iterrows():
+    for _, r in summarize(frame, by).iterrows():
         lines.append("| " + " | ".join(str(r[b]) for b in by) + f" | {int(r.n)} | {r.median_pct:.1f} % | {r.p90_pct:.1f} % |")
     return "\n".join(lines)
 
@@ -91,14 +92,14 @@ def main() -> int:
 
 
 def render(engine: pd.DataFrame, held_out: pd.DataFrame, in_sample: pd.DataFrame, skipped: list) -> str:  # noqa: ANN001
-    head = summarise(engine, ["kind"]).set_index("kind")
+    head = summarize(engine, ["kind"]).set_index("kind")
     verdict = []
     for kind, target in TARGET.items():
         r = head.loc[kind]
         ok = r.median_pct <= target and r.p90_pct <= 35
         verdict.append(f"| {kind} | {int(r.n)} | {r.median_pct:.1f} % (target <= {target:g} %) | {r.p90_pct:.1f} % (target <= 35 %) | "
                        f"{'met' if ok else 'MISSED'} |")
-    ins = summarise(in_sample[~in_sample["kind"].str.startswith("operator")], ["kind"])
+    ins = summarize(in_sample[~in_sample["kind"].str.startswith("operator")], ["kind"])
     worst = engine.assign(abs_err=engine["error"].abs()).sort_values("abs_err", ascending=False).head(12)
     worst_rows = "\n".join(f"| {r.source} | {r.ref} | {r.gpu} | {r.model} tp{r.tp} {r.quant} | {r.mode} | {r.metric} | "
                            f"{r.measured:.4g} | {r.predicted:.4g} | {r.error * 100:+.0f} % |" for r in worst.itertuples())

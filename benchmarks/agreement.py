@@ -18,8 +18,9 @@ from planner import api
 from planner.perf.capacity import cell_capacity
 from planner.simulate.replay import SimOptions, SimPool, simulate
 from planner.simulate.router import RouteTable
-from planner.traces import Trace
-from planner.verify import build_fleet, read_plan, requests_for
+from planner.io.traces import Trace
+from planner.plan.document import read_plan
+from planner.simulate.verify import build_fleet, requests_for
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUESTS = 4000

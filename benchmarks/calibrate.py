@@ -12,10 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from planner.calibrate import PRIOR, default_entry, fit_efficiency, overlay_yaml
-from planner.catalog import load_catalog
-from planner.measured_data import read_all
-from planner.yamlio import write_atomic
+from planner.calibration.fit import PRIOR, default_entry, fit_efficiency, overlay_yaml
+from planner.io.catalog import load_catalog
+from planner.io.readers.measured import read_all
+from planner.io.files import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "../shared/data/measured"

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from planner import api
-from planner.workload import workload_from_dict
-from planner.yamlio import write_atomic
+from planner.io.workload import workload_from_dict
+from planner.io.files import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "profiles.md"

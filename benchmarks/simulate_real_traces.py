@@ -18,7 +18,8 @@ import yaml
 
 from planner import api
 from planner.simulate.replay import SimOptions
-from planner.verify import build_fleet, read_plan, requests_for, run_fleet, verify_plan
+from planner.plan.document import read_plan
+from planner.simulate.verify import build_fleet, requests_for, run_fleet, verify_plan
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_traces import CASES, DATA  # noqa: E402 - the same traces, models and SLOs as the solve benchmark

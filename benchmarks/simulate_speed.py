@@ -18,8 +18,9 @@ from pathlib import Path
 
 from planner import api
 from planner.simulate.replay import SimOptions
-from planner.tracegen import generate_trace
-from planner.verify import build_fleet, read_plan, run_fleet
+from planner.demand.synthetic import generate_trace
+from planner.plan.document import read_plan
+from planner.simulate.verify import build_fleet, run_fleet
 
 ROOT = Path(__file__).resolve().parents[1]
 MEAN_RPS = 30.0

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from planner.cli.main import cli
-from planner.workload import SLO, BucketEdges, Engine, HistogramEntry, Pricing, SolverOptions, Traffic, Workload
+from planner.schemas.workload import SLO, BucketEdges, Engine, HistogramEntry, Pricing, SolverOptions, Traffic, Workload
 from tests.conftest import ROOT
 
 

@@ -1,6 +1,7 @@
 """A Plan to and from its JSON document: both directions go through planner.schemas.plan.PlanDoc."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -87,10 +88,22 @@ def plan_from_doc(doc: PlanDoc) -> Plan:
                 doc.utilization_target, demand, doc.inputs.model_dump(), tuple(doc.notes))
 
 
+def _check_json(path: Path) -> None:
+    """A plan file must be JSON (as `solve --format json` writes it): say where it is not."""
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkloadError(f"{path}: cannot read plan: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise WorkloadError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+
+
 def read_plan(source: str | Path | dict[str, Any] | Plan) -> Plan:
     """A plan from a JSON file, a dict or a Plan; problems point at file:line."""
     if isinstance(source, Plan):
         return source
+    if not isinstance(source, dict):
+        _check_json(Path(source))
     doc = YamlDoc(source, {}, Path("<plan>")) if isinstance(source, dict) else load_yaml(source, WorkloadError)
     plan = validate(PlanDoc, doc, WorkloadError)
     keys = {p.config for p in plan.pools}

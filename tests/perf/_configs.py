@@ -1,10 +1,11 @@
 """Configs for the perf tests: catalog entries plus a round-number efficiency entry for golden values."""
 from __future__ import annotations
 
-from planner.catalog import Efficiency, load_catalog
+from planner.io.catalog import load_catalog
+from planner.schemas.catalog import Efficiency
 from planner.perf.memory import ServingConfig
 from planner.perf.speculative import SpecDecode
-from planner.workload import Engine
+from planner.schemas.replica import EngineParams as Engine
 
 CATALOG = load_catalog()
 ROUND_EFF = Efficiency(

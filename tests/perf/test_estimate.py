@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from planner.cli.main import cli
 from planner.errors import PlannerError
 from planner.perf import estimate as est
+from planner.supply.replica import build_config
 from tests.perf._configs import CATALOG
 
 JSON_KEYS = {"weights_gb_per_gpu", "kv_bytes_per_token", "max_batch", "ttft_ms", "tpot_ms", "output_tok_s",
@@ -19,18 +20,18 @@ SUPPORTED = [(g, q.id) for g in sorted(CATALOG.gpus) for q in CATALOG.quantizati
 
 @pytest.mark.parametrize(("gpu", "quant"), SUPPORTED)
 def test_every_mode_for_every_gpu_and_format(gpu: str, quant: str) -> None:
-    cfg = est.build_config(CATALOG, "llama-3.1-8b", gpu, quant)
+    cfg = build_config(CATALOG, "llama-3.1-8b", gpu, quant)
     results = [est.lockstep(cfg, 512, 128, 8), est.max_throughput(cfg, 512, 128),
                est.at_rate(cfg, 512, 128, 0.5), est.at_concurrency(cfg, 512, 128, 4)]
     for r in results:
-        assert r.bound in ("compute", "bandwidth", "kv_capacity")
+        assert r.bound in ("compute", "bandwidth", "kv_memory")
         for value in (r.ttft_ms, r.tpot_ms, r.output_tok_s, r.total_tok_s, r.req_s):
             assert math.isfinite(value) and value > 0
         assert r.total_tok_s == pytest.approx(r.req_s * (512 + 128))
 
 
 def test_lockstep_arithmetic() -> None:
-    cfg = est.build_config(CATALOG, "llama-3.1-8b", "h100")
+    cfg = build_config(CATALOG, "llama-3.1-8b", "h100")
     r = est.lockstep(cfg, 1000, 200, 4)
     e2e_s = (r.ttft_ms + 199 * r.tpot_ms) / 1e3
     assert r.output_tok_s == pytest.approx(4 * 200 / e2e_s)
@@ -38,7 +39,7 @@ def test_lockstep_arithmetic() -> None:
 
 
 def test_rate_reports_p99_above_mean_and_overload() -> None:
-    cfg = est.build_config(CATALOG, "llama-3.1-8b", "h100")
+    cfg = build_config(CATALOG, "llama-3.1-8b", "h100")
     light = est.at_rate(cfg, 512, 256, 2.0)
     assert light.ttft_ms_p99 >= light.ttft_ms and light.tpot_ms_p99 >= light.tpot_ms and not light.overloaded
     heavy = est.at_rate(cfg, 512, 256, 1e4)
@@ -47,19 +48,19 @@ def test_rate_reports_p99_above_mean_and_overload() -> None:
 
 
 def test_throughput_grows_with_load_up_to_the_max() -> None:
-    cfg = est.build_config(CATALOG, "llama-3.1-8b", "a100-80gb")
+    cfg = build_config(CATALOG, "llama-3.1-8b", "a100-80gb")
     one, many = est.at_concurrency(cfg, 512, 256, 1), est.at_concurrency(cfg, 512, 256, 64)
     assert one.output_tok_s < many.output_tok_s
     assert one.tpot_ms < many.tpot_ms
 
 
 def test_refusals() -> None:
-    with pytest.raises(PlannerError, match="--quant fp8: NVIDIA A100 SXM4 80GB has no fp8 tensor cores"):
-        est.build_config(CATALOG, "llama-3.1-8b", "a100-80gb", "fp8")
+    with pytest.raises(PlannerError, match="quant fp8: NVIDIA A100 SXM4 80GB has no fp8 tensor cores"):
+        build_config(CATALOG, "llama-3.1-8b", "a100-80gb", "fp8")
     with pytest.raises(PlannerError, match="llama-3.1-70b does not fit: 141.1 GB of bf16 weights per GPU at TP 1"):
-        est.build_config(CATALOG, "llama-3.1-70b", "h100")
-    with pytest.raises(PlannerError, match="--tp 3: TP 3 does not divide 64 attention heads"):
-        est.build_config(CATALOG, "llama-3.1-70b", "h100", tp=3)
+        build_config(CATALOG, "llama-3.1-70b", "h100")
+    with pytest.raises(PlannerError, match="tp 3: TP 3 does not divide 64 attention heads"):
+        build_config(CATALOG, "llama-3.1-70b", "h100", tp=3)
 
 
 def _run(*args: str):  # noqa: ANN202
@@ -81,7 +82,7 @@ def test_cli_table_shows_breakdown() -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("--gpu", "a100-80gb", "--quant", "fp8", "--batch", "1"), "error: --quant fp8: NVIDIA A100 SXM4 80GB has no fp8 tensor cores"),
+    (("--gpu", "a100-80gb", "--quant", "fp8", "--batch", "1"), "error: quant fp8: NVIDIA A100 SXM4 80GB has no fp8 tensor cores"),
     (("--gpu", "h100", "--batch", "1", "--rate", "2"), "error: give exactly one of --batch, --max-throughput, --rate, --concurrency (got --batch, --rate)"),
     (("--gpu", "h100", "--batch", "1", "--spec-decode", "nope:4:0.5"), "error: --spec-decode: unknown draft model 'nope'"),
 ])

@@ -12,7 +12,7 @@ from planner.perf.memory import (
     weight_bytes_per_gpu,
 )
 from planner.perf.speculative import SpecDecode
-from planner.workload import Engine
+from planner.schemas.replica import EngineParams as Engine
 from tests.perf._configs import CATALOG, config
 
 

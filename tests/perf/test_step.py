@@ -67,7 +67,7 @@ def test_never_faster_than_the_roofline(gpu: str) -> None:
 
 
 def test_flash_attention_off_adds_score_traffic() -> None:
-    from planner.workload import Engine
+    from planner.schemas.replica import EngineParams as Engine
 
     on, off = config("llama-3.1-8b", "h100"), config("llama-3.1-8b", "h100", engine=Engine(flash_attention=False))
     assert float(prefill_step(off, 8192.0).kv_s) > float(prefill_step(on, 8192.0).kv_s)

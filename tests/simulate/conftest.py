@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planner.catalog import Efficiency, load_catalog
+from planner.io.catalog import load_catalog
+from planner.schemas.catalog import Efficiency
 from planner.perf.memory import ServingConfig
-from planner.traces import Trace
-from planner.workload import Engine
+from planner.io.traces import Trace
+from planner.schemas.replica import EngineParams as Engine
 
 # Pinned so the golden numbers below do not move when the shipped catalog is recalibrated.
 EFF = Efficiency(gpu="h100", compute={"bf16": 0.6}, bandwidth=0.8, gemm_half_tokens=64, step_overhead_ms=1.0,

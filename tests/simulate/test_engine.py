@@ -8,7 +8,7 @@ from planner.perf.step import decode_step, prefill_step
 from planner.simulate.engine import RequestLog
 from planner.simulate.router import run_pool
 from planner.simulate.steps import build_step_model
-from planner.workload import Engine
+from planner.schemas.replica import EngineParams as Engine
 
 from .conftest import make_config, poisson_trace
 

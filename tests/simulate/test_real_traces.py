@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from planner import api
 from planner.cli.main import cli
-from planner.plan import Plan
-from planner.traces import read_trace
-from planner.verify import verify_plan
+from planner.plan.model import Plan
+from planner.io.traces import read_trace
+from planner.simulate.verify import verify_plan
 from tests.conftest import shared_file
 
 LLAMA_8B_CHAT = {"model": "llama-3.1-8b", "slo": {"ttft_ms": 1000, "tpot_ms": 50}}

@@ -7,8 +7,8 @@ import numpy as np
 
 from planner.simulate.replay import SimOptions, SimPool, simulate
 from planner.simulate.router import RouteTable, route_requests
-from planner.traces import Trace
-from planner.workload import SLO
+from planner.io.traces import Trace
+from planner.schemas.workload import SLO
 
 from .conftest import poisson_trace
 

@@ -9,7 +9,8 @@ import pytest
 from planner import api
 from planner.errors import WorkloadError
 from planner.simulate.replay import SimOptions
-from planner.verify import build_fleet, read_plan, requests_for, run_fleet, simulate_plan, verify_plan
+from planner.plan.document import read_plan
+from planner.simulate.verify import build_fleet, requests_for, run_fleet, simulate_plan, verify_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAT = ROOT / "workloads" / "chat.yaml"
@@ -79,7 +80,7 @@ def test_one_pool_cut_to_half_its_replicas_visibly_fails():
     biggest = max(plan.pools, key=lambda p: (p.replicas, p.key))
     assert biggest.replicas >= 2
     kept = biggest.replicas // 2
-    cut = replace(biggest, replicas=kept, gpus=kept * biggest.tp, cost_per_hour=biggest.cost_per_hour * kept / biggest.replicas)
+    cut = replace(biggest, replicas=kept, cost_per_hour=biggest.cost_per_hour * kept / biggest.replicas)
     halved = replace(plan, pools=tuple(cut if p is biggest else p for p in plan.pools))
     assert verify_plan(plan).result.met
     result = verify_plan(halved).result

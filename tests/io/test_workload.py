@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from planner.catalog import load_catalog
+from planner.io.catalog import load_catalog
 from planner.errors import WorkloadError
-from planner.workload import check_ids, load_workload
+from planner.io.workload import check_ids, load_workload
 
 GOOD = """\
 model: llama-3-8b

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from planner.catalog import load_catalog
+from planner.io.catalog import load_catalog
 from planner.errors import CatalogError
 
 REQUIRED_GPUS = {"h100", "h200", "a100-80gb", "a100-40gb", "l4", "l40s", "a10g"}

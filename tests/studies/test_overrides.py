@@ -7,8 +7,8 @@ from click.testing import CliRunner
 import planner
 from planner.cli.main import cli
 from planner.errors import WorkloadError
-from planner.overrides import parse_assignment
-from tests.whatif_workload import WORKLOAD
+from planner.studies.overrides import parse_assignment
+from tests.studies.whatif_workload import WORKLOAD
 
 
 @pytest.fixture

@@ -9,11 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import planner
-from planner import whatif
+from planner.studies.compare import CostChange, compare, diff
+from planner.studies.sensitivity import sensitivity
+from planner.studies.sweep import expand_grid, parse_param, sweep
 from planner.cli.main import cli
 from planner.errors import WorkloadError
 from planner.report.whatif_text import format_change
-from tests.whatif_workload import WORKLOAD
+from tests.studies.whatif_workload import WORKLOAD
 
 
 @pytest.fixture
@@ -22,33 +24,33 @@ def path(write):
 
 
 def test_format_change_is_infracost_style():
-    assert format_change(whatif.CostChange(12300.4, 0.18)) == "+$12,300/month (+18 %)"
-    assert format_change(whatif.CostChange(-450.0, -0.052)) == "-$450/month (-5 %)"
+    assert format_change(CostChange(12300.4, 0.18)) == "+$12,300/month (+18 %)"
+    assert format_change(CostChange(-450.0, -0.052)) == "-$450/month (-5 %)"
     assert format_change(None) == "-"
 
 
 def test_parse_param_ranges_lists_and_sets():
-    assert whatif.parse_param("slo.tpot_ms=20:100:10") == ("slo.tpot_ms", [20, 30, 40, 50, 60, 70, 80, 90, 100])
-    assert whatif.parse_param("traffic.rate_scale=0.5:1.5:0.25")[1] == [0.5, 0.75, 1, 1.25, 1.5]
-    assert whatif.parse_param("traffic.rate_scale=1,2,4") == ("traffic.rate_scale", [1, 2, 4])
-    assert whatif.parse_param("gpus=[h100],[h100, l4]") == ("gpus", [["h100"], ["h100", "l4"]])
+    assert parse_param("slo.tpot_ms=20:100:10") == ("slo.tpot_ms", [20, 30, 40, 50, 60, 70, 80, 90, 100])
+    assert parse_param("traffic.rate_scale=0.5:1.5:0.25")[1] == [0.5, 0.75, 1, 1.25, 1.5]
+    assert parse_param("traffic.rate_scale=1,2,4") == ("traffic.rate_scale", [1, 2, 4])
+    assert parse_param("gpus=[h100],[h100, l4]") == ("gpus", [["h100"], ["h100", "l4"]])
     with pytest.raises(WorkloadError, match=r"^--param slo.tpot_ms=50:20:10: need STEP > 0 and HI >= LO$"):
-        whatif.parse_param("slo.tpot_ms=50:20:10")
+        parse_param("slo.tpot_ms=50:20:10")
     with pytest.raises(WorkloadError, match="three finite numbers"):
-        whatif.parse_param("slo.tpot_ms=a:b:c")
-    assert len(whatif.expand_grid({"a": [1, 2, 3], "b": ["x", "y"]})) == 6
+        parse_param("slo.tpot_ms=a:b:c")
+    assert len(expand_grid({"a": [1, 2, 3], "b": ["x", "y"]})) == 6
 
 
 def test_compare_equals_the_separate_solves(path):
-    comp = whatif.compare(path, ["base", "growth", "a100-only"])
+    comp = compare(path, ["base", "growth", "a100-only"])
     for col in comp.columns:
         plan = planner.solve(path, scenario=col.name)
         assert col.summary["cost_per_month"] == round(plan.cost_per_month, 2)
         assert col.summary["gpus_by_type"] == plan.gpus_by_type
-        assert col.summary["tpot_ms_p99"] == max(p.tpot_ms_p99 for p in plan.pools)
+        assert col.summary["tpot_ms_p99"] == max(p.tpot_ms for p in plan.pools)
     base, growth, a100 = (c.summary["cost_per_month"] for c in comp.columns)
     changes = comp.changes()
-    assert changes[0] == whatif.CostChange(0.0, 0.0)
+    assert changes[0] == CostChange(0.0, 0.0)
     assert changes[1].usd_per_month == pytest.approx(growth - base) and changes[1].fraction == pytest.approx((growth - base) / base)
     assert a100 >= base  # fewer GPU types can never be cheaper
     assert list(comp.columns[2].summary["gpus_by_type"]) == ["a100-80gb"]
@@ -69,7 +71,7 @@ def _save(path, tmp_path, name, **kw):
 def test_diff_and_fail_above_exit_codes(path, tmp_path):
     old, new = _save(path, tmp_path, "old.json"), _save(path, tmp_path, "new.json", scenario="growth")
     old_cost, new_cost = (json.loads(p.read_text())["cost_per_month"] for p in (old, new))
-    comp = whatif.diff(whatif.load_plan_json(old), whatif.load_plan_json(new))
+    comp = diff(old, new)
     assert [c.summary["cost_per_month"] for c in comp.columns] == [old_cost, new_cost]
     growth_pct = (new_cost - old_cost) / old_cost * 100
     runner = CliRunner()
@@ -87,7 +89,7 @@ def test_diff_and_fail_above_exit_codes(path, tmp_path):
 
 
 def test_sweep_rows_include_infeasible_points_with_reason(path):
-    result = whatif.sweep(path, {"slo.tpot_ms": [1, 50], "traffic.rate_scale": [1, 2]}, jobs=1)
+    result = sweep(path, {"slo.tpot_ms": [1, 50], "traffic.rate_scale": [1, 2]}, jobs=1)
     assert [(r["slo.tpot_ms"], r["traffic.rate_scale"]) for r in result.records] == [(1, 1), (1, 2), (50, 1), (50, 2)]
     infeasible = result.records[0]
     assert infeasible["status"] == "infeasible" and "TPOT 1 ms cannot be met" in infeasible["reason"]
@@ -114,7 +116,7 @@ def test_sweep_cli_json_csv_and_plots(path, tmp_path):
 
 
 def test_sensitivity_moves_costs_the_right_way(path):
-    sens = whatif.sensitivity(path, 0.2, jobs=1)
+    sens = sensitivity(path, 0.2, jobs=1)
     plan = planner.solve(path)
     base = sens.base_cost_per_month
     assert base == round(plan.cost_per_month, 2)
@@ -138,7 +140,7 @@ def test_sensitivity_moves_costs_the_right_way(path):
 def test_frontier_is_monotone_in_the_tpot_slo(write, tpots):
     """Never cheaper at a tighter SLO: cost is non-increasing as the TPOT SLO loosens (infeasible = infinitely dear)."""
     path = write("w.yaml", WORKLOAD)
-    result = whatif.sweep(path, {"slo.tpot_ms": sorted(tpots)}, jobs=1)
+    result = sweep(path, {"slo.tpot_ms": sorted(tpots)}, jobs=1)
     costs = [r["cost_per_hour"] if r["cost_per_hour"] is not None else float("inf") for r in result.records]
     assert all(a >= b - 1e-9 for a, b in zip(costs, costs[1:])), list(zip(sorted(tpots), costs))
 
@@ -150,7 +152,7 @@ def test_rate_sweep_on_a_trace_equals_separate_solves():
     chat = WORKLOADS / "chat.yaml"
     if not chat.is_file():
         pytest.skip("workloads/chat.yaml absent")
-    result = whatif.sweep(chat, {"traffic.target_rps": [20, 60]}, jobs=1)
+    result = sweep(chat, {"traffic.target_rps": [20, 60]}, jobs=1)
     for r in result.records:
         plan = planner.solve(chat, overrides={"traffic.target_rps": r["traffic.target_rps"]})
         assert (r["cost_per_month"], r["gpus_by_type"]) == (round(plan.cost_per_month, 2), plan.gpus_by_type)

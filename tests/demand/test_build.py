@@ -6,11 +6,13 @@ import logging
 import numpy as np
 import pytest
 
-from planner.catalog import load_catalog
-from planner.demand import OPEN, build_demand, demand_from_trace, window_rates
+from planner.io.catalog import load_catalog
+from planner.demand.buckets import OPEN
+from planner.demand.build import build_demand, demand_from_trace, window_rates
 from planner.errors import WorkloadError
-from planner.traces import Trace
-from planner.workload import Traffic, load_workload
+from planner.io.traces import Trace
+from planner.io.workload import load_workload
+from planner.schemas.workload import Traffic
 
 
 def _trace() -> Trace:
@@ -36,7 +38,7 @@ def test_design_rate_methods(method, design):
     assert (short.input_lo, short.input_hi, short.output_lo, short.output_hi) == (1, 128, 1, 64)
     assert (long_.input_lo, long_.input_hi) == (512, 2048)
     assert short.share == pytest.approx(16 / 31) and long_.share == pytest.approx(15 / 31)
-    assert short.rate_rps + long_.rate_rps == pytest.approx(design)
+    assert demand.bucket_rates().sum() == pytest.approx(design)
     assert short.input_mean == 100 and long_.input_max == 1000
 
 
@@ -84,7 +86,7 @@ traffic:
 """)
     demand = build_demand(load_workload(path), load_catalog().model("llama-2-7b"))
     first, second = demand.buckets
-    assert (first.rate_rps, first.input_mean, first.output_mean, first.input_max) == (5.0, 50.5, 14.5, 100)
+    assert (demand.bucket_rates()[0], first.input_mean, first.output_mean, first.input_max) == (5.0, 50.5, 14.5, 100)
     # the 4096-token context leaves room for inputs up to 4096 - 100 = 3996: (3996 + 1 - 3000) / 2001 of the entry
     kept = 997 / 2001
     assert second.share == pytest.approx(0.5 * kept) and second.input_max == 3996

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from planner.errors import WorkloadError
-from planner.traces import read_trace
-from planner.tracegen import KINDS, generate_trace
+from planner.io.traces import read_trace
+from planner.demand.synthetic import KINDS, generate_trace
 from tests.conftest import shared_file
 
 

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 
 from planner import api
 from planner.cli.main import cli
-from planner.demand import OPEN
-from planner.profile import read_profile, without_profile
-from planner.tracegen import generate_trace
-from planner.traces import write_trace_csv
-from planner.workload import load_workload, workload_from_dict
+from planner.demand.buckets import OPEN
+from planner.io.readers.profile_csv import read_profile
+from planner.demand.synthetic import generate_trace
+from planner.io.traces.planner import trace_csv as write_trace_csv
+from planner.io.workload import load_workload, workload_from_dict
 from tests.conftest import WORKLOADS
 
 HEADER = "gpu,input_lo,input_hi,output_lo,output_hi,max_rps,cost_per_hour\n"
@@ -146,7 +146,7 @@ def test_export_then_solve_gives_the_same_plan_histogram(tmp_path):
     assert result.exit_code == 0, result.output
     assert out.read_text().startswith("# capacity profile exported by `planner profile export`")
     loaded = load_workload(workload)
-    model_plan = api.solve(without_profile(loaded))
+    model_plan = api.solve(loaded.without_profile())
     profile_plan = api.solve(workload_from_dict(loaded.workload.model_dump() | {"capacity_profile": str(out)}, tmp_path))
     same_plan(model_plan, profile_plan)
     assert profile_plan.inputs["capacity_source"] == f"profile:{out}"
@@ -189,8 +189,9 @@ capacity_profile: profile.csv
 """)
     problem = api.prepare(path)
     b1, b2 = problem.demand.buckets
-    assert (b1.rect, b1.rate_rps, b1.share) == ((1, 513, 1, 256), pytest.approx(2.0), pytest.approx(0.2))
-    assert (b2.rect, b2.rate_rps, b2.share) == ((513, 2049, 1, 256), pytest.approx(8.0), pytest.approx(0.8))
+    r1, r2 = problem.demand.bucket_rates()
+    assert (b1.rect, r1, b1.share) == ((1, 513, 1, 256), pytest.approx(2.0), pytest.approx(0.2))
+    assert (b2.rect, r2, b2.share) == ((513, 2049, 1, 256), pytest.approx(8.0), pytest.approx(0.8))
     assert (b2.input_mean, b2.output_mean, b2.input_max) == (pytest.approx(1344.5), pytest.approx(128.0), 2048)
     assert b2.input_p99 == pytest.approx(2048 - 1023 / 75, abs=1e-6)
 

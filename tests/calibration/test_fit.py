@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from planner.calibrate import Observation, errors, fit_efficiency, predict, read_user_csv, read_vllm_result, with_efficiency
-from planner.catalog import load_catalog
+from planner.calibration.fit import fit_efficiency
+from planner.calibration.predict import errors, predict, with_efficiency
+from planner.io.readers.calibration_csv import read_user_csv
+from planner.io.readers.vllm_json import read_vllm_result
+from planner.schemas.observation import Observation
+from planner.io.catalog import load_catalog
 from planner.cli.main import cli
 from planner.errors import PlannerError
 from tests.conftest import shared_file
@@ -90,7 +94,7 @@ def test_cli_calibrate_json_needs_hardware(write) -> None:  # noqa: ANN001
 
 
 def test_measured_data_sets_load() -> None:
-    from planner.measured_data import read_published, read_splitwise
+    from planner.io.readers.measured import read_published, read_splitwise
 
     published, skipped = read_published(shared_file("measured/published_calibration.csv"))
     assert len(published) + len(skipped) == 64  # PROVENANCE: 64 rows
