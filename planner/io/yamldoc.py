@@ -18,8 +18,8 @@ M = TypeVar("M", bound=BaseModel)
 Loc = tuple[Any, ...]
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records the line of every mapping key and sequence item."""
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc] - libyaml when present: ~10x faster
+    """SafeLoader that refuses duplicate keys; the composed node tree gives every path's line."""
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -80,13 +80,16 @@ def load_yaml(path: str | Path, error: type[PlannerError] = PlannerError) -> Yam
         raise error(f"{path}: cannot read file: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise error(f"{path}: not a UTF-8 text file") from None
+    loader = _LineLoader(text)
     try:
-        node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        node = loader.get_single_node()  # one parse: the node tree gives the lines, then the data
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
         raise error(f"{path}{line}: invalid YAML: {exc.problem or exc.context}") from None
+    finally:
+        loader.dispose()
     lines: dict[Loc, int] = {}
     if node is not None:
         _line_index(node, (), lines)
