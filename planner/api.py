@@ -22,7 +22,7 @@ from planner.optimize.fleet import SolverSettings, optimize_fleet
 from planner.optimize.solvers import SolveStatus
 from planner.plan.build import assemble_plan, fleet_problem
 from planner.plan.model import Plan
-from planner.studies.overrides import Overrides, apply_overrides, describe
+from planner.io.overrides import Overrides, apply_overrides, describe
 from planner.supply.candidates import Rejection, enumerate_candidates
 from planner.supply.profile import MeasuredProfile
 from planner.supply.sources import AnalyticalModel
@@ -53,7 +53,7 @@ def as_loaded(workload: WorkloadInput) -> LoadedWorkload:
 
 
 def load(workload: WorkloadInput, overrides: Overrides | None = None, scenario: str | None = None) -> LoadedWorkload:
-    """Validate a workload, then apply a named scenario and `--set`-style overrides (planner.studies.overrides)."""
+    """Validate a workload, then apply a named scenario and `--set`-style overrides (planner.io.overrides)."""
     return apply_overrides(as_loaded(workload), overrides, scenario)
 
 

@@ -149,7 +149,7 @@ def report(workload: str, catalog_files: tuple[str, ...], fmt: str, output: str 
 
     Example: planner report workloads/chat.yaml -o report.html
     """
-    from planner.report.study import build_report
+    from planner.studies.report import build_report
 
     data = build_report(workload, overrides, scenario, catalog_files, jobs, delta / 100, _progress())
     if fmt == "html":

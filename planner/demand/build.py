@@ -11,7 +11,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from planner.demand.buckets import LENGTH_PERCENTILES, OPEN, Bucket, Rect, locate_rectangles
+from planner.demand.buckets import LENGTH_PERCENTILES, Bucket
+
+from planner.schemas.ranges import OPEN, Rect, locate_rectangles
 from planner.demand.series import DemandSeries, RateStats, single_period
 from planner.errors import WorkloadError
 from planner.io.traces import Trace, read_trace

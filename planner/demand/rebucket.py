@@ -10,7 +10,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from planner.demand.buckets import OPEN, Bucket, Rect, overlap
+from planner.demand.buckets import Bucket
+
+from planner.schemas.ranges import OPEN, Rect, overlap
 from planner.demand.build import build_demand, demand_on_rectangles
 from planner.demand.series import DemandSeries
 from planner.errors import WorkloadError

@@ -12,7 +12,9 @@ from typing import Literal
 
 import numpy as np
 
-from planner.demand.buckets import Bucket, locate_rectangles
+from planner.demand.buckets import Bucket
+
+from planner.schemas.ranges import locate_rectangles
 
 DesignRate = Literal["peak", "mean", "p95", "histogram"]
 HOURS_PER_MONTH = 730.0

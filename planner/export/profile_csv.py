@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Sequence
 
-from planner.demand.buckets import OPEN
+from planner.schemas.ranges import OPEN
 from planner.export import Exporter, register
 from planner.io.readers.profile_csv import COLUMNS
 from planner.io.workload import LoadedWorkload

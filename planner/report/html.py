@@ -8,7 +8,7 @@ from typing import Any
 from planner.plan.model import Plan
 from planner.report.plan_text import headline, plan_tables
 from planner.report.plots import composition_png, cost_curve_png, tornado_png
-from planner.report.study import ReportData
+from planner.studies.report import ReportData
 from planner.report.tables import html_table, money
 from planner.report.whatif_text import comparison_table, sensitivity_rows, sweep_rows
 from planner.studies.compare import Comparison

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from planner.report.html import report_plots
 from planner.report.plan_text import headline, plan_tables
-from planner.report.study import ReportData
+from planner.studies.report import ReportData
 from planner.report.tables import md_table
 from planner.report.whatif_text import sensitivity_rows, sweep_rows
 

@@ -10,7 +10,7 @@ from planner.errors import InfeasibleError, SolverError
 from planner.io.catalog import Catalog, load_catalog
 from planner.io.workload import LoadedWorkload
 from planner.plan.model import Plan
-from planner.studies.overrides import Overrides
+from planner.io.overrides import Overrides
 
 
 @functools.lru_cache(maxsize=4)

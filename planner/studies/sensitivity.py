@@ -8,7 +8,7 @@ from typing import Any
 
 from planner import api
 from planner.errors import WorkloadError
-from planner.studies.overrides import Overrides
+from planner.io.overrides import Overrides
 from planner.studies.parallel import cached_catalog, run_parallel, solve_point
 
 

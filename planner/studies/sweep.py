@@ -18,7 +18,7 @@ from planner.errors import InfeasibleError, SolverError, WorkloadError
 from planner.io.workload import LoadedWorkload
 from planner.plan.model import Plan
 from planner.studies.compare import summarize
-from planner.studies.overrides import Overrides
+from planner.io.overrides import Overrides
 from planner.studies.parallel import cached_catalog, run_parallel
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from planner.io.catalog import load_catalog
-from planner.demand.buckets import OPEN
+from planner.schemas.ranges import OPEN
 from planner.demand.build import build_demand, demand_from_trace, window_rates
 from planner.errors import WorkloadError
 from planner.io.traces import Trace

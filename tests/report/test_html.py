@@ -13,7 +13,7 @@ from planner.cli.main import cli
 from planner.report.html import render_report_html
 from planner.report.markdown_report import render_report_markdown
 from planner.report.tables import money as _money
-from planner.report.study import build_report, read_accuracy
+from planner.studies.report import build_report, read_accuracy
 from tests.studies.whatif_workload import WORKLOAD
 
 ROOT = Path(__file__).resolve().parents[1]

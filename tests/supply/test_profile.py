@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from planner import api
 from planner.cli.main import cli
-from planner.demand.buckets import OPEN
+from planner.schemas.ranges import OPEN
 from planner.io.readers.profile_csv import read_profile
 from planner.demand.synthetic import generate_trace
 from planner.io.traces.planner import trace_csv as write_trace_csv

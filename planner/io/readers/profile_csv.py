@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.demand.buckets import OPEN, Rect, bucket_label, overlap
+from planner.schemas.ranges import OPEN, Rect, bucket_label, overlap
 from planner.errors import WorkloadError, suggest
 from planner.io.readers import ReadContext, ReadResult, read_head, register
 from planner.schemas.replica import ReplicaSpec, config_key

@@ -14,7 +14,7 @@ import yaml
 from planner import api
 from planner.io.catalog import Catalog
 from planner.plan.model import Plan
-from planner.studies.overrides import Overrides, describe
+from planner.io.overrides import Overrides, describe
 from planner.studies.parallel import cached_catalog
 from planner.studies.sensitivity import Sensitivity, sensitivity
 from planner.studies.sweep import Sweep, sweep

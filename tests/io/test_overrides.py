@@ -7,7 +7,7 @@ from click.testing import CliRunner
 import planner
 from planner.cli.main import cli
 from planner.errors import WorkloadError
-from planner.studies.overrides import parse_assignment
+from planner.io.overrides import parse_assignment
 from tests.studies.whatif_workload import WORKLOAD
 
 
