@@ -34,7 +34,10 @@ def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt
     from planner import api
     from planner.report.plan_text import render_plan
 
-    plan = api.solve(workload, catalog_files=catalog_files, solver=solver, time_limit_s=time_limit_s,
+    from planner.io.catalog import load_catalog
+
+    catalog = load_catalog(catalog_files)
+    plan = api.solve(workload, catalog=catalog, catalog_files=catalog_files, solver=solver, time_limit_s=time_limit_s,
                      overrides=overrides, scenario=scenario)
     if repair and not verify:
         raise click.UsageError("--repair needs --verify")
@@ -45,8 +48,9 @@ def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt
     from planner.simulate.replay import SimOptions
     from planner.simulate.verify import verify_plan
 
-    check = verify_plan(plan, options=SimOptions(seed=seed), repair=repair, max_rounds=max_repair_steps, catalog_files=catalog_files)
-    emit(render_verification(check, render_plan(check.plan, fmt, color=output is None and sys.stdout.isatty()), fmt), output)
+    check = verify_plan(plan, options=SimOptions(seed=seed), repair=repair, max_rounds=max_repair_steps,
+                        catalog_files=catalog_files, catalog=catalog)
+    emit(render_verification(check, fmt, color=output is None and sys.stdout.isatty()), output)
     if not check.result.met:
         click.echo("error: the plan misses its SLOs in simulation (see Verification above)", err=True)
         ctx.exit(1)

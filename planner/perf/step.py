@@ -37,10 +37,6 @@ class StepTime:
     comm_s: float | np.ndarray
     overhead_s: float | np.ndarray
 
-    def scaled(self, factor: float) -> "StepTime":
-        """Every component multiplied by `factor` (e.g. per generated token)."""
-        return StepTime(*(getattr(self, f) * factor for f in _FIELDS))
-
     @property
     def compute_bound(self) -> bool | np.ndarray:
         return np.asarray(self.matmul_s + self.attention_s) >= np.asarray(self.weights_s + self.kv_s)

@@ -5,6 +5,7 @@ import base64
 from html import escape
 from typing import Any
 
+from planner.demand.series import HOURS_PER_MONTH
 from planner.plan.model import Plan
 from planner.report.plan_text import headline, plan_tables
 from planner.report.plots import composition_png, cost_curve_png, tornado_png
@@ -40,7 +41,7 @@ def _page(title: str, body: str) -> str:
 
 def _cards(plan: Plan) -> str:
     per_in = plan.cost_per_million_tokens("input")
-    cards = [(money(plan.cost_per_month), "per month (730 h)"), (money(plan.cost_per_hour), "per hour"),
+    cards = [(money(plan.cost_per_month), f"per month ({HOURS_PER_MONTH:g} h)"), (money(plan.cost_per_hour), "per hour"),
              (money(plan.cost_per_million_output_tokens), "per 1M output tokens"), (money(per_in), "per 1M input tokens"),
              (str(sum(plan.gpus_by_type.values())), "GPUs: " + ", ".join(f"{n} x {g}" for g, n in plan.gpus_by_type.items()))]
     if plan.saving_vs_single_type is not None:

@@ -2,6 +2,7 @@
 (rich), Markdown, CSV or JSON; the HTML report draws the same tables."""
 from __future__ import annotations
 
+from planner.demand.series import HOURS_PER_MONTH
 from planner.plan.model import Plan
 from planner.report.tables import TableData, md_table, money, ms, per_month, render_rich, rich_table
 
@@ -17,7 +18,7 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
         ("status", f"{status} ({plan.solver}, {plan.runtime_s:.2f} s)"),
         ("model", f"{plan.model}, p{slo.percentile:g} TTFT <= {slo.ttft_ms:g} ms, TPOT <= {slo.tpot_ms:g} ms"),
         ("design rate", f"{plan.design_rps:,.2f} req/s ({plan.demand.method}), {plan.output_tokens_per_s:,.0f} output tok/s"),
-        ("cost", f"{money(plan.cost_per_hour)}/hour, {money(plan.cost_per_month)}/month (730 h)"),
+        ("cost", f"{money(plan.cost_per_hour)}/hour, {money(plan.cost_per_month)}/month ({HOURS_PER_MONTH:g} h)"),
         ("per 1M output tokens", money(plan.cost_per_million_output_tokens)),
         ("GPUs", ", ".join(f"{n} x {g}" for g, n in plan.gpus_by_type.items())),
     ]

@@ -71,10 +71,13 @@ def render_simulation(summary: dict[str, Any], fmt: str = "table") -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_verification(check: "Verification", plan_text: str, fmt: str) -> str:  # noqa: F821 - planner.simulate.verify imports us
-    """The plan followed by the simulation verdict (JSON: the plan with a `verification` object)."""
+def render_verification(check: "Verification", fmt: str, color: bool = False) -> str:  # noqa: F821 - planner.simulate.verify imports us
+    """The (possibly repaired) plan followed by the simulation verdict (JSON: the plan with a `verification` object)."""
+    from planner.report.plan_text import render_plan
+
     if fmt == "json":
-        return json.dumps(_jsonable(json.loads(plan_text) | {"verification": check.to_dict()}), indent=2) + "\n"
+        return json.dumps(_jsonable(check.plan.to_dict() | {"verification": check.to_dict()}), indent=2) + "\n"
+    plan_text = render_plan(check.plan, fmt, color)
     s = check.result.summary
     lines = ["", f"Verification (simulated {s['requests']:,} requests, {s['duration_s']:,.0f} s): {verdict_line(s)}"]
     for row in s["pools"]:

@@ -47,8 +47,10 @@ class Fleet:
     routes: RouteTable
 
 
-def build_fleet(plan: Plan, catalog_files: tuple[str | Path, ...] = (), workload: WorkloadInput | None = None) -> Fleet:
-    """Serving configs of the plan's pools, from the catalogs the plan was made with (plus `catalog_files`).
+def build_fleet(plan: Plan, catalog_files: tuple[str | Path, ...] = (), workload: WorkloadInput | None = None,
+                catalog: Catalog | None = None) -> Fleet:
+    """Serving configs of the plan's pools, from the catalogs the plan was made with (plus `catalog_files`), or
+    from `catalog` when the caller already holds it (solve --verify).
 
     With `workload`, its engine settings replace the plan's (a what-if on the deployment, not on the plan).
     """
@@ -58,7 +60,7 @@ def build_fleet(plan: Plan, catalog_files: tuple[str | Path, ...] = (), workload
         workload_file = plan.inputs.get("workload_file")
         base = Path(workload_file).parent if workload_file else Path.cwd()
         loaded = workload_from_dict(plan.inputs["workload"], base)
-    catalog = load_catalog(tuple(plan.inputs.get("catalog_files", ())) + tuple(catalog_files))
+    catalog = catalog or load_catalog(tuple(plan.inputs.get("catalog_files", ())) + tuple(catalog_files))
     engine = loaded.workload.engine.params()
     pools = [SimPool(p.key, resolve(replace(p.spec, model=loaded.workload.model, engine=engine), catalog), p.replicas)
              for p in plan.pools]
@@ -162,11 +164,11 @@ class Verification:
 
 def verify_plan(plan: Plan, trace_file: str | Path | None = None, duration_s: float | None = None,
                 options: SimOptions = SimOptions(), repair: bool = False, max_rounds: int = 10,
-                catalog_files: tuple[str | Path, ...] = (), rate_scale: float = 1.0) -> Verification:
+                catalog_files: tuple[str | Path, ...] = (), rate_scale: float = 1.0, catalog: Catalog | None = None) -> Verification:
     """Simulate `plan` on its own traffic (arrival rate x `rate_scale`); with `repair`, add replicas to the
     pools that miss their SLOs (+1 replica, or +REPAIR_STEP of a pool above 20) and re-simulate until they
     hold or `max_rounds` is reached."""
-    fleet = build_fleet(plan, catalog_files)
+    fleet = build_fleet(plan, catalog_files, catalog=catalog)
     trace = requests_for(fleet, trace_file, duration_s, options.seed, rate_scale)
     result = run_fleet(fleet, trace, options)
     rounds = 0
