@@ -3,7 +3,7 @@
     /work/venv/bin/python benchmarks/accuracy.py      # ~2-3 min on 2 cores (one fit per held-out source)
 
 Leave-one-source-out (LOSO): for each data set, fit the efficiency factors on the others (from
-`planner.calibrate.PRIOR`), then predict the held-out rows; GPUs absent from the training folds use the
+`planner.calibration.fit.PRIOR`), then predict the held-out rows; GPUs absent from the training folds use the
 fold's `default` entry. In-sample errors (the shipped catalog, fitted on everything) are shown beside.
 """
 from __future__ import annotations

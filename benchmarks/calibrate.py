@@ -1,9 +1,9 @@
-"""Fit the shipped efficiency factors on ../shared/data/measured and write planner/catalogs/efficiency.yaml.
+"""Fit the shipped efficiency factors on ../shared/data/measured and write catalogs/efficiency.yaml.
 
     /work/venv/bin/python benchmarks/calibrate.py            # fit and rewrite the catalog (~30 s)
     /work/venv/bin/python benchmarks/calibrate.py --dry-run  # print the fitted YAML only
 
-Every GPU starts from `planner.calibrate.PRIOR`; the `default` entry (GPUs without measurements)
+Every GPU starts from `planner.calibration.fit.PRIOR`; the `default` entry (GPUs without measurements)
 is the median of the fitted GPUs. docs/accuracy.md reports the leave-one-source-out error.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from planner.io.files import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "../shared/data/measured"
-CATALOG = ROOT / "planner/catalogs/efficiency.yaml"
+CATALOG = ROOT / "catalogs/efficiency.yaml"
 DATE = "2026-11-25"
 SOURCE = ("calibrated: benchmarks/calibrate.py on ../shared/data/measured (published_calibration.csv: TensorRT-LLM "
           "perf-overview v0.17/v0.14, NVIDIA NIM 1.8.0, vLLM CI build 9523; splitwise_perf_model_tp2_tp4.csv "
