@@ -17,6 +17,7 @@ from planner.io.catalog import Catalog
 from planner.schemas.catalog import Efficiency
 from planner.schemas.observation import Observation
 
+# the efficiency factors a fit may move, as `section.dtype` for per-dtype compute and plain names otherwise
 FIELDS = ("compute.bf16", "compute.fp8", "compute.int8", "bandwidth", "gemm_half_tokens", "step_overhead_ms",
           "layer_overhead_us", "allreduce_latency_us", "allreduce_bw_efficiency")
 BOUNDS = {"compute": (0.05, 1.0), "bandwidth": (0.3, 1.0), "gemm_half_tokens": (1.0, 2048.0), "step_overhead_ms": (0.05, 30.0),

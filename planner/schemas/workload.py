@@ -13,7 +13,10 @@ TokenCount = Annotated[int, Field(ge=1)]
 Percentile = Annotated[float, Field(ge=50, lt=100, allow_inf_nan=False)]
 
 DEFAULT_INPUT_EDGES = (1, 128, 512, 2048, 8192, 32768)
+"""Prompt-length bucket edges: factors of 4 from 128 tokens (chat turns) to 32k (long RAG contexts), so each
+bucket's prefill cost varies by at most ~4x inside it; the last bucket is open-ended."""
 DEFAULT_OUTPUT_EDGES = (1, 64, 256, 1024, 4096)
+"""Output-length edges: factors of 4 from 64 tokens (code completions, short answers) to 4k (long generations)."""
 
 
 class SLO(Base):

@@ -32,6 +32,7 @@ SPLITWISE_GPUS = {"a100-80gb": "a100-80gb", "h100-80gb": "h100"}
 """h100-80gb-pcap (power-capped H100) is not a catalog GPU; its rows are skipped."""
 MATMUL_OPS = ("attn_pre_proj", "attn_post_proj", "mlp_up_proj", "mlp_down_proj")
 OP_TOKENS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+"""Token counts sampled from the operator profiles: every power of two the profiles hold up to 4096."""
 ALLREDUCE_SIZES = 2.0 ** np.arange(11, 29, 2)
 """Message sizes (bytes) sampled from the all-reduce profiles: 2 KiB .. 128 MiB, every factor of 4."""
 
