@@ -71,6 +71,7 @@ tests/test_docs_outputs.py runs the check, one test per block (docs/contributing
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import datetime as dt
 import difflib
@@ -234,6 +235,32 @@ def display(command: str) -> str:
     return command if command.startswith("planner ") else f"planner {command}"
 
 
+def hand_written(path: Path) -> list[str]:
+    """`file:line` of example outputs outside generated blocks: a fenced or indented code block with a
+    `$ planner ...` line and lines of output (a block of commands only is fine)."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    found, inside, i = [], False, 0
+    while i < len(lines):
+        line = lines[i]
+        if OPEN_RE.match(line):
+            inside = True
+        elif CLOSE_RE.match(line):
+            inside = False
+        fenced = line.lstrip().startswith("```")
+        if not inside and (fenced or (line.startswith("    $ planner ") and (i == 0 or not lines[i - 1].strip()))):
+            j = i + 1 if fenced else i
+            body = []
+            while j < len(lines) and (not lines[j].lstrip().startswith("```") if fenced else lines[j].startswith("    ")):
+                body.append(lines[j].strip())
+                j += 1
+            if any(b.startswith("$ planner ") for b in body) and any(b and not b.startswith("$ ") for b in body):
+                found.append(f"{path.relative_to(ROOT).as_posix()}:{i + 1}")
+            i = j + 1
+            continue
+        i += 1
+    return found
+
+
 def all_blocks(paths: list[Path] | None = None) -> list[Block]:
     return [b for p in (paths or doc_files()) for b in parse(p)]
 
@@ -269,8 +296,12 @@ def _chdir(path: Path):
 
 
 class Runner:
-    """Runs blocks; keeps one temporary root for the whole run (worker processes that joblib starts in one
-    block's directory keep it as their working directory, so no block directory is removed before the end)."""
+    """Runs blocks, each in its own directory under one temporary root.
+
+    The root is removed when the process exits, not when the runner closes: the worker processes joblib
+    starts for `compare`/`sweep`/`sensitivity` outlive the command, keep the working directory of the block
+    that started them, and are reused by later commands (and by other tests in the same pytest run).
+    """
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="render-docs-"))
@@ -278,7 +309,7 @@ class Runner:
         self._cli = None
 
     def close(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        atexit.register(shutil.rmtree, self.root, ignore_errors=True)
 
     def __enter__(self) -> Runner:
         return self
@@ -447,6 +478,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.select:
         blocks = [b for b in blocks if args.select in " ".join(b.commands)]
+    loose = [where for p in (paths or doc_files()) for where in hand_written(p)]
+    for where in loose:
+        print(f"error: {where}: example output written by hand; make it a generated block (docs/contributing.md)",
+              file=sys.stderr)
     if args.list:
         for b in blocks:
             print(b.name + ("   [needs shared]" if b.needs_shared else ""))
@@ -477,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
                 replacements.setdefault(block.path, {})[block.line] = fresh
     for path, repl in replacements.items():
         write_file(path, repl)
-    if failed:
+    if failed or loose:
         return 2
     if args.check and drifted:
         print(f"{drifted} block(s) out of date: run python scripts/render_docs.py and review the diff", file=sys.stderr)
