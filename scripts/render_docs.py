@@ -22,7 +22,7 @@ Several commands (run in order, in one temporary directory), and options, take t
     simulate plan.json --duration 120   # a trailing comment is shown, not run
     -->
 
-Each line is a `planner` subcommand (the word `planner` may be left out; it is always shown). A line
+Markers inside fenced code blocks are examples, not blocks. Each line is a `planner` subcommand (the word `planner` may be left out; it is always shown). A line
 ending in `; echo $?` also prints the exit code. A line starting with `$ ` is a shell command, run with
 bash in the block's directory and shown as written (for pipelines); `planner` subcommands run
 in-process through click's CliRunner, which is much faster than a new interpreter per command, and
@@ -95,6 +95,7 @@ DEFAULT_WIDTH = 140
 OPEN_RE = re.compile(r"^<!--\s*planner(?P<rest>(?:\s[^\n]*)?|:[^\n]*)$")
 CLOSE_RE = re.compile(r"^<!--\s*/planner\s*-->\s*$")
 FILE_RE = re.compile(r"^<!--\s*planner-file:\s*(?P<name>\S+)\s*-->\s*$")
+FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 ECHO_RE = re.compile(r";\s*echo \$\?\s*$")
 SHELL_CHARS = re.compile(r"[|;&<>`]|\$\(")
 
@@ -163,6 +164,19 @@ def _parse_options(text: str, where: str) -> dict[str, str]:
     return options
 
 
+def _split_options(text: str) -> tuple[str, str, str]:
+    """`OPTIONS: COMMAND` split at the first colon outside quotes (a keep= regex may hold one)."""
+    quote = None
+    for i, ch in enumerate(text):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == ":":
+            return text[:i], ":", text[i + 1:]
+    return text, "", ""
+
+
 def _fence_content(lines: list[str], i: int, where: str) -> str:
     """The content of the fenced block starting at or after line index i (blank lines skipped)."""
     while i < len(lines) and not lines[i].strip():
@@ -184,9 +198,16 @@ def parse(path: Path) -> list[Block]:
     rel = path.relative_to(ROOT).as_posix()
     blocks: list[Block] = []
     files: dict[str, str] = {}
-    i = 0
+    i, fence = 0, None
     while i < len(lines):
         where = f"{rel}:{i + 1}"
+        if fence is not None or FENCE_RE.match(lines[i]):    # markers inside a code block are examples
+            if fence is None:
+                fence = FENCE_RE.match(lines[i])[1]
+            elif lines[i].strip().startswith(fence) and not lines[i].strip().strip(fence[0]):
+                fence = None
+            i += 1
+            continue
         if m := FILE_RE.match(lines[i]):
             files[m["name"]] = _fence_content(lines, i + 1, where)
             i += 1
@@ -200,7 +221,7 @@ def parse(path: Path) -> list[Block]:
         rest = m["rest"].strip()
         opening = i
         if rest.endswith("-->"):                      # one line: <!-- planner [options]: command -->
-            head, sep, command = rest[:-3].partition(":")
+            head, sep, command = _split_options(rest[:-3])
             if not sep or not command.strip():
                 raise BlockError(f"{where}: expected <!-- planner [OPTIONS]: COMMAND --> or a multi-line block")
             options, commands = _parse_options(head, where), [command.strip()]
@@ -237,7 +258,8 @@ def display(command: str) -> str:
 
 def hand_written(path: Path) -> list[str]:
     """`file:line` of example outputs outside generated blocks: a fenced or indented code block with a
-    `$ planner ...` line and lines of output (a block of commands only is fine)."""
+    `$ planner ...` line and lines of output (a block of commands only is fine; a ```markdown block is an
+    example of Markdown source, e.g. of this syntax, and is not looked into)."""
     lines = path.read_text(encoding="utf-8").split("\n")
     found, inside, i = [], False, 0
     while i < len(lines):
@@ -246,18 +268,23 @@ def hand_written(path: Path) -> list[str]:
             inside = True
         elif CLOSE_RE.match(line):
             inside = False
-        fenced = line.lstrip().startswith("```")
-        if not inside and (fenced or (line.startswith("    $ planner ") and (i == 0 or not lines[i - 1].strip()))):
-            j = i + 1 if fenced else i
-            body = []
-            while j < len(lines) and (not lines[j].lstrip().startswith("```") if fenced else lines[j].startswith("    ")):
-                body.append(lines[j].strip())
-                j += 1
-            if any(b.startswith("$ planner ") for b in body) and any(b and not b.startswith("$ ") for b in body):
-                found.append(f"{path.relative_to(ROOT).as_posix()}:{i + 1}")
-            i = j + 1
+        opening = FENCE_RE.match(line)
+        indented = line.startswith("    $ planner ") and (i == 0 or not lines[i - 1].strip())
+        if not (opening or indented):
+            i += 1
             continue
-        i += 1
+        j, body = (i + 1 if opening else i), []
+        while j < len(lines):
+            if opening and lines[j].strip().startswith(opening[1]) and not lines[j].strip().strip(opening[1][0]):
+                break
+            if not opening and not lines[j].startswith("    "):
+                break
+            body.append(lines[j].strip())
+            j += 1
+        source = opening and line.strip()[len(opening[1]):].strip() in ("markdown", "md")   # Markdown source, not output
+        if not inside and not source and any(b.startswith("$ planner ") for b in body) and any(b and not b.startswith("$ ") for b in body):
+            found.append(f"{path.relative_to(ROOT).as_posix()}:{i + 1}")
+        i = j + 1
     return found
 
 
