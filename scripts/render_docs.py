@@ -5,6 +5,10 @@
     python scripts/render_docs.py --list          # the blocks found, one a line
     python scripts/render_docs.py README.md -k simulate   # only some files / blocks (substring of the commands)
 
+Exit status: 0 when every block is current (or was rewritten), 1 with --check when some block drifted,
+2 when a block cannot be rendered (a bad marker, a command that crashed or exited with an unexpected code)
+or an example output outside any block was written by hand.
+
 A generated block is an HTML comment naming the commands, the generated text, and a closing comment.
 Markdown renderers hide the comments, so readers see only the fenced output:
 
@@ -22,8 +26,9 @@ Several commands (run in order, in one temporary directory), and options, take t
     simulate plan.json --duration 120   # a trailing comment is shown, not run
     -->
 
-Markers inside fenced code blocks are examples, not blocks. Each line is a `planner` subcommand (the word `planner` may be left out; it is always shown). A line
-ending in `; echo $?` also prints the exit code. A line starting with `$ ` is a shell command, run with
+Markers inside fenced code blocks are examples, not blocks. Each command line is a `planner` subcommand
+(the word `planner` may be left out; it is always shown). A line ending in `; echo $?` also prints the
+exit code. A line starting with `$ ` is a shell command, run with
 bash in the block's directory and shown as written (for pipelines); `planner` subcommands run
 in-process through click's CliRunner, which is much faster than a new interpreter per command, and
 capture stdout and stderr interleaved as a terminal shows them.
@@ -64,7 +69,10 @@ take minutes or need a quiet machine): docs/accuracy.md (benchmarks/accuracy.py)
 real_traces.md (benchmarks/real_traces.py), the profile_speed table in docs/profiles.md
 (benchmarks/profile_speed.py), and the speed, real-trace and agreement tables in docs/simulator.md and
 the sweep timing in docs/whatif.md (benchmarks/simulate_speed.py, simulate_real_traces.py, agreement.py,
-sweep_speed.py). docs/architecture.md and docs/methodology.md are not scanned.
+sweep_speed.py). The real-trace simulation in README.md is a generated block (needs=shared, a few
+seconds). The list of profile error messages in docs/profiles.md is a catalogue from different broken
+files (checked by tests/test_profile.py), not one command's output. docs/architecture.md and
+docs/methodology.md are not scanned.
 
 tests/test_docs_outputs.py runs the check, one test per block (docs/contributing.md).
 """
