@@ -26,7 +26,7 @@ class RoutingPolicy(Protocol):
 class LeastLoaded:
     """The replica with the fewest requests on it now, the first of them on a tie."""
 
-    name = "least-loaded"
+    name: ClassVar[str] = "least-loaded"
 
     def pick(self, n: int, loads: list[int]) -> int:
         """The first replica with the smallest load."""
@@ -36,7 +36,7 @@ class LeastLoaded:
 class RoundRobin:
     """Replicas in turn, whatever their load: request n goes to replica n mod replicas."""
 
-    name = "round-robin"
+    name: ClassVar[str] = "round-robin"
 
     def pick(self, n: int, loads: list[int]) -> int:
         """Replica n mod the number of replicas."""

@@ -57,6 +57,6 @@ def _run_detached(model: StepModel, replicas: int, arrival: np.ndarray, prompt: 
     log = RequestLog(arrival, prompt, output)
     fleet = run_pool(model, replicas, np.arange(len(arrival)), log, policy, scheduler, record)
     for replica in fleet:
-        replica.m = replica.log = None  # type: ignore[assignment] - re-attached by the parent
+        replica.m = replica.log = None  # type: ignore[assignment]  # re-attached by the parent
     outcomes = {name: getattr(log, name) for name in RequestLog.OUTCOMES}
     return outcomes, fleet

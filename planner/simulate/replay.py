@@ -76,6 +76,7 @@ class SimResult:
 
     @property
     def met(self) -> bool:
+        """Whether the fleet met both SLOs at their percentile."""
         return bool(self.summary["slo_met"])
 
     def busiest(self) -> tuple[str, int, ReplicaScheduler] | None:
@@ -88,6 +89,7 @@ class SimResult:
         return best
 
     def per_minute(self) -> dict[str, list[float]]:
+        """Latency percentiles by minute of arrival (planner.simulate.metrics.per_minute)."""
         return per_minute(self.log, self.latencies)
 
 
@@ -121,6 +123,7 @@ def simulate(pools: list[SimPool], routes: RouteTable, trace: Trace, slo: SLO, m
 
 def _summarise(pools: list[SimPool], log: RequestLog, lat: dict[str, np.ndarray], met: np.ndarray, pool_of: np.ndarray,
                fleets: list[list[ReplicaScheduler]], reasons: dict[str, np.ndarray], slo: SLO, options: SimOptions) -> dict[str, Any]:
+    """The JSON summary: fleet-wide metrics and verdict, then one row per pool."""
     counted = ~reasons["over_context"]
     finish = log.finish[np.isfinite(log.finish)]
     span = float(finish.max() - log.arrival.min()) if finish.size else 0.0

@@ -92,7 +92,8 @@ class ReplicaScheduler(ABC):
         self.pre: list[Prefill] = []
         self.pre_blocks = self.blocks_used = 0
         self.kind, self.t0, self.end = IDLE, 0.0, np.inf
-        self.ends, self.chunks = np.empty(0), []
+        self.ends: np.ndarray = np.empty(0)
+        self.chunks: list[int] = []
         self.watermark = int(WATERMARK * model.kv_blocks)
         self.busy_s = self.kv_block_s = 0.0
         self.kv_peak = self.steps = self.preemptions = self.served = 0
