@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from planner.simulate.engine import Replica, RequestLog
+from planner.simulate.request_log import RequestLog
+from planner.simulate.schedulers.base import ReplicaScheduler
 
 QUANTILES = (50, 90, 99)
 
@@ -42,7 +43,7 @@ def slo_met(lat: dict[str, np.ndarray], ttft_ms: float, tpot_ms: float) -> np.nd
 
 
 def group_summary(log: RequestLog, lat: dict[str, np.ndarray], members: np.ndarray, counted: np.ndarray,
-                  met: np.ndarray, fleet: list[Replica], span_s: float) -> dict[str, Any]:
+                  met: np.ndarray, fleet: list[ReplicaScheduler], span_s: float) -> dict[str, Any]:
     """Metrics of the requests in `members` (bool mask) served by the replicas in `fleet`."""
     done = members & np.isfinite(log.finish)
     n_counted = int((members & counted).sum())

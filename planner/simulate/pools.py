@@ -12,8 +12,9 @@ import os
 import numpy as np
 from joblib import Parallel, delayed
 
-from planner.simulate.engine import Replica, RequestLog
-from planner.simulate.router import Policy, run_pool
+from planner.simulate.request_log import RequestLog
+from planner.simulate.router import run_pool
+from planner.simulate.schedulers.base import ReplicaScheduler
 from planner.simulate.steps import StepModel
 
 PARALLEL_MIN_REQUESTS = 50_000
@@ -29,17 +30,18 @@ def pool_workers(jobs: int | None, sizes: list[int]) -> int:
     return max(1, min(jobs, busy))
 
 
-def run_pools(models: list[StepModel], replicas: list[int], members: list[np.ndarray], log: RequestLog, policy: Policy,
-              chunked: bool, record: bool, jobs: int | None = None) -> list[list[Replica]]:
-    """Replicas of every pool after replaying its requests `members[k]` (sorted by arrival) into `log`."""
+def run_pools(models: list[StepModel], replicas: list[int], members: list[np.ndarray], log: RequestLog, policy: str,
+              scheduler: str, record: bool, jobs: int | None = None) -> list[list[ReplicaScheduler]]:
+    """Replicas of every pool after replaying its requests `members[k]` (sorted by arrival) into `log`, routed
+    by the routing policy named `policy` onto replicas run by the replica scheduler named `scheduler`."""
     workers = pool_workers(jobs, [len(m) if n else 0 for m, n in zip(members, replicas)])
     if workers == 1:
-        return [run_pool(model, n, rids, log, policy, chunked, record) if n else []
+        return [run_pool(model, n, rids, log, policy, scheduler, record) if n else []
                 for model, n, rids in zip(models, replicas, members)]
     order = sorted((k for k, n in enumerate(replicas) if n), key=lambda k: -len(members[k]))
     tasks = [delayed(_run_detached)(models[k], replicas[k], log.arrival[members[k]], log.prompt[members[k]],
-                                    log.output[members[k]], policy, chunked, record) for k in order]
-    fleets: list[list[Replica]] = [[] for _ in models]
+                                    log.output[members[k]], policy, scheduler, record) for k in order]
+    fleets: list[list[ReplicaScheduler]] = [[] for _ in models]
     for k, (outcomes, fleet) in zip(order, Parallel(n_jobs=workers)(tasks)):
         for name, values in outcomes.items():
             getattr(log, name)[members[k]] = values
@@ -50,11 +52,11 @@ def run_pools(models: list[StepModel], replicas: list[int], members: list[np.nda
 
 
 def _run_detached(model: StepModel, replicas: int, arrival: np.ndarray, prompt: np.ndarray, output: np.ndarray,
-                  policy: Policy, chunked: bool, record: bool) -> tuple[dict[str, np.ndarray], list[Replica]]:
+                  policy: str, scheduler: str, record: bool) -> tuple[dict[str, np.ndarray], list[ReplicaScheduler]]:
     """One pool on a log of its own requests; returns the outcomes and the replicas without model or log."""
     log = RequestLog(arrival, prompt, output)
-    fleet = run_pool(model, replicas, np.arange(len(arrival)), log, policy, chunked, record)
+    fleet = run_pool(model, replicas, np.arange(len(arrival)), log, policy, scheduler, record)
     for replica in fleet:
-        replica.m = replica.log = None  # type: ignore[assignment] - re-attached by the parent
+        replica.m = replica.log = None  # type: ignore[assignment]  # re-attached by the parent
     outcomes = {name: getattr(log, name) for name in RequestLog.OUTCOMES}
     return outcomes, fleet

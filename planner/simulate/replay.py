@@ -13,10 +13,13 @@ from typing import Any
 import numpy as np
 
 from planner.perf.memory import ServingConfig
-from planner.simulate.engine import WATERMARK, Replica, RequestLog, blocks_needed
 from planner.simulate.metrics import group_summary, per_minute, request_latencies, slo_met
+from planner.simulate.policies import Policy, routing_policy
 from planner.simulate.pools import run_pools
-from planner.simulate.router import NO_ROUTE, Policy, RouteTable, route_requests
+from planner.simulate.request_log import RequestLog
+from planner.simulate.router import NO_ROUTE, RouteTable, route_requests
+from planner.simulate.schedulers import scheduler_class
+from planner.simulate.schedulers.base import WATERMARK, ReplicaScheduler, blocks_needed
 from planner.simulate.steps import build_step_model
 from planner.io.traces.trace import Trace
 from planner.schemas.workload import SLO
@@ -35,12 +38,30 @@ class SimPool:
 
 @dataclass(frozen=True)
 class SimOptions:
+    """How to replay: routing draws, routing policy, replica scheduler, timeline, processes."""
+
     seed: int = 0
     policy: Policy = "least-loaded"
+    """Routing policy within a pool, a name in planner.simulate.policies.POLICIES."""
     chunked_prefill: bool = False
+    """vLLM's chunked prefill: picks the `chunked` replica scheduler instead of `serial` (unless `scheduler` is set)."""
     record_timeline: bool = False
     jobs: int | None = None
     """Processes for the pools (planner.simulate.pools): None or <= 0 automatic, 1 serial; same numbers either way."""
+    scheduler: str | None = None
+    """Replica scheduler, a name in planner.simulate.schedulers.SCHEDULERS; None: from chunked_prefill."""
+
+    def __post_init__(self) -> None:
+        """Unknown policy or scheduler names fail here, naming the valid ones, before any replay work."""
+        routing_policy(self.policy)
+        scheduler_class(self.scheduler_name)
+
+    @property
+    def scheduler_name(self) -> str:
+        """The replica scheduler the replay uses."""
+        if self.scheduler is not None:
+            return self.scheduler
+        return "chunked" if self.chunked_prefill else "serial"
 
 
 @dataclass
@@ -50,14 +71,15 @@ class SimResult:
     summary: dict[str, Any]
     log: RequestLog
     pool_of: np.ndarray
-    fleets: list[list[Replica]]
+    fleets: list[list[ReplicaScheduler]]
     latencies: dict[str, np.ndarray] = field(repr=False)
 
     @property
     def met(self) -> bool:
+        """Whether the fleet met both SLOs at their percentile."""
         return bool(self.summary["slo_met"])
 
-    def busiest(self) -> tuple[str, int, Replica] | None:
+    def busiest(self) -> tuple[str, int, ReplicaScheduler] | None:
         """(pool key, replica index, replica) with the most busy time."""
         best = None
         for p, fleet in enumerate(self.fleets):
@@ -67,6 +89,7 @@ class SimResult:
         return best
 
     def per_minute(self) -> dict[str, list[float]]:
+        """Latency percentiles by minute of arrival (planner.simulate.metrics.per_minute)."""
         return per_minute(self.log, self.latencies)
 
 
@@ -90,7 +113,7 @@ def simulate(pools: list[SimPool], routes: RouteTable, trace: Trace, slo: SLO, m
     for pool, rids in zip(pools, members):
         if pool.replicas == 0:
             reasons["no_route"][rids] = True
-    fleets = run_pools(models, [p.replicas for p in pools], members, log, options.policy, options.chunked_prefill,
+    fleets = run_pools(models, [p.replicas for p in pools], members, log, options.policy, options.scheduler_name,
                        options.record_timeline, options.jobs)
     lat = request_latencies(log)
     met = slo_met(lat, slo.ttft_ms, slo.tpot_ms)
@@ -99,7 +122,8 @@ def simulate(pools: list[SimPool], routes: RouteTable, trace: Trace, slo: SLO, m
 
 
 def _summarise(pools: list[SimPool], log: RequestLog, lat: dict[str, np.ndarray], met: np.ndarray, pool_of: np.ndarray,
-               fleets: list[list[Replica]], reasons: dict[str, np.ndarray], slo: SLO, options: SimOptions) -> dict[str, Any]:
+               fleets: list[list[ReplicaScheduler]], reasons: dict[str, np.ndarray], slo: SLO, options: SimOptions) -> dict[str, Any]:
+    """The JSON summary: fleet-wide metrics and verdict, then one row per pool."""
     counted = ~reasons["over_context"]
     finish = log.finish[np.isfinite(log.finish)]
     span = float(finish.max() - log.arrival.min()) if finish.size else 0.0
@@ -114,7 +138,7 @@ def _summarise(pools: list[SimPool], log: RequestLog, lat: dict[str, np.ndarray]
         rows.append(row | _verdict(lat, counted & members, slo))
     return {
         "schema_version": SCHEMA_VERSION, "seed": options.seed, "routing_policy": options.policy,
-        "chunked_prefill": options.chunked_prefill, "slo": slo.model_dump(), "duration_s": span, **top, "pools": rows,
+        "chunked_prefill": options.scheduler_name == "chunked", "slo": slo.model_dump(), "duration_s": span, **top, "pools": rows,
     }
 
 

@@ -2,20 +2,24 @@
 
 Pools are independent once every request has a pool, so each pool is replayed on its own. Within a pool the
 loop orders events by (time, replica index): a replica's run end is processed before an arrival at the
-same instant, so one seed gives one run.
+same instant, so one seed gives one run. The replica for each request comes from a routing policy
+(planner.simulate.policies) and each replica runs a replica scheduler (planner.simulate.schedulers), both
+chosen by name.
 """
 from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from planner.simulate.engine import Replica, RequestLog
+from planner.simulate.policies import Policy, routing_policy
+from planner.simulate.request_log import RequestLog
+from planner.simulate.schedulers import scheduler_class
+from planner.simulate.schedulers.base import ReplicaScheduler
 from planner.simulate.steps import StepModel
 
-Policy = Literal["least-loaded", "round-robin"]
+__all__ = ["NO_ROUTE", "Policy", "RouteTable", "route_requests", "run_pool"]
 NO_ROUTE = -1
 
 
@@ -46,14 +50,17 @@ def route_requests(table: RouteTable, prompt: np.ndarray, output: np.ndarray, rn
     return pool
 
 
-def run_pool(model: StepModel, replicas: int, rids: np.ndarray, log: RequestLog, policy: Policy,
-             chunked: bool = False, record: bool = False) -> list[Replica]:
-    """Replay requests `rids` (sorted by arrival) on `replicas` replicas of one config until all finish."""
-    fleet = [Replica(model, log, chunked, record) for _ in range(replicas)]
+def run_pool(model: StepModel, replicas: int, rids: np.ndarray, log: RequestLog, policy: str = "least-loaded",
+             scheduler: str = "serial", record: bool = False) -> list[ReplicaScheduler]:
+    """Replay requests `rids` (sorted by arrival) on `replicas` replicas of one config until all finish;
+    `policy` and `scheduler` are names in planner.simulate.policies.POLICIES and
+    planner.simulate.schedulers.SCHEDULERS."""
+    make = scheduler_class(scheduler)
+    pick = routing_policy(policy).pick
+    fleet = [make(model, log, record) for _ in range(replicas)]
     version = [0] * replicas
     loads = [0] * replicas
     heap: list[tuple[float, int, int]] = []
-    spread = range(replicas)
 
     def settle(r: int, end: float) -> None:
         version[r] += 1
@@ -70,7 +77,7 @@ def run_pool(model: StepModel, replicas: int, rids: np.ndarray, log: RequestLog,
     arrivals = log.arrival[rids].tolist()
     for n, (rid, t) in enumerate(zip(rids.tolist(), arrivals)):
         pop_until(t)
-        r = min(spread, key=loads.__getitem__) if policy == "least-loaded" else n % replicas  # first of the least loaded
+        r = pick(n, loads)
         log.replica[rid] = r
         settle(r, fleet[r].arrive(rid, t))
     pop_until(np.inf)

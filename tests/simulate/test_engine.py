@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from planner.perf.step import decode_step, prefill_step
-from planner.simulate.engine import RequestLog
+from planner.simulate.request_log import RequestLog
 from planner.simulate.router import run_pool
 from planner.simulate.steps import build_step_model
 from planner.schemas.replica import EngineParams as Engine
@@ -15,7 +15,7 @@ from .conftest import make_config, poisson_trace
 
 def _single(cfg, prompt: int, output: int, chunked: bool = False) -> RequestLog:
     log = RequestLog(np.array([0.0]), np.array([prompt]), np.array([output]))
-    run_pool(build_step_model(cfg), 1, np.array([0]), log, "round-robin", chunked)
+    run_pool(build_step_model(cfg), 1, np.array([0]), log, "round-robin", "chunked" if chunked else "serial")
     return log
 
 
