@@ -10,13 +10,14 @@ import click
 from planner.cli.options import catalog_option, emit, format_option, output_option
 from planner.errors import WorkloadError
 from planner.io.files import write_atomic
+from planner.simulate.policies import POLICIES
 
 log = logging.getLogger(__name__)
 
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed for routing draws (same seed, same result).")
 duration_option = click.option("--duration", "duration_s", type=float, default=None,
                                help="Replay only arrivals in the first S seconds (histogram workloads: length of the draw, default 600).")
-routing_option = click.option("--routing", "policy", type=click.Choice(["least-loaded", "round-robin"]), default="least-loaded",
+routing_option = click.option("--routing", "policy", type=click.Choice(list(POLICIES)), default="least-loaded",
                               show_default=True, help="How a pool spreads its requests over replicas.")
 chunked_option = click.option("--chunked-prefill", is_flag=True,
                               help="Mix prompt chunks into decode steps within max_num_batched_tokens (on anyway when the workload's engine.chunked_prefill is).")

@@ -1,4 +1,4 @@
-"""`planner trace`: generate synthetic traces and summarise trace files."""
+"""`planner trace`: generate synthetic traces and summarize trace files."""
 from __future__ import annotations
 
 from pathlib import Path

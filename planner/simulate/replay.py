@@ -1,4 +1,4 @@
-"""Replay requests through a fleet: route by bucket share, run every pool's replicas, summarise.
+"""Replay requests through a fleet: route by bucket share, run every pool's replicas, summarize.
 
 Pure: arrays and configs in, a SimResult out (no files, no printing). Every arrival either completes or
 is counted as rejected with a reason: longer than the model's context (`over_context`, dropped by the plan
@@ -117,11 +117,11 @@ def simulate(pools: list[SimPool], routes: RouteTable, trace: Trace, slo: SLO, m
                        options.record_timeline, options.jobs)
     lat = request_latencies(log)
     met = slo_met(lat, slo.ttft_ms, slo.tpot_ms)
-    summary = _summarise(pools, log, lat, met, pool_of, fleets, reasons, slo, options)
+    summary = _summarize(pools, log, lat, met, pool_of, fleets, reasons, slo, options)
     return SimResult(summary, log, pool_of, fleets, lat)
 
 
-def _summarise(pools: list[SimPool], log: RequestLog, lat: dict[str, np.ndarray], met: np.ndarray, pool_of: np.ndarray,
+def _summarize(pools: list[SimPool], log: RequestLog, lat: dict[str, np.ndarray], met: np.ndarray, pool_of: np.ndarray,
                fleets: list[list[ReplicaScheduler]], reasons: dict[str, np.ndarray], slo: SLO, options: SimOptions) -> dict[str, Any]:
     """The JSON summary: fleet-wide metrics and verdict, then one row per pool."""
     counted = ~reasons["over_context"]
