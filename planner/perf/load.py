@@ -1,0 +1,98 @@
+"""A replica's steady state at many load points at once (docs/methodology.md, "Capacity under SLO").
+
+Every argument is an array over load points, which may belong to different buckets of one config (each
+point carries its bucket's lengths), so a whole capacity row is one pass of numpy expressions:
+  serial prefill:   lambda(N) = N / (O * T_decode(N) + N * T_prefill),  rho = lambda * T_prefill
+  chunked prefill:  lambda(N) = N / (O * T_mixed(N, N * I / O)),        rho = (N * I / O) / (budget - N)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.perf.memory import ServingConfig
+from planner.perf.step import StepTime, decode_step, mixed_step, prefill_step
+from planner.perf.tail import queue_wait
+
+
+@dataclass(frozen=True)
+class Points:
+    """Load points (mean live sequences N) and, per point, its bucket's figures."""
+
+    grid: np.ndarray
+    n_hi: np.ndarray
+    """The p-quantile live batch N + z sqrt(N)."""
+    inp: np.ndarray
+    out: np.ndarray
+    context: np.ndarray
+    input_p99: np.ndarray
+    t_prefill: np.ndarray
+    t_prefill_tail: np.ndarray
+    classes: np.ndarray
+    """(points, Q): the bucket's input classes (prompt sizes that interrupt decoding)."""
+
+
+@dataclass(frozen=True)
+class Load:
+    """Rate, prefill utilization, latency and the interruption model at each point."""
+
+    rps: np.ndarray
+    rho: np.ndarray
+    """Prefill utilization: share of time (serial) or of the token budget (chunked) spent on prompts."""
+    ttft: np.ndarray
+    tpot_floor: np.ndarray
+    step: StepTime
+    per_step: np.ndarray
+    """(points, Q): time an interrupting prompt of each input class adds to each step it rides in."""
+    steps: np.ndarray
+    """(points, Q): steps it rides in."""
+    mean_interrupt: np.ndarray
+    gap_time: np.ndarray
+    rho_tail: np.ndarray
+    """rho as the busy-period model takes it (capped below 1 for chunked prefill)."""
+
+
+def serial_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
+    """Prefills run as their own steps and pause decoding (vLLM without chunked prefill)."""
+    decode = decode_step(cfg, pts.grid, pts.context)
+    t_decode = np.asarray(decode.total_s)
+    rps = pts.grid / (pts.out * t_decode + pts.grid * pts.t_prefill)
+    rho = rps * pts.t_prefill
+    t_decode_hi = np.asarray(decode_step(cfg, pts.n_hi, pts.context).total_s)
+    per_step = np.asarray(prefill_step(cfg, pts.classes).total_s, dtype=float)
+    wait = queue_wait(rho, pts.t_prefill, p)
+    # own prefill (bucket tail) and queueing are independent tails: combine their excess over the mean
+    ttft = pts.t_prefill + t_decode_hi + np.sqrt((pts.t_prefill_tail - pts.t_prefill) ** 2 + wait**2)
+    return Load(rps, rho, ttft, t_decode_hi, decode, per_step, np.ones_like(per_step), pts.t_prefill.copy(), t_decode, rho)
+
+
+def chunked_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
+    """Chunked prefill (vLLM V1): every step carries one decode token per running sequence plus prompt
+    tokens within max_num_batched_tokens. On average a step carries N * I / O prompt tokens; a prompt
+    rides in ceil(I / room) steps, each slowed by its chunk (the interruption a decoding request sees)."""
+    budget = float(cfg.engine.max_num_batched_tokens)
+    room, room_hi = np.maximum(budget - pts.grid, 1.0), np.maximum(budget - pts.n_hi, 1.0)
+    step = mixed_step(cfg, pts.grid, pts.context, pts.grid * pts.inp / pts.out, extra_context=pts.inp / 2)
+    t_step = np.asarray(step.total_s)
+    rps = pts.grid / (pts.out * t_step)
+    rho = (pts.grid * pts.inp / pts.out) / room
+    t_base = np.asarray(mixed_step(cfg, pts.n_hi, pts.context, 0.0).total_s)
+
+    def added(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Time a prompt of `tokens` (points x k) adds to each step it rides in, and how many steps."""
+        chunk = np.minimum(tokens, room_hi[:, None])
+        heavy = np.asarray(mixed_step(cfg, pts.n_hi[:, None], pts.context[:, None], chunk, extra_context=chunk / 2).total_s)
+        return heavy - t_base[:, None], np.ceil(tokens / room_hi[:, None])
+
+    def total(tokens: np.ndarray) -> np.ndarray:
+        per_step, steps = added(tokens[:, None])
+        return (per_step * steps)[:, 0]
+
+    own = total(pts.inp)
+    per_step, steps = added(pts.classes)
+    service = t_base + own
+    service_tail = t_base + total(pts.input_p99)
+    wait = queue_wait(rho, service, p)
+    ttft = service + t_step + np.sqrt((service_tail - service) ** 2 + wait**2)
+    return Load(rps, rho, ttft, t_base, step, per_step, steps, own, t_step, np.minimum(rho, 0.999))
