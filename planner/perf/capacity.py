@@ -12,9 +12,10 @@ of a Python loop per cell; elementwise the arithmetic is the same as for one buc
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import numpy as np
@@ -24,7 +25,7 @@ from planner.perf.bound import Bound
 from planner.perf.load import Load, Points, chunked_load, serial_load
 from planner.perf.memory import ServingConfig, max_batch, max_kv_tokens, tokens_reserved_per_sequence
 from planner.perf.step import decode_step, prefill_step
-from planner.perf.tail import Lateness
+from planner.perf.tail import Lateness, TpotCurve
 from planner.schemas.workload import SLO
 
 CURVE_POINTS = 24
@@ -46,7 +47,12 @@ class CellCapacity:
     tpot0_ms: float
     curve_rps: tuple[float, ...] = ()
     curve_ttft_ms: tuple[float, ...] = ()
-    curve_tpot_ms: tuple[float, ...] = ()
+    tpot_curve: TpotCurve | None = field(default=None, repr=False, compare=False)
+    """The TPOT quantile at the curve's points, computed on first use (most cells of a table are never asked)."""
+
+    @functools.cached_property
+    def curve_tpot_ms(self) -> tuple[float, ...]:
+        return () if self.tpot_curve is None else self.tpot_curve.values_ms()
 
     def latency_at(self, rps: float) -> tuple[float, float]:
         """Predicted p-quantile (TTFT ms, TPOT ms) at `rps` req/s per replica (interpolated)."""
@@ -62,9 +68,15 @@ def _zero(bound: Bound, detail: str, ttft0_ms: float = math.inf, tpot0_ms: float
     return CellCapacity(0.0, bound, detail, 0.0, ttft0_ms, tpot0_ms)
 
 
+LIGHT_LOAD = np.geomspace(1e-4, 1.0, 25)[:-1]
+"""Fractional mean batches below 1: light load, where queueing vanishes (geometric from 1e-4 requests in flight)."""
+
+
+@functools.lru_cache(maxsize=4096)
 def _batch_grid(n_cap: int) -> np.ndarray:
-    """Mean live sequences to evaluate: fractions below 1 (light load), then every integer to the cap."""
-    light = np.geomspace(1e-4, 1.0, 25)[:-1]
+    """Mean live sequences to evaluate: fractions below 1 (light load), then every integer to the cap.
+    Cached per cap (callers only read it)."""
+    light = LIGHT_LOAD
     full = np.arange(1, n_cap + 1, dtype=float) if n_cap <= 1024 else np.unique(np.geomspace(1, n_cap, 1024).round())
     return np.concatenate([light, full])
 
@@ -151,27 +163,63 @@ def _points(active: list, z: float) -> tuple[Points, np.ndarray, np.ndarray]:  #
         classes[i, :len(q)], classes[i, len(q):] = q, q[-1]  # padding repeats a class; lateness uses the first Q only
     pts = Points(grid, grid + z * np.sqrt(grid), per([b.inp for b, *_ in active]), per([b.out for b, *_ in active]),
                  per([b.context for b, *_ in active]), per([b.bucket.input_p99 for b, *_ in active]),
-                 per([a[1] for a in active]), per([a[2] for a in active]), classes[seg])
+                 per([a[1] for a in active]), per([a[2] for a in active]), classes, seg)
     return pts, seg, np.concatenate([[0], np.cumsum(sizes)])
 
 
-def _lateness(load: Load, pts: Points, seg: np.ndarray, active: list) -> list[tuple[np.ndarray, Lateness]]:  # noqa: ANN001
-    """One Lateness per group of buckets with the same number of output gaps and input classes: (points, model)."""
-    groups: dict[tuple[int, int], list[int]] = {}
-    gaps_of = []
-    for i, (b, *_) in enumerate(active):
-        gaps = b.outputs[b.outputs > 1] - 1
-        gaps_of.append(gaps)
-        groups.setdefault((len(gaps), len(b.bucket.input_q or (b.inp,))), []).append(i)
-    out = []
-    for (_, q), members in groups.items():
-        idx = np.flatnonzero(np.isin(seg, members))
-        gaps = np.stack([gaps_of[seg[k]] for k in idx]) if len(idx) else np.empty((0, 0))
-        n_outputs = np.array([len(active[seg[k]][0].outputs) for k in idx])
-        model = Lateness.build(gaps.reshape(len(idx), -1), n_outputs, load.per_step[idx, :q], load.steps[idx, :q],
-                               load.mean_interrupt[idx], load.tpot_floor[idx], load.gap_time[idx], load.rps[idx], load.rho_tail[idx])
-        out.append((idx, model))
-    return out
+def _tpot_ok(load: Load, seg: np.ndarray, active: list, needed: np.ndarray, slo_s: float, tail: float) -> np.ndarray:  # noqa: ANN001
+    """Where the share of requests late at the TPOT SLO is within the tail, evaluated at the `needed` points only
+    (the others cannot change a bucket's capacity), one Lateness per group of buckets with the same number
+    of output gaps and input classes."""
+    ok = np.zeros(len(seg), dtype=bool)
+    gaps_of = [b.outputs[b.outputs > 1] - 1 for b, *_ in active]
+    keys = [(len(g), len(b.bucket.input_q or (b.inp,))) for g, (b, *_) in zip(gaps_of, active)]
+    n_outputs = np.array([len(b.outputs) for b, *_ in active])
+    for key in sorted(set(keys)):
+        members = [i for i, k in enumerate(keys) if k == key]
+        idx = np.flatnonzero(needed & np.isin(seg, members))
+        if not len(idx):
+            continue
+        n_gaps, q = key
+        row = np.zeros(len(active), dtype=np.int64)
+        row[members] = np.arange(len(members))
+        gaps = np.array([gaps_of[i] for i in members], dtype=float).reshape(len(members), n_gaps)[row[seg[idx]]]
+        model = Lateness.build(gaps, n_outputs[seg[idx]], load.per_step[idx, :q], load.steps[idx, :q], load.mean_interrupt[idx],
+                               load.tpot_floor[idx], load.gap_time[idx], load.rps[idx], load.rho_tail[idx])
+        ok[idx] = model.late_at(np.full(len(idx), slo_s)) <= tail
+    return ok
+
+
+FIRST_ROUND = 32
+"""Load points per bucket in the first round of TPOT checks; each later round doubles the span."""
+
+
+def _tpot_in_rounds(load: Load, seg: np.ndarray, active: list, offsets: np.ndarray, others: np.ndarray,  # noqa: ANN001
+                    slo_s: float, tail: float) -> np.ndarray:
+    """The TPOT check in rounds of growing spans of load points, each bucket stopping at its first failure
+    (of this or another check): the points after it cannot change the bucket's capacity, so they stay False."""
+    ok = np.zeros(len(seg), dtype=bool)
+    position = np.arange(len(seg)) - offsets[seg]
+    candidate = _before_first_failure(others, offsets)
+    stopped = np.zeros(len(offsets) - 1, dtype=bool)
+    start, span = 0, FIRST_ROUND
+    while True:
+        needed = candidate & (position >= start) & (position < start + span) & ~stopped[seg]
+        if not needed.any():  # candidates are a prefix of each bucket: none in this span means none later
+            return ok
+        ok[needed] = _tpot_ok(load, seg, active, needed, slo_s, tail)[needed]
+        stopped |= np.bincount(seg[needed & ~ok], minlength=len(stopped)) > 0
+        start, span = start + span, 2 * span
+
+
+def _before_first_failure(passed: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Points that come before the first False of `passed` within their bucket's segment."""
+    needed = np.zeros(len(passed), dtype=bool)
+    for lo, hi in zip(offsets[:-1], offsets[1:]):
+        part = passed[lo:hi]
+        stop = int(np.argmin(part)) if not part.all() else hi - lo
+        needed[lo:lo + stop + 1] = True  # the failing point itself too: its TPOT check is reported
+    return needed
 
 
 def _loaded_cells(cfg: ServingConfig, active: list, slo: SLO, p: float) -> list[tuple[int, CellCapacity]]:  # noqa: ANN001
@@ -179,15 +227,13 @@ def _loaded_cells(cfg: ServingConfig, active: list, slo: SLO, p: float) -> list[
     pts, seg, offsets = _points(active, NormalDist().inv_cdf(p))
     load = (chunked_load if cfg.engine.chunked_prefill else serial_load)(cfg, pts, p)
     slo_s = slo.tpot_ms / 1e3
-    groups = _lateness(load, pts, seg, active)
-    tpot_ok = np.zeros(len(pts.grid), dtype=bool)
-    for idx, model in groups:
-        tpot_ok[idx] = model.late_at(np.full(len(idx), slo_s)) <= 1 - p
     n_cap = np.array([b.n_cap for b, *_ in active])[seg]
-    checks = {"prefill": load.rho < 1, "tpot": tpot_ok, "ttft": load.ttft * 1e3 <= slo.ttft_ms, "batch": pts.n_hi <= n_cap}
-    ok = checks["prefill"] & checks["tpot"] & checks["ttft"] & checks["batch"]
+    checks = {"prefill": load.rho < 1, "ttft": load.ttft * 1e3 <= slo.ttft_ms, "batch": pts.n_hi <= n_cap}
+    others = checks["prefill"] & checks["ttft"] & checks["batch"]
+    checks["tpot"] = _tpot_in_rounds(load, seg, active, offsets, others, slo_s, 1 - p)
+    ok = others & checks["tpot"]
     compute_bound = np.asarray(load.step.compute_bound)
-    results, keeps = [], []
+    results = []
     for i, (b, _, _, ttft0_ms, tpot0_ms) in enumerate(active):
         lo, hi = offsets[i], offsets[i + 1]
         cell_ok = ok[lo:hi]
@@ -200,31 +246,26 @@ def _loaded_cells(cfg: ServingConfig, active: list, slo: SLO, p: float) -> list[
             continue
         last = first_bad - 1
         keep = lo + np.unique(np.linspace(0, last, min(last + 1, CURVE_POINTS)).round().astype(int))
-        results.append((b.index, (_binding(*args), last, keep, ttft0_ms, tpot0_ms, lo)))
-        keeps.append(keep)
-    tpot = _curve_tpot(groups, load, np.concatenate(keeps) if keeps else np.empty(0, dtype=int), slo_s, 1 - p)
-    return [(j, cell if isinstance(cell, CellCapacity) else _cell(cell, pts, load, tpot)) for j, cell in results]
+        results.append((b.index, (_binding(*args), last, keep, ttft0_ms, tpot0_ms, lo, b)))
+    slo_tail = (slo_s, 1 - p)
+    return [(j, cell if isinstance(cell, CellCapacity) else _cell(cell, pts, load, slo_tail)) for j, cell in results]
 
 
-def _curve_tpot(groups: list[tuple[np.ndarray, Lateness]], load: Load, kept: np.ndarray, slo_s: float, tail: float) -> dict[int, float]:
-    """The TPOT quantile at every kept point, by global point index (one joint bisection per group)."""
-    out: dict[int, float] = {}
-    for idx, model in groups:
-        local = np.flatnonzero(np.isin(idx, kept))
-        if len(local):
-            values = model.quantile(load.tpot_floor[idx[local]], slo_s, tail, local)
-            out.update(zip(idx[local].tolist(), values.tolist()))
-    return out
-
-
-def _cell(found: tuple, pts: Points, load: Load, tpot: dict[int, float]) -> CellCapacity:  # noqa: ANN001
-    (bound, detail), last, keep, ttft0_ms, tpot0_ms, lo = found
+def _cell(found: tuple, pts: Points, load: Load, slo_tail: tuple[float, float]) -> CellCapacity:  # noqa: ANN001
+    """The cell of a bucket whose capacity point is `last`, with its latency curve at the `keep` points."""
+    (bound, detail), last, keep, ttft0_ms, tpot0_ms, lo, b = found
+    gaps = b.outputs[b.outputs > 1] - 1
+    q = len(b.bucket.input_q or (b.inp,))
+    n = len(keep)
+    curve = TpotCurve(np.broadcast_to(gaps, (n, len(gaps))), np.full(n, len(b.outputs)), load.per_step[keep, :q],
+                      load.steps[keep, :q], load.mean_interrupt[keep], load.tpot_floor[keep], load.gap_time[keep],
+                      load.rps[keep], load.rho_tail[keep], *slo_tail)
     return CellCapacity(
         max_rps=float(load.rps[lo + last]), bound=bound, detail=detail, batch=float(pts.grid[lo + last]),
         ttft0_ms=ttft0_ms, tpot0_ms=tpot0_ms,
         curve_rps=tuple(load.rps[keep].tolist()),
         curve_ttft_ms=tuple((load.ttft[keep] * 1e3).tolist()),
-        curve_tpot_ms=tuple((np.array([tpot[k] for k in keep.tolist()]) * 1e3).tolist()),
+        tpot_curve=curve,
     )
 
 

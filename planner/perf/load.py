@@ -29,8 +29,15 @@ class Points:
     input_p99: np.ndarray
     t_prefill: np.ndarray
     t_prefill_tail: np.ndarray
-    classes: np.ndarray
-    """(points, Q): the bucket's input classes (prompt sizes that interrupt decoding)."""
+    bucket_classes: np.ndarray
+    """(buckets, Q): each bucket's input classes (prompt sizes that interrupt decoding)."""
+    seg: np.ndarray
+    """Bucket (row of bucket_classes) of each point."""
+
+    @property
+    def classes(self) -> np.ndarray:
+        """(points, Q): the input classes of each point's bucket."""
+        return self.bucket_classes[self.seg]
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ def serial_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
     rps = pts.grid / (pts.out * t_decode + pts.grid * pts.t_prefill)
     rho = rps * pts.t_prefill
     t_decode_hi = np.asarray(decode_step(cfg, pts.n_hi, pts.context).total_s)
-    per_step = np.asarray(prefill_step(cfg, pts.classes).total_s, dtype=float)
+    per_step = np.asarray(prefill_step(cfg, pts.bucket_classes).total_s, dtype=float)[pts.seg]  # one prefill per class
     wait = queue_wait(rho, pts.t_prefill, p)
     # own prefill (bucket tail) and queueing are independent tails: combine their excess over the mean
     ttft = pts.t_prefill + t_decode_hi + np.sqrt((pts.t_prefill_tail - pts.t_prefill) ** 2 + wait**2)

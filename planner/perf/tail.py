@@ -24,27 +24,33 @@ def queue_wait(rho: np.ndarray, service: np.ndarray | float, p: float) -> np.nda
         return np.where((rho > 1 - p) & (rho < 1), scale * np.log(rho / (1 - p)), np.where(rho >= 1, np.inf, 0.0))
 
 
-TAIL_SIGMAS = 40.0
-"""Outside mu +- (40 sqrt(mu) + 40) the Poisson survival function is 1 or below 1e-300: exact enough not to
-call the special function (below: 1.0 exactly in float64; above: zero, invisible next to the other terms)."""
+NEGLIGIBLE = 1e-20
+"""Poisson tails below this are not computed: the lateness they enter is only ever compared with the SLO's
+tail share (>= 1e-6), next to which 1e-20 cannot change a comparison (nor the float sum it is added to)."""
+
+
+def _log_chernoff(k: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """log of the Chernoff bound e^-mu (e mu / k)^k on P(K >= k) (k > mu) or P(K <= k) (k < mu)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mu > 0, -mu + k * (1.0 + np.log(mu) - np.log(k)), -np.inf)
 
 
 def poisson_sf(k: np.ndarray, mu: np.ndarray, skip: np.ndarray | None = None) -> np.ndarray:
-    """P(K > k) for K ~ Poisson(mu), elementwise; where `skip` is true the value is not needed (0 is returned).
+    """P(K > k) for K ~ Poisson(mu) and integer k >= 1, elementwise; 0 where `skip` is true (value not needed).
 
-    scipy.special.pdtrc, imported here (0.25 s) so that importing the performance model stays light, and only
-    called inside the band where the answer is neither 1 nor negligible (the special function dominates the
-    capacity table's time otherwise).
+    scipy.special.pdtrc (imported here: 0.25 s, so importing the performance model stays light), called only
+    where the answer is neither 1 nor negligible by the Chernoff bound: the special function otherwise
+    dominates the capacity table's time. Below the band P(K <= k) < 1e-18 rounds 1 - P to 1.0 in float64;
+    above it the tail is under NEGLIGIBLE and taken as 0.
     """
-    band = TAIL_SIGMAS * np.sqrt(mu) + TAIL_SIGMAS
-    out = np.where(k < mu - band, 1.0, 0.0)
-    need = (np.abs(k - mu) <= band) if skip is None else (np.abs(k - mu) <= band) & ~skip
+    upper = (k + 1 > mu) & (_log_chernoff(k + 1, mu) < np.log(NEGLIGIBLE))
+    lower = (k < mu) & (_log_chernoff(k, mu) < np.log(1e-18))
+    out = np.where(lower, 1.0, 0.0) if skip is None else np.where(lower & ~skip, 1.0, 0.0)
+    need = ~(upper | lower) if skip is None else ~(upper | lower | skip)
     if need.any():
         from scipy.special import pdtrc
 
         out[need] = pdtrc(k[need], mu[need])
-    if skip is not None:
-        out[skip] = 0.0
     return out
 
 
@@ -112,3 +118,26 @@ class Lateness:
             ok = self.late_at(mid, points) <= tail
             hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
         return hi
+
+
+@dataclass(frozen=True)
+class TpotCurve:
+    """What the TPOT-quantile bisection of one cell needs at its kept load points (planner.perf.capacity keeps
+    up to CURVE_POINTS): evaluated only when a plan or an estimate asks for the cell's latency curve."""
+
+    gaps: np.ndarray
+    n_outputs: np.ndarray
+    per_step: np.ndarray
+    steps: np.ndarray
+    mean_interrupt: np.ndarray
+    floor: np.ndarray
+    gap_time: np.ndarray
+    rps: np.ndarray
+    rho: np.ndarray
+    slo_s: float
+    tail: float
+
+    def values_ms(self) -> tuple[float, ...]:
+        model = Lateness.build(self.gaps, self.n_outputs, self.per_step, self.steps, self.mean_interrupt, self.floor,
+                               self.gap_time, self.rps, self.rho)
+        return tuple((model.quantile(self.floor, self.slo_s, self.tail, np.arange(len(self.floor))) * 1e3).tolist())
