@@ -1,9 +1,11 @@
-"""Writing results: every output file is written atomically, so a failure never leaves half a file."""
+"""Writing results: every output file is written atomically, so a failure never leaves half a file; JSON-safe values."""
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
@@ -22,3 +24,16 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def jsonable(value: Any) -> Any:
+    """NaN/inf become null and numpy scalars Python numbers, recursively (JSON has neither)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

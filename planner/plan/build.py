@@ -49,8 +49,8 @@ def build_pools(table: CapacityTable, rates: np.ndarray, solution: FleetSolution
     for b, bucket in enumerate(table.buckets):
         shares = {spec.key: s for (bb, spec), s in solution.shares.items() if bb == b}
         total = sum(shares.values()) or 1.0
-        routes.append(Route(bucket.label, bucket.input_lo, bucket.input_hi, bucket.output_lo, bucket.output_hi,
-                            float(rates[b]), {key: s / total for key, s in sorted(shares.items())}))
+        routes.append(Route(bucket=bucket.label, input_lo=bucket.input_lo, input_hi=bucket.input_hi, output_lo=bucket.output_lo,
+                            output_hi=bucket.output_hi, rate_rps=float(rates[b]), shares={key: s / total for key, s in sorted(shares.items())}))
     return tuple(pools), tuple(routes)
 
 
@@ -62,17 +62,17 @@ def baselines(table: CapacityTable, demand: DemandSeries, rho: float, settings: 
         outcome = optimize_fleet(fleet_problem(table, demand, rho, allowed), settings)
         if outcome.cost_per_hour is None or outcome.solution is None:
             labels = ", ".join(table.buckets[b].label for b in outcome.unserved_buckets[:3])
-            out.append(Baseline(gpu, None, None, f"cannot serve {labels}" if labels else f"solver: {outcome.status}"))
+            out.append(Baseline(gpu=gpu, reason=f"cannot serve {labels}" if labels else f"solver: {outcome.status}"))
         else:
             gpus = sum(spec.tp * n for spec, n in outcome.solution.replicas.items())
-            out.append(Baseline(gpu, outcome.cost_per_hour, gpus))
+            out.append(Baseline(gpu=gpu, cost_per_hour=outcome.cost_per_hour, gpus=gpus))
     return tuple(out)
 
 
 def demand_summary(demand: DemandSeries) -> DemandSummary:
     rates = demand.bucket_rates()
-    buckets = tuple(BucketDemand(b.label, float(r), b.share, b.input_mean, b.output_mean, b.input_p99)
-                    for b, r in zip(demand.buckets, rates))
+    buckets = tuple(BucketDemand(bucket=b.label, rate_rps=float(r), share=b.share, input_mean=b.input_mean,
+                                 output_mean=b.output_mean, input_p99=b.input_p99) for b, r in zip(demand.buckets, rates))
     stats = demand.rate
     return DemandSummary(demand.design_rps, stats.method, stats.mean_rps, stats.peak_rps, demand.n_requests, demand.duration_s,
                          demand.dropped_requests, demand.dropped_share, buckets, stats.mean_over_design)

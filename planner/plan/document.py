@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from planner.errors import WorkloadError
+from planner.io.files import jsonable
 from planner.io.yamldoc import YamlDoc, load_yaml, validate
-from planner.plan.model import Baseline, BucketDemand, DemandSummary, Plan, Pool, Route
+from planner.plan.model import DemandSummary, Plan, Pool
 from planner.schemas.plan import SCHEMA_VERSION, PlanDoc
 from planner.schemas.replica import ReplicaSpec
 from planner.schemas.workload import SLO, Workload
@@ -16,19 +16,6 @@ from planner.schemas.workload import SLO, Workload
 
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities become null (JSON has neither); numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
@@ -39,7 +26,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     d = plan.demand
     demand = {"design_rps": d.design_rps, "method": d.method, "mean_rps": d.mean_rps, "peak_rps": d.peak_rps,
               "requests": d.requests, "duration_s": d.duration_s, "dropped_requests": d.dropped_requests,
-              "dropped_share": d.dropped_share, "buckets": [vars(b) for b in d.buckets]}
+              "dropped_share": d.dropped_share, "buckets": [b.model_dump() for b in d.buckets]}
     doc = {
         "schema_version": SCHEMA_VERSION,
         "status": plan.status,
@@ -59,14 +46,14 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "input_tokens_per_s": plan.input_tokens_per_s,
         "gpus_by_type": plan.gpus_by_type,
         "pools": pools,
-        "routing": [vars(r) for r in plan.routing],
-        "baselines": [vars(b) for b in plan.baselines],
+        "routing": [r.model_dump() for r in plan.routing],
+        "baselines": [b.model_dump() for b in plan.baselines],
         "saving_vs_cheapest_single_type": plan.saving_vs_single_type,
         "demand": demand,
         "inputs": plan.inputs,
         "notes": list(plan.notes),
     }
-    doc = _finite(doc)
+    doc = jsonable(doc)
     PlanDoc.model_validate(doc)  # the writer obeys the schema the readers use
     return doc
 
@@ -77,11 +64,10 @@ def plan_from_doc(doc: PlanDoc) -> Plan:
     engine = workload.engine.params()
     pools = tuple(Pool(ReplicaSpec(doc.model, p.gpu, p.quant, p.kv_dtype, p.tp, engine=engine), p.replicas, p.cost_per_hour,
                        p.utilization, p.ttft_ms_p99, p.tpot_ms_p99, p.bound, p.detail) for p in doc.pools)
-    routing = tuple(Route(r.bucket, r.input_lo, r.input_hi, r.output_lo, r.output_hi, r.rate_rps, dict(r.shares)) for r in doc.routing)
-    baselines = tuple(Baseline(b.gpu, b.cost_per_hour, b.gpus, b.reason) for b in doc.baselines)
+    routing, baselines = tuple(doc.routing), tuple(doc.baselines)
     d = doc.demand
     demand = DemandSummary(d.design_rps, d.method, d.mean_rps, d.peak_rps, d.requests, d.duration_s, d.dropped_requests,
-                           d.dropped_share, tuple(BucketDemand(**b.model_dump()) for b in d.buckets),
+                           d.dropped_share, tuple(d.buckets),
                            doc.cost_per_million_tokens.mean_over_design)
     return Plan(doc.status, doc.solver.name, doc.solver.gap, doc.solver.runtime_s, doc.cost_per_hour, pools, routing, baselines,
                 doc.design_rps, doc.output_tokens_per_s, doc.input_tokens_per_s, doc.model, SLO(**doc.slo),

@@ -1,10 +1,16 @@
-"""The plan: pools, routing, costs and single-GPU-type baselines, as typed objects (PlanDoc is its JSON)."""
+"""The plan: pools, routing, costs and single-GPU-type baselines, as typed objects (PlanDoc is its JSON).
+
+Routes, baselines and per-bucket demand are the plan document's own records (planner.schemas.plan), so the
+object and its JSON cannot drift apart; pools carry their ReplicaSpec, which the document flattens."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from planner.demand.series import HOURS_PER_MONTH
+from planner.schemas.plan import BaselineDoc as Baseline
+from planner.schemas.plan import BucketDemandDoc as BucketDemand
+from planner.schemas.plan import RouteDoc as Route
 from planner.schemas.replica import ReplicaSpec
 from planner.schemas.workload import SLO
 
@@ -54,39 +60,6 @@ class Pool:
     @property
     def cost_per_replica_hour(self) -> float:
         return self.cost_per_hour / self.replicas if self.replicas else 0.0
-
-
-@dataclass(frozen=True)
-class Route:
-    """One bucket's design rate and how it is split over pools (by pool key; shares sum to 1)."""
-
-    bucket: str
-    input_lo: int
-    input_hi: int
-    output_lo: int
-    output_hi: int
-    rate_rps: float
-    shares: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """The cheapest fleet made of one GPU type (cost None, with the reason, when that type cannot serve it all)."""
-
-    gpu: str
-    cost_per_hour: float | None
-    gpus: int | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class BucketDemand:
-    bucket: str
-    rate_rps: float
-    share: float
-    input_mean: float
-    output_mean: float
-    input_p99: float
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from planner.report.tables import jsonable as _jsonable
+from planner.io.files import jsonable as _jsonable
 from planner.report.tables import per_month
 
 

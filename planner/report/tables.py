@@ -3,7 +3,6 @@ rich for the terminal, Markdown, and HTML. Every report builds its tables once a
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -30,19 +29,6 @@ def ms(x: float | None) -> str:
 
 def per_month(usd_per_hour: float | None) -> float | None:
     return None if usd_per_hour is None else usd_per_hour * HOURS_PER_MONTH
-
-
-def jsonable(value: Any) -> Any:
-    """NaN/inf become null and numpy scalars Python numbers, recursively (JSON has neither)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _md_row(cells: list[str]) -> str:

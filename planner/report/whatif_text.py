@@ -5,7 +5,7 @@ import io
 import json
 from typing import Any
 
-from planner.report.tables import jsonable as _jsonable
+from planner.io.files import jsonable as _jsonable
 from planner.report.tables import md_table
 from planner.report.tables import money as _money
 from planner.report.tables import ms as _ms
