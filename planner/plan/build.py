@@ -74,8 +74,9 @@ def demand_summary(demand: DemandSeries) -> DemandSummary:
     buckets = tuple(BucketDemand(bucket=b.label, rate_rps=float(r), share=b.share, input_mean=b.input_mean,
                                  output_mean=b.output_mean, input_p99=b.input_p99) for b, r in zip(demand.buckets, rates))
     stats = demand.rate
-    return DemandSummary(demand.design_rps, stats.method, stats.mean_rps, stats.peak_rps, demand.n_requests, demand.duration_s,
-                         demand.dropped_requests, demand.dropped_share, buckets, stats.mean_over_design)
+    return DemandSummary(design_rps=demand.design_rps, method=stats.method, mean_rps=stats.mean_rps, peak_rps=stats.peak_rps,
+                         requests=demand.n_requests, duration_s=demand.duration_s, dropped_requests=demand.dropped_requests,
+                         dropped_share=demand.dropped_share, buckets=list(buckets))
 
 
 def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, best: FleetOutcome,
@@ -99,7 +100,7 @@ def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSe
         baselines=baselines(table, demand, w.utilization_target, settings),
         design_rps=float(rates.sum()), output_tokens_per_s=output_tps, input_tokens_per_s=input_tps,
         model=w.model, slo=w.slo, utilization_target=w.utilization_target,
-        demand=demand_summary(demand), inputs=inputs_echo(loaded, catalog_files, table), notes=tuple(notes),
+        demand=demand_summary(demand), mean_over_design=demand.rate.mean_over_design, inputs=inputs_echo(loaded, catalog_files, table), notes=tuple(notes),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from planner.errors import WorkloadError
 from planner.io.files import jsonable
 from planner.io.yamldoc import YamlDoc, load_yaml, validate
-from planner.plan.model import DemandSummary, Plan, Pool
+from planner.plan.model import Plan, Pool
 from planner.schemas.plan import SCHEMA_VERSION, PlanDoc
 from planner.schemas.replica import ReplicaSpec
 from planner.schemas.workload import SLO, Workload
@@ -23,10 +23,6 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     pools = [{"gpu": p.gpu, "quant": p.quant, "tp": p.tp, "kv_dtype": p.kv_dtype, "replicas": p.replicas, "gpus": p.gpus,
               "cost_per_hour": p.cost_per_hour, "utilization": p.utilization, "ttft_ms_p99": p.ttft_ms, "tpot_ms_p99": p.tpot_ms,
               "bound": str(p.bound), "detail": p.detail, "config": p.key} for p in plan.pools]
-    d = plan.demand
-    demand = {"design_rps": d.design_rps, "method": d.method, "mean_rps": d.mean_rps, "peak_rps": d.peak_rps,
-              "requests": d.requests, "duration_s": d.duration_s, "dropped_requests": d.dropped_requests,
-              "dropped_share": d.dropped_share, "buckets": [b.model_dump() for b in d.buckets]}
     doc = {
         "schema_version": SCHEMA_VERSION,
         "status": plan.status,
@@ -49,7 +45,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "routing": [r.model_dump() for r in plan.routing],
         "baselines": [b.model_dump() for b in plan.baselines],
         "saving_vs_cheapest_single_type": plan.saving_vs_single_type,
-        "demand": demand,
+        "demand": plan.demand.model_dump(),
         "inputs": plan.inputs,
         "notes": list(plan.notes),
     }
@@ -65,13 +61,10 @@ def plan_from_doc(doc: PlanDoc) -> Plan:
     pools = tuple(Pool(ReplicaSpec(doc.model, p.gpu, p.quant, p.kv_dtype, p.tp, engine=engine), p.replicas, p.cost_per_hour,
                        p.utilization, p.ttft_ms_p99, p.tpot_ms_p99, p.bound, p.detail) for p in doc.pools)
     routing, baselines = tuple(doc.routing), tuple(doc.baselines)
-    d = doc.demand
-    demand = DemandSummary(d.design_rps, d.method, d.mean_rps, d.peak_rps, d.requests, d.duration_s, d.dropped_requests,
-                           d.dropped_share, tuple(d.buckets),
-                           doc.cost_per_million_tokens.mean_over_design)
     return Plan(doc.status, doc.solver.name, doc.solver.gap, doc.solver.runtime_s, doc.cost_per_hour, pools, routing, baselines,
                 doc.design_rps, doc.output_tokens_per_s, doc.input_tokens_per_s, doc.model, SLO(**doc.slo),
-                doc.utilization_target, demand, doc.inputs.model_dump(), tuple(doc.notes))
+                doc.utilization_target, doc.demand, doc.cost_per_million_tokens.mean_over_design, doc.inputs.model_dump(),
+                tuple(doc.notes))
 
 
 def _check_json(path: Path) -> None:

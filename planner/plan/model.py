@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from planner.demand.series import HOURS_PER_MONTH
 from planner.schemas.plan import BaselineDoc as Baseline
-from planner.schemas.plan import BucketDemandDoc as BucketDemand
+from planner.schemas.plan import BucketDemandDoc as BucketDemand  # noqa: F401 - part of the plan's vocabulary
+from planner.schemas.plan import DemandDoc as DemandSummary
 from planner.schemas.plan import RouteDoc as Route
 from planner.schemas.replica import ReplicaSpec
 from planner.schemas.workload import SLO
@@ -63,23 +64,6 @@ class Pool:
 
 
 @dataclass(frozen=True)
-class DemandSummary:
-    """What the plan was sized for: the design rate, how it was derived, and each bucket's share and rate."""
-
-    design_rps: float
-    method: str
-    mean_rps: float
-    peak_rps: float
-    requests: int
-    duration_s: float
-    dropped_requests: int
-    dropped_share: float
-    buckets: tuple[BucketDemand, ...]
-    mean_over_design: float | None
-    """Mean traffic / design rate (planner.demand.series.RateStats.mean_over_design)."""
-
-
-@dataclass(frozen=True)
 class Plan:
     """Result of `planner solve`. `to_dict()` is the versioned JSON document (planner.schemas.plan.PlanDoc)."""
 
@@ -98,6 +82,9 @@ class Plan:
     slo: SLO
     utilization_target: float
     demand: DemandSummary
+    """What the plan was sized for: design rate, how it was derived, each bucket's share and rate."""
+    mean_over_design: float | None = None
+    """Mean traffic / design rate (planner.demand.series.RateStats.mean_over_design): how busy the fleet is on average."""
     inputs: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
@@ -108,10 +95,6 @@ class Plan:
     @property
     def cost_per_million_output_tokens(self) -> float:
         return self.cost_per_hour / (self.output_tokens_per_s * 3600) * 1e6
-
-    @property
-    def mean_over_design(self) -> float | None:
-        return self.demand.mean_over_design
 
     def cost_per_million_tokens(self, kind: str = "output", at: str = "design") -> float | None:
         """USD per 1M `kind` ("input"/"output") tokens, charging the whole fleet to that kind, at the design rate
