@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from planner import whatif
+from planner.studies.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = {"slo.tpot_ms": list(range(20, 120, 10)), "traffic.target_rps": [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]}
@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     start = time.perf_counter()
-    result = whatif.sweep(ROOT / "workloads" / "chat.yaml", GRID, jobs=args.jobs)
+    result = sweep(ROOT / "workloads" / "chat.yaml", GRID, jobs=args.jobs)
     wall = time.perf_counter() - start
     feasible = sum(r["status"] != "infeasible" for r in result.records)
     print(f"sweep of {len(result.records)} points ({feasible} feasible) on {args.jobs} jobs, {os.cpu_count()} CPUs: {wall:.1f} s "
