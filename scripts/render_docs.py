@@ -422,8 +422,9 @@ def _rewrite_arg(arg: str, work: Path) -> str:
 
 
 def _rewrite_shell(text: str, work: Path) -> str:
-    text = re.sub(r"(?<![\w./])\.\./shared/", f"{SHARED}/", text)
-    return re.sub(r"(?<![\w./])/tmp/", f"{work / 'tmp'}/", text)
+    """Both rewrites in one pass, so the shared data's own path is never rewritten again (it may lie under /tmp)."""
+    targets = {"../shared/": f"{SHARED}/", "/tmp/": f"{work / 'tmp'}/"}
+    return re.sub(r"(?<![\w./])(\.\./shared/|/tmp/)", lambda m: targets[m.group(1)], text)
 
 
 def _rewrite_text(text: str, work: Path) -> str:
