@@ -107,3 +107,15 @@ def test_stdout_is_pure_json_with_solver_banners_suppressed(write):
         proc = subprocess.run([sys.executable, "-c", "from planner.cli.main import main; main()", "solve", str(workload),
                                "--format", "json", "--solver", solver], capture_output=True, text=True, check=True)
         assert json.loads(proc.stdout)["solver"]["name"] == solver
+
+
+def test_help_imports_no_heavy_library():
+    """`planner --help` lists the commands without importing them (docs/benchmarks/startup.md: ~0.1 s)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom planner.cli.main import cli\ntry:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('numpy', 'pandas', 'scipy', 'pydantic', 'duckdb', 'matplotlib', 'rich') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "solve" in out and "simulate" in out
+    assert out.strip().splitlines()[-1] == "[]"
