@@ -186,7 +186,7 @@ def _tpot_ok(load: Load, seg: np.ndarray, active: list, needed: np.ndarray, slo_
         gaps = np.array([gaps_of[i] for i in members], dtype=float).reshape(len(members), n_gaps)[row[seg[idx]]]
         model = Lateness.build(gaps, n_outputs[seg[idx]], load.per_step[idx, :q], load.steps[idx, :q], load.mean_interrupt[idx],
                                load.tpot_floor[idx], load.gap_time[idx], load.rps[idx], load.rho_tail[idx])
-        ok[idx] = model.late_at(np.full(len(idx), slo_s)) <= tail
+        ok[idx] = model.within(np.full(len(idx), slo_s), tail)
     return ok
 
 

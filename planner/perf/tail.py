@@ -5,6 +5,7 @@ evaluated at once.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,34 +25,115 @@ def queue_wait(rho: np.ndarray, service: np.ndarray | float, p: float) -> np.nda
         return np.where((rho > 1 - p) & (rho < 1), scale * np.log(rho / (1 - p)), np.where(rho >= 1, np.inf, 0.0))
 
 
-NEGLIGIBLE = 1e-20
-"""Poisson tails below this are not computed: the lateness they enter is only ever compared with the SLO's
-tail share (>= 1e-6), next to which 1e-20 cannot change a comparison (nor the float sum it is added to)."""
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+_STIRLERR = np.array([0.0] + [math.lgamma(n + 1.0) - (n + 0.5) * math.log(n) + n - _LOG_SQRT_2PI for n in range(1, 16)])
+"""stirlerr(n) = ln n! - ln(sqrt(2 pi n) (n/e)^n) for n <= 15, from lgamma (absolute error ~1e-15)."""
+SERIES_TOL = 2.0**-55
+"""A Poisson-tail series stops when its term is below this share of its sum (half a float64 ulp of 1)."""
+_BLOCK = 8
+"""Series terms added between convergence checks (the converged elements then leave the arrays)."""
 
 
-def _log_chernoff(k: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """log of the Chernoff bound e^-mu (e mu / k)^k on P(K >= k) (k > mu) or P(K <= k) (k < mu)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(mu > 0, -mu + k * (1.0 + np.log(mu) - np.log(k)), -np.inf)
+def _stirlerr(n: np.ndarray) -> np.ndarray:
+    """stirlerr(n) for integers n >= 1: the table to 15, then Stirling's series 1/12n - 1/360n^3 + ... (5 terms:
+    the first omitted one, 691/360360 n^-11, is 1e-16 at n = 16)."""
+    m = np.maximum(n, 16.0)
+    inv2 = 1.0 / (m * m)
+    series = (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 * (1 / 1680 - inv2 / 1188)))) / m
+    return np.where(n <= 15, _STIRLERR[np.minimum(n, 15).astype(np.int64)], series)
 
 
-def poisson_sf(k: np.ndarray, mu: np.ndarray, skip: np.ndarray | None = None) -> np.ndarray:
-    """P(K > k) for K ~ Poisson(mu) and integer k >= 1, elementwise; 0 where `skip` is true (value not needed).
+def _bd0(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """x ln(x / mu) + mu - x (mu > 0): Loader's series in v = (x - mu) / (x + mu) when |v| < 0.1 (8 terms reach
+    1e-17), where the direct form would cancel."""
+    d = x - mu
+    near = np.abs(d) < 0.1 * (x + mu)
+    v = np.where(near, d / (x + mu), 0.0)
+    v2 = v * v
+    s = v2 * (1 / 3 + v2 * (1 / 5 + v2 * (1 / 7 + v2 * (1 / 9 + v2 * (1 / 11 + v2 * (1 / 13 + v2 * (1 / 15 + v2 / 17)))))))
+    direct = x * np.log(np.where(near, 1.0, x / mu)) - d
+    return np.where(near, d * v + 2 * x * v * s, direct)
 
-    scipy.special.pdtrc (imported here: 0.25 s, so importing the performance model stays light), called only
-    where the answer is neither 1 nor negligible by the Chernoff bound: the special function otherwise
-    dominates the capacity table's time. Below the band P(K <= k) < 1e-18 rounds 1 - P to 1.0 in float64;
-    above it the tail is under NEGLIGIBLE and taken as 0.
+
+def poisson_pmf(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """P(K = x) for K ~ Poisson(mu > 0), integer x >= 0: Loader's saddle-point form
+    exp(-stirlerr(x) - bd0(x, mu)) / sqrt(2 pi x), whose exponent has no large cancelling terms."""
+    xs = np.maximum(x, 1.0)
+    return np.where(x == 0, np.exp(-mu), np.exp(-_stirlerr(xs) - _bd0(xs, mu)) / np.sqrt(2 * np.pi * xs))
+
+
+def _series(num: np.ndarray, dnum: float, den: np.ndarray, dden: float, blocks: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """1 + r_1 + r_1 r_2 + ... with r_n = num / (den + n dden) or (num + n dnum) / den (one of dnum, dden is 0),
+    positive and decreasing below 1: the partial sum and a bound on the rest (the last term times r / (1 - r)
+    for the last ratio r), after `blocks` blocks of terms or (None) once the bound is below SERIES_TOL of the sum."""
+    total, rest = np.empty(num.shape), np.empty(num.shape)
+    live = np.arange(num.size)
+    part, term, ratio = np.ones(num.shape), np.ones(num.shape), np.empty(num.shape)
+    n = 0
+    while live.size:
+        for _ in range(_BLOCK):
+            n += 1
+            if dden:
+                np.divide(num, np.add(den, n * dden, out=ratio), out=ratio)
+            else:
+                np.divide(np.add(num, n * dnum, out=ratio), den, out=ratio)
+            term *= ratio
+            part += term
+        bound = np.maximum(term * ratio, 0.0) / (1 - ratio)
+        done = bound <= SERIES_TOL * part if blocks is None or n < blocks * _BLOCK else np.ones(live.size, dtype=bool)
+        total[live[done]], rest[live[done]] = part[done], bound[done]
+        keep = ~done
+        live, num, den, part, term, ratio = live[keep], num[keep], den[keep], part[keep], term[keep], ratio[keep]
+    return total, rest
+
+
+def poisson_tail_bounds(k: np.ndarray, mu: np.ndarray, blocks: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds (low, high) on P(K > k) for K ~ Poisson(mu), integers k >= 0 and mu >= 0 (arrays of one shape),
+    from `blocks` blocks of series terms; with blocks None, both are the value (see poisson_sf).
+
+    At or above the mean (k + 1 >= mu): pmf(k + 1) (1 + mu/(k+2) + mu^2/((k+2)(k+3)) + ...); below it,
+    1 - pmf(k) (1 + k/mu + k(k-1)/mu^2 + ...), a value above 1/2 so the difference does not cancel. Both
+    series have positive terms with decreasing ratios below 1, so the rest after any term is at most that
+    term times r / (1 - r); pmf by `poisson_pmf`.
     """
-    upper = (k + 1 > mu) & (_log_chernoff(k + 1, mu) < np.log(NEGLIGIBLE))
-    lower = (k < mu) & (_log_chernoff(k, mu) < np.log(1e-18))
-    out = np.where(lower, 1.0, 0.0) if skip is None else np.where(lower & ~skip, 1.0, 0.0)
-    need = ~(upper | lower) if skip is None else ~(upper | lower | skip)
-    if need.any():
-        from scipy.special import pdtrc
+    low, high = np.zeros(k.shape), np.zeros(k.shape)
+    upper, lower = (k + 1 >= mu) & (mu > 0), k + 1 < mu
+    if upper.any():
+        a, m = k[upper] + 1, mu[upper]
+        pmf = poisson_pmf(a, m)
+        part, rest = _series(m, 0.0, a, 1.0, blocks)
+        low[upper], high[upper] = pmf * part, pmf * (part + rest) if blocks else pmf * part
+    if lower.any():
+        kl, m = k[lower], mu[lower]
+        pmf = poisson_pmf(kl, m)
+        part, rest = _series(kl + 1, -1.0, m, 0.0, blocks)
+        low[lower], high[lower] = 1 - pmf * (part + rest) if blocks else 1 - pmf * part, 1 - pmf * part
+    return low, high
 
-        out[need] = pdtrc(k[need], mu[need])
-    return out
+
+def poisson_sf(k: np.ndarray | float, mu: np.ndarray | float) -> np.ndarray:
+    """P(K > k) for K ~ Poisson(mu), integers k >= 0 and mu >= 0, elementwise (broadcast): scipy.special.pdtrc
+    without importing scipy (0.3 s) on the solve path. The series of `poisson_tail_bounds`, summed until the
+    bound on their rest is below SERIES_TOL of their value; relative error below 1e-13 for values above
+    1e-20 and about 1e-15 |ln P| for smaller ones (the float64 exponent's limit), as scipy's.
+    """
+    k, mu = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(mu, dtype=float))
+    return poisson_tail_bounds(k, mu)[0]
+
+
+def _chernoff(k: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds (low, high) on P(K > k), K ~ Poisson(mu), from Chernoff's e^-mu (e mu / j)^j: on P(K >= k + 1)
+    when k + 1 > mu (so low = 0), on P(K <= k) below the mean (so high = 1); a few operations per element."""
+    upper = k + 1 > mu
+    j = np.where(upper, k + 1, k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = np.exp(np.where(mu > 0, -mu + j * (1.0 + np.log(mu / j)), -np.inf))
+    return np.where(upper, 0.0, 1.0 - bound), np.where(upper, bound, 1.0)
+
+
+DECISION_MARGIN = 1e-9
+"""Relative margin by which bounds must clear the SLO's tail share to decide a point without the exact sum:
+far above the float error of that sum (~1e-15) and of the Poisson tails (~1e-13)."""
 
 
 @dataclass(frozen=True)
@@ -82,40 +164,76 @@ class Lateness:
     """P(K = 1), (points, G)."""
     mean_interrupt: np.ndarray
     """Mean busy-period interruption, (points,)."""
-    cost: np.ndarray
-    """Time one interrupting prompt adds within a request's gaps, (points, G, Q)."""
+    per_step: np.ndarray
+    """(points, Q): time an interrupting busy period of each input class adds to each step it rides in."""
+    steps: np.ndarray | None
+    """(points, Q): steps it rides in; None when every prompt rides in one step (serial prefill)."""
 
     @classmethod
     def build(cls, gaps: np.ndarray, n_outputs: np.ndarray, per_step: np.ndarray, steps: np.ndarray,
               mean_interrupt: np.ndarray, floor: np.ndarray, gap_time: np.ndarray, rps: np.ndarray,
               rho: np.ndarray) -> "Lateness":
         mu = rps[:, None] * (gap_time[:, None] * gaps + mean_interrupt[:, None])
-        one = mu * np.exp(-mu)
         cluster = 1 / (1 - rho)
         per_step, mean_interrupt = per_step * cluster[:, None], mean_interrupt * cluster
-        cost = per_step[:, None, :] * np.minimum(steps[:, None, :], gaps[:, :, None])
-        return cls(gaps, n_outputs, floor, mu, one, mean_interrupt, cost)
+        return cls(gaps, n_outputs, floor, mu, mu * np.exp(-mu), mean_interrupt, per_step, None if (steps == 1).all() else steps)
 
-    def late_at(self, t: np.ndarray, points: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """Share of requests with TPOT above `t` (one value per selected point)."""
-        room = (t - self.floor[points])[:, None] * self.gaps[points]
-        allowed = np.maximum(np.floor(room / np.maximum(self.mean_interrupt[points], 1e-12)[:, None]), 1)  # more: late
-        single = (self.cost[points] > room[:, :, None]).mean(axis=2)
-        late = np.where(room < 0, 1.0, self.one[points] * single + poisson_sf(allowed, self.mu[points], room < 0))
-        return late.sum(axis=1) / self.n_outputs[points]
+    def within(self, t: np.ndarray, tail: float) -> np.ndarray:
+        """Whether at most `tail` of requests have a TPOT above t[n], at each point n.
 
-    def quantile(self, floor: np.ndarray, slo_s: float, tail: float, points: np.ndarray) -> np.ndarray:
-        """The TPOT that `tail` of requests exceed at `points` (all of which meet the SLO): bracket it by
+        The late share sums over output classes 1 (no room) or P(K = 1) P(one prompt costs more than the
+        room) + P(K > room / mean interruption), over the number of classes. A point is decided from bounds
+        on the terms where they clear the tail share by DECISION_MARGIN (the exact sum then compares the
+        same way), refined in rounds for the points still open: Chernoff bounds on the Poisson tail with the
+        single-prompt share in [0, 1], then that share exact, then the tail bounded by its first series
+        terms; the few points left get the exact sum.
+        """
+        room = (t - self.floor)[:, None] * self.gaps
+        allowed = np.maximum(np.floor(room / np.maximum(self.mean_interrupt, 1e-12)[:, None]), 1)  # more: late
+        no_room, mu, one, limit = room < 0, self.mu, self.one, tail * self.n_outputs
+        ok, rows = np.zeros(len(room), dtype=bool), np.arange(len(room))
+        tails, share = _chernoff(allowed, mu), (np.zeros(room.shape), one)
+        for level in range(4):
+            if level == 1:
+                single = one * self._single(rows, room)
+                share = (single, single)
+            elif level >= 2:
+                tails = poisson_tail_bounds(allowed, mu, 1 if level == 2 else None)
+            late = [np.where(no_room, 1.0, s + p) for s, p in zip(share, tails)]
+            if level == 3:
+                ok[rows] = late[0].sum(axis=1) / self.n_outputs[rows] <= tail
+                break
+            ok[rows] = late[1].sum(axis=1) <= limit * (1 - DECISION_MARGIN)
+            keep = ~ok[rows] & (late[0].sum(axis=1) <= limit * (1 + DECISION_MARGIN))
+            rows, room, allowed, no_room, mu, one, limit = (a[keep] for a in (rows, room, allowed, no_room, mu, one, limit))
+            tails, share = tuple(a[keep] for a in tails), tuple(a[keep] for a in share)
+            if not len(rows):
+                break
+        return ok
+
+    def _single(self, rows: np.ndarray, room: np.ndarray) -> np.ndarray:
+        """Share of input classes whose one prompt adds more than `room` (rows x G) within the request's gaps,
+        at points `rows`."""
+        gaps, count = self.gaps[rows], np.zeros(room.shape)
+        for q in range(self.per_step.shape[1]):
+            cost = self.per_step[rows, q, None]
+            if self.steps is not None:
+                cost = cost * np.minimum(self.steps[rows, q, None], gaps)
+            count += cost > room
+        return count / self.per_step.shape[1]
+
+    def quantile(self, floor: np.ndarray, slo_s: float, tail: float) -> np.ndarray:
+        """The TPOT that `tail` of requests exceed at each point (all of which meet the SLO): bracket it by
         doubling from the decode step (up to the SLO), then bisect."""
         lo, hi = floor.copy(), np.minimum(2 * floor, slo_s)
         for _ in range(60):
-            short = self.late_at(hi, points) > tail
+            short = ~self.within(hi, tail)
             if not short.any():
                 break
             lo, hi = np.where(short, hi, lo), np.where(short, np.minimum(2 * hi, slo_s), hi)
         for _ in range(14):
             mid = (lo + hi) / 2
-            ok = self.late_at(mid, points) <= tail
+            ok = self.within(mid, tail)
             hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
         return hi
 
@@ -140,4 +258,4 @@ class TpotCurve:
     def values_ms(self) -> tuple[float, ...]:
         model = Lateness.build(self.gaps, self.n_outputs, self.per_step, self.steps, self.mean_interrupt, self.floor,
                                self.gap_time, self.rps, self.rho)
-        return tuple((model.quantile(self.floor, self.slo_s, self.tail, np.arange(len(self.floor))) * 1e3).tolist())
+        return tuple((model.quantile(self.floor, self.slo_s, self.tail) * 1e3).tolist())

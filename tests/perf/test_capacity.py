@@ -1,5 +1,5 @@
-"""Capacity rows: one pass over every bucket of a config gives each bucket's own cell, and the pruned Poisson
-tail equals scipy's wherever it can matter."""
+"""Capacity rows: one pass over every bucket of a config gives each bucket's own cell, the values of the
+per-cell code before the row existed, and the numpy Poisson tail matches scipy's (and exact values)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,8 @@ import pytest
 
 from planner.demand.buckets import Bucket
 from planner.perf.capacity import capacity_row, cell_capacity
-from planner.perf.tail import NEGLIGIBLE, poisson_sf
+from planner.perf import tail
+from planner.perf.tail import Lateness, poisson_sf, poisson_tail_bounds
 from planner.schemas.workload import SLO
 from planner.schemas.replica import EngineParams
 from tests.perf._configs import config as cfg
@@ -57,14 +58,90 @@ def test_tighter_tpot_slo_never_raises_capacity() -> None:
         assert all(a.max_rps <= b.max_rps for a, b in zip(tight, loose))
 
 
-def test_poisson_tail_matches_scipy_where_it_matters() -> None:
+GOLDEN = {
+    # (model, gpu, quant, tp, chunked prefill, bucket): (max_rps, bound, batch, last curve TTFT ms, last curve TPOT ms)
+    # regression values from commit 922563e (cell_capacity one bucket at a time, scipy's pdtrc), before capacity_row
+    ("llama-3.1-8b", "h100", "bf16", 1, False, (512, 2048, 64, 256, True)):
+        (18.461095077334893, "slo", 113.0, 228.70282009142238, 49.538790007833306),
+    ("llama-3.1-8b", "h100", "bf16", 1, True, (512, 2048, 64, 256, True)):
+        (21.831401170317818, "slo", 132.0, 167.85828398627285, 49.8083174512389),
+    ("llama-3.1-8b", "a100-80gb", "bf16", 1, False, (1, 128, 1, 64, True)):
+        (45.47536639117907, "slo", 47.0, 106.4393659883829, 49.925060988356904),
+    ("llama-3.1-70b", "h100", "fp8", 2, False, (2048, 8192, 256, 1024, False)):
+        (0.07778718549893504, "slo", 1.0, 849.9272361575028, 23.011534364874443),
+    ("llama-3.1-70b", "a100-80gb", "bf16", 4, True, (512, 2048, 256, 1024, True)):
+        (0.7775380502760899, "slo", 19.0, 449.530993745387, 49.94887047537687),
+}
+
+
+@pytest.mark.parametrize("case", list(GOLDEN))
+def test_cells_keep_their_values(case: tuple) -> None:
+    model, gpu, quant, tp, chunked, bucket = case
+    cell = cell_capacity(cfg(model, gpu, quant, tp, engine=EngineParams(chunked_prefill=chunked)), _bucket(*bucket), SLO_CHAT)
+    max_rps, bound, batch, ttft_ms, tpot_ms = GOLDEN[case]
+    assert (cell.bound, cell.batch, len(cell.curve_rps)) == (bound, batch, 24)
+    assert cell.max_rps == pytest.approx(max_rps, rel=1e-12)
+    assert cell.curve_ttft_ms[-1] == pytest.approx(ttft_ms, rel=1e-12)
+    assert cell.curve_tpot_ms[-1] == pytest.approx(tpot_ms, rel=1e-12)
+
+
+def test_poisson_tail_matches_scipy() -> None:
     from scipy.special import pdtrc
 
     rng = np.random.default_rng(0)
-    k = np.floor(rng.uniform(1, 5000, 100_000))
-    mu = rng.uniform(0, 3000, 100_000)
+    k = np.floor(np.concatenate([rng.uniform(1, 60, 20_000), rng.uniform(1, 5000, 20_000)]))
+    mu = np.concatenate([rng.uniform(0, 60, 20_000), rng.uniform(0, 3000, 20_000)])
+    near = rng.uniform(1, 3000, 20_000)  # around the mean, where the series are longest
+    k, mu = np.concatenate([k, np.maximum(np.floor(near + rng.normal(0, 4, near.size) * np.sqrt(near)), 1)]), np.concatenate([mu, near])
     ours, theirs = poisson_sf(k, mu), pdtrc(k, mu)
-    assert np.abs(ours - theirs).max() < NEGLIGIBLE * 10  # identical where scipy's value is above the cut
-    assert np.array_equal(ours[theirs > NEGLIGIBLE * 10], theirs[theirs > NEGLIGIBLE * 10])
-    skip = rng.random(100_000) < 0.5
-    assert (poisson_sf(k, mu, skip)[skip] == 0).all()
+    rel = np.abs(ours - theirs) / np.maximum(theirs, 1e-300)
+    big = theirs >= 1e-20
+    assert rel[big].max() < 5e-13  # both are within ~1.4e-13 of exact values here
+    small = ~big & (theirs >= 1e-300)  # the float64 exponent limits both to ~1e-15 |ln P|
+    assert (rel[small] <= 5e-14 * -np.log(theirs[small])).all()
+    assert (ours[theirs < 1e-300] < 1e-290).all()
+
+
+@pytest.mark.parametrize(("k", "mu", "exact"), [
+    # 20 digits from mpmath (sum of pmf terms at 40 digits); scipy is off by 1.4e-5 in the first one
+    (4267575, 4244969.891551163, 2.9038366006709796966e-28),
+    (330, 300.0, 0.040776327479980718579),
+    (299, 300.0, 0.50767778888626349925),
+    (100, 40.0, 4.747510530761333567e-16),
+    (5, 1e-3, 1.3876989333774599333e-21),
+    (1, 2.5, 0.71270250481635421691),
+])
+def test_poisson_tail_exact_values(k: int, mu: float, exact: float) -> None:
+    assert poisson_sf(k, mu) == pytest.approx(exact, rel=2e-13)
+    assert poisson_sf(k, 0.0) == 0.0
+
+
+def test_poisson_tail_bounds_hold() -> None:
+    rng = np.random.default_rng(1)
+    mu = rng.uniform(0, 2000, 50_000)
+    k = np.maximum(np.floor(mu + rng.normal(0, 5, mu.size) * np.sqrt(mu + 1)), 0)
+    exact = poisson_sf(k, mu)
+    widths = []
+    for blocks in (1, 2, 4):
+        low, high = poisson_tail_bounds(k, mu, blocks)
+        assert (low <= exact * (1 + 1e-13)).all() and (high >= exact * (1 - 1e-13)).all()
+        widths.append(float(np.median((high - low) / np.maximum(exact, 1e-300))))
+    assert widths[0] > widths[1] > widths[2] and widths[2] < 1e-3
+    assert np.array_equal(poisson_tail_bounds(k, mu)[0], exact) and np.array_equal(poisson_tail_bounds(k, mu)[1], exact)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_bounds_first_decide_as_the_exact_sum(chunked: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lateness.within decides most points from bounds; with an infinite margin every point gets the exact sum."""
+    config = cfg("llama-3.1-8b", "a100-80gb", engine=EngineParams(chunked_prefill=chunked))
+    seen: list[tuple[Lateness, np.ndarray]] = []
+    within = Lateness.within
+    monkeypatch.setattr(Lateness, "within", lambda self, t, share: seen.append((self, t)) or within(self, t, share))
+    capacity_row(config, BUCKETS[:3], SLO_CHAT)
+    scales = (0.5, 0.9, 1.0, 1.1, 2.0)  # the SLO's TPOT and around it: some points pass, some do not
+    fast = [within(model, t * scale, 0.01) for model, t in seen for scale in scales]
+    monkeypatch.setattr(tail, "DECISION_MARGIN", np.inf)
+    exact = [within(model, t * scale, 0.01) for model, t in seen for scale in scales]
+    assert len(fast) > 5 and all(np.array_equal(a, b) for a, b in zip(fast, exact))
+    decided = np.concatenate(exact)
+    assert decided.any() and not decided.all()
