@@ -167,24 +167,42 @@ def _points(active: list, z: float) -> tuple[Points, np.ndarray, np.ndarray]:  #
     return pts, seg, np.concatenate([[0], np.cumsum(sizes)])
 
 
-def _tpot_ok(load: Load, seg: np.ndarray, active: list, needed: np.ndarray, slo_s: float, tail: float) -> np.ndarray:  # noqa: ANN001
-    """Where the share of requests late at the TPOT SLO is within the tail, evaluated at the `needed` points only
-    (the others cannot change a bucket's capacity), one Lateness per group of buckets with the same number
-    of output gaps and input classes."""
-    ok = np.zeros(len(seg), dtype=bool)
+@dataclass(frozen=True)
+class _Group:
+    """Buckets whose TPOT tails are evaluated together (the same number of output gaps G and input classes Q,
+    so every sum over classes has the length it has for one bucket alone)."""
+
+    member: np.ndarray
+    """(buckets,): in this group."""
+    gaps: np.ndarray
+    """(buckets, G): each member's output gaps (O_j - 1 of its classes with O_j > 1)."""
+    q: int
+
+
+def _groups(active: list) -> list[_Group]:  # noqa: ANN001 - list of (_Live, ...)
     gaps_of = [b.outputs[b.outputs > 1] - 1 for b, *_ in active]
     keys = [(len(g), len(b.bucket.input_q or (b.inp,))) for g, (b, *_) in zip(gaps_of, active)]
-    n_outputs = np.array([len(b.outputs) for b, *_ in active])
-    for key in sorted(set(keys)):
-        members = [i for i, k in enumerate(keys) if k == key]
-        idx = np.flatnonzero(needed & np.isin(seg, members))
+    groups = []
+    for n_gaps, q in sorted(set(keys)):
+        members = [i for i, k in enumerate(keys) if k == (n_gaps, q)]
+        member, gaps = np.zeros(len(active), dtype=bool), np.zeros((len(active), n_gaps))
+        member[members] = True
+        gaps[members] = np.array([gaps_of[i] for i in members], dtype=float).reshape(len(members), n_gaps)
+        groups.append(_Group(member, gaps, q))
+    return groups
+
+
+def _tpot_ok(load: Load, seg: np.ndarray, groups: list[_Group], n_outputs: np.ndarray, needed: np.ndarray,
+             slo_s: float, tail: float) -> np.ndarray:
+    """Where the share of requests late at the TPOT SLO is within the tail, evaluated at the `needed` points only
+    (the others cannot change a bucket's capacity), one Lateness per group of buckets."""
+    ok = np.zeros(len(seg), dtype=bool)
+    for group in groups:
+        idx = np.flatnonzero(needed & group.member[seg])
         if not len(idx):
             continue
-        n_gaps, q = key
-        row = np.zeros(len(active), dtype=np.int64)
-        row[members] = np.arange(len(members))
-        gaps = np.array([gaps_of[i] for i in members], dtype=float).reshape(len(members), n_gaps)[row[seg[idx]]]
-        model = Lateness.build(gaps, n_outputs[seg[idx]], load.per_step[idx, :q], load.steps[idx, :q], load.mean_interrupt[idx],
+        at, q = seg[idx], group.q
+        model = Lateness.build(group.gaps[at], n_outputs[at], load.per_step[idx, :q], load.steps[idx, :q], load.mean_interrupt[idx],
                                load.tpot_floor[idx], load.gap_time[idx], load.rps[idx], load.rho_tail[idx])
         ok[idx] = model.within(np.full(len(idx), slo_s), tail)
     return ok
@@ -202,12 +220,13 @@ def _tpot_in_rounds(load: Load, seg: np.ndarray, active: list, offsets: np.ndarr
     position = np.arange(len(seg)) - offsets[seg]
     candidate = _before_first_failure(others, offsets)
     stopped = np.zeros(len(offsets) - 1, dtype=bool)
+    groups, n_outputs = _groups(active), np.array([len(b.outputs) for b, *_ in active])
     start, span = 0, FIRST_ROUND
     while True:
         needed = candidate & (position >= start) & (position < start + span) & ~stopped[seg]
         if not needed.any():  # candidates are a prefix of each bucket: none in this span means none later
             return ok
-        ok[needed] = _tpot_ok(load, seg, active, needed, slo_s, tail)[needed]
+        ok[needed] = _tpot_ok(load, seg, groups, n_outputs, needed, slo_s, tail)[needed]
         stopped |= np.bincount(seg[needed & ~ok], minlength=len(stopped)) > 0
         start, span = start + span, 2 * span
 

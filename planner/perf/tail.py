@@ -125,9 +125,13 @@ def _chernoff(k: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bounds (low, high) on P(K > k), K ~ Poisson(mu), from Chernoff's e^-mu (e mu / j)^j: on P(K >= k + 1)
     when k + 1 > mu (so low = 0), on P(K <= k) below the mean (so high = 1); a few operations per element."""
     upper = k + 1 > mu
-    j = np.where(upper, k + 1, k)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bound = np.exp(np.where(mu > 0, -mu + j * (1.0 + np.log(mu / j)), -np.inf))
+    j = k + upper
+    with np.errstate(divide="ignore"):  # mu = 0: log 0 = -inf, a bound of 0
+        exponent = np.log(mu / j)
+    exponent += 1.0
+    exponent *= j
+    exponent -= mu
+    bound = np.exp(exponent, out=exponent)
     return np.where(upper, 0.0, 1.0 - bound), np.where(upper, bound, 1.0)
 
 
@@ -168,6 +172,9 @@ class Lateness:
     """(points, Q): time an interrupting busy period of each input class adds to each step it rides in."""
     steps: np.ndarray | None
     """(points, Q): steps it rides in; None when every prompt rides in one step (serial prefill)."""
+    costliest: np.ndarray
+    """(points,): the most one prompt can add (per_step x steps over the classes): no single prompt is
+    late where the room is at least this."""
 
     @classmethod
     def build(cls, gaps: np.ndarray, n_outputs: np.ndarray, per_step: np.ndarray, steps: np.ndarray,
@@ -176,7 +183,9 @@ class Lateness:
         mu = rps[:, None] * (gap_time[:, None] * gaps + mean_interrupt[:, None])
         cluster = 1 / (1 - rho)
         per_step, mean_interrupt = per_step * cluster[:, None], mean_interrupt * cluster
-        return cls(gaps, n_outputs, floor, mu, mu * np.exp(-mu), mean_interrupt, per_step, None if (steps == 1).all() else steps)
+        steps = None if (steps == 1).all() else steps
+        costliest = (per_step if steps is None else per_step * steps).max(axis=1)
+        return cls(gaps, n_outputs, floor, mu, mu * np.exp(-mu), mean_interrupt, per_step, steps, costliest)
 
     def within(self, t: np.ndarray, tail: float) -> np.ndarray:
         """Whether at most `tail` of requests have a TPOT above t[n], at each point n.
@@ -184,31 +193,31 @@ class Lateness:
         The late share sums over output classes 1 (no room) or P(K = 1) P(one prompt costs more than the
         room) + P(K > room / mean interruption), over the number of classes. A point is decided from bounds
         on the terms where they clear the tail share by DECISION_MARGIN (the exact sum then compares the
-        same way), refined in rounds for the points still open: Chernoff bounds on the Poisson tail with the
-        single-prompt share in [0, 1], then that share exact, then the tail bounded by its first series
-        terms; the few points left get the exact sum.
+        same way): first Chernoff bounds on the Poisson tail with the single-prompt share in [0, 1] (0 where
+        no prompt outgrows the room), which settle most points; `_refine` tightens the rest.
         """
         room = (t - self.floor)[:, None] * self.gaps
         allowed = np.maximum(np.floor(room / np.maximum(self.mean_interrupt, 1e-12)[:, None]), 1)  # more: late
-        no_room, mu, one, limit = room < 0, self.mu, self.one, tail * self.n_outputs
-        ok, rows = np.zeros(len(room), dtype=bool), np.arange(len(room))
-        tails, share = _chernoff(allowed, mu), (np.zeros(room.shape), one)
-        for level in range(4):
-            if level == 1:
-                single = one * self._single(rows, room)
-                share = (single, single)
-            elif level >= 2:
-                tails = poisson_tail_bounds(allowed, mu, 1 if level == 2 else None)
-            late = [np.where(no_room, 1.0, s + p) for s, p in zip(share, tails)]
-            if level == 3:
-                ok[rows] = late[0].sum(axis=1) / self.n_outputs[rows] <= tail
-                break
-            ok[rows] = late[1].sum(axis=1) <= limit * (1 - DECISION_MARGIN)
-            keep = ~ok[rows] & (late[0].sum(axis=1) <= limit * (1 + DECISION_MARGIN))
-            rows, room, allowed, no_room, mu, one, limit = (a[keep] for a in (rows, room, allowed, no_room, mu, one, limit))
-            tails, share = tuple(a[keep] for a in tails), tuple(a[keep] for a in share)
-            if not len(rows):
-                break
+        no_room, limit = room < 0, tail * self.n_outputs
+        low, high = _chernoff(allowed, self.mu)
+        single = self.one * (self.costliest[:, None] > room)  # at most P(K = 1), 0 where no prompt outgrows the room
+        ok = np.where(no_room, 1.0, single + high).sum(axis=1) <= limit * (1 - DECISION_MARGIN)
+        rows = np.flatnonzero(~ok & (np.where(no_room, 1.0, low).sum(axis=1) <= limit * (1 + DECISION_MARGIN)))
+        if len(rows):
+            ok[rows] = self._refine(rows, room[rows], allowed[rows], tail)
+        return ok
+
+    def _refine(self, rows: np.ndarray, room: np.ndarray, allowed: np.ndarray, tail: float) -> np.ndarray:
+        """`within` at points `rows` left open by the first bounds: the single-prompt share exact and the
+        Poisson tail bounded by its first series terms, then (the few points left) the exact sum."""
+        no_room, mu, limit = room < 0, self.mu[rows], tail * self.n_outputs[rows]
+        share = self.one[rows] * self._single(rows, room)
+        low, high = (np.where(no_room, 1.0, share + p) for p in poisson_tail_bounds(allowed, mu, 1))
+        ok = high.sum(axis=1) <= limit * (1 - DECISION_MARGIN)
+        at = np.flatnonzero(~ok & (low.sum(axis=1) <= limit * (1 + DECISION_MARGIN)))
+        if len(at):
+            late = np.where(no_room[at], 1.0, share[at] + poisson_sf(allowed[at], mu[at])).sum(axis=1)
+            ok[at] = late / self.n_outputs[rows[at]] <= tail
         return ok
 
     def _single(self, rows: np.ndarray, room: np.ndarray) -> np.ndarray:
