@@ -99,16 +99,23 @@ class _Live:
     n_cap: int
 
 
+@functools.lru_cache(maxsize=4096)
+def _lengths(bucket: Bucket) -> tuple[float, float, np.ndarray, float]:
+    """Mean input, mean output (at least 1), output classes and time-weighted mean context of a bucket:
+    a live sequence is, on average, half-way through its output, and long outputs stay live longer, so the
+    mean context is I + E[O^2] / (2 E[O]) (I + O/2 when all outputs are equal). Cached: every config of a
+    table reads them (callers do not modify the array)."""
+    inp, out = bucket.input_mean, max(bucket.output_mean, 1.0)
+    outputs = np.asarray(bucket.output_q or (out,), dtype=float)
+    return inp, out, outputs, inp + float(np.mean(outputs**2) / (2 * np.mean(outputs)))
+
+
 def _screen(cfg: ServingConfig, buckets: Sequence[Bucket], cells: list[CellCapacity | None]) -> list[_Live]:
     """Buckets whose longest sequence and mean context fit the KV cache (the others get a zero cell)."""
     kv_tokens = max_kv_tokens(cfg)
     live = []
     for j, bucket in enumerate(buckets):
-        inp, out = bucket.input_mean, max(bucket.output_mean, 1.0)
-        outputs = np.asarray(bucket.output_q or (out,), dtype=float)
-        # a live sequence is, on average, half-way through its output, and long outputs stay live longer:
-        # the time-weighted mean context is I + E[O^2] / (2 E[O]) (I + O/2 when all outputs are equal)
-        context = inp + float(np.mean(outputs**2) / (2 * np.mean(outputs)))
+        inp, out, outputs, context = _lengths(bucket)
         longest = bucket.input_max + bucket.output_max
         if tokens_reserved_per_sequence(cfg, longest) > kv_tokens:
             cells[j] = _zero(Bound.KV_MEMORY, f"a {longest}-token sequence needs more KV cache than the {kv_tokens} tokens that fit")
@@ -208,17 +215,17 @@ def _tpot_ok(load: Load, seg: np.ndarray, groups: list[_Group], n_outputs: np.nd
     return ok
 
 
-FIRST_ROUND = 32
-"""Load points per bucket in the first round of TPOT checks; each later round doubles the span."""
+FIRST_ROUND = 128
+"""Load points per bucket in the first round of TPOT checks; each later round doubles the span. Most buckets
+fail within 128 points of a 280-point grid: two rounds, little evaluated past a failure."""
 
 
-def _tpot_in_rounds(load: Load, seg: np.ndarray, active: list, offsets: np.ndarray, others: np.ndarray,  # noqa: ANN001
-                    slo_s: float, tail: float) -> np.ndarray:
+def _tpot_in_rounds(load: Load, seg: np.ndarray, position: np.ndarray, active: list, offsets: np.ndarray,  # noqa: ANN001
+                    others: np.ndarray, slo_s: float, tail: float) -> np.ndarray:
     """The TPOT check in rounds of growing spans of load points, each bucket stopping at its first failure
     (of this or another check): the points after it cannot change the bucket's capacity, so they stay False."""
     ok = np.zeros(len(seg), dtype=bool)
-    position = np.arange(len(seg)) - offsets[seg]
-    candidate = _before_first_failure(others, offsets)
+    candidate = position <= _first_false(others, position, offsets)[seg]  # the failing point too: it is reported
     stopped = np.zeros(len(offsets) - 1, dtype=bool)
     groups, n_outputs = _groups(active), np.array([len(b.outputs) for b, *_ in active])
     start, span = 0, FIRST_ROUND
@@ -231,77 +238,84 @@ def _tpot_in_rounds(load: Load, seg: np.ndarray, active: list, offsets: np.ndarr
         start, span = start + span, 2 * span
 
 
-def _before_first_failure(passed: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Points that come before the first False of `passed` within their bucket's segment."""
-    needed = np.zeros(len(passed), dtype=bool)
-    for lo, hi in zip(offsets[:-1], offsets[1:]):
-        part = passed[lo:hi]
-        stop = int(np.argmin(part)) if not part.all() else hi - lo
-        needed[lo:lo + stop + 1] = True  # the failing point itself too: its TPOT check is reported
-    return needed
+def _first_false(passed: np.ndarray, position: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Position of the first False of `passed` within each bucket's segment (the segment's length if none)."""
+    return np.minimum(np.minimum.reduceat(np.where(passed, len(passed), position), offsets[:-1]), np.diff(offsets))
+
+
+def _curve_points(last: int) -> np.ndarray:
+    """CURVE_POINTS load points spread evenly over 0..last (all of them when fewer): linspace rounded, whose
+    steps of more than 1 never round two points together."""
+    if last < CURVE_POINTS:
+        return np.arange(last + 1)
+    keep = np.rint(np.arange(CURVE_POINTS) * (last / (CURVE_POINTS - 1))).astype(int)  # np.linspace's arithmetic
+    keep[-1] = last
+    return keep
 
 
 def _loaded_cells(cfg: ServingConfig, active: list, slo: SLO, p: float) -> list[tuple[int, CellCapacity]]:  # noqa: ANN001
     """Cells of the buckets that pass the zero-load checks: the largest load point meeting every check."""
     pts, seg, offsets = _points(active, NormalDist().inv_cdf(p))
     load = (chunked_load if cfg.engine.chunked_prefill else serial_load)(cfg, pts, p)
-    slo_s = slo.tpot_ms / 1e3
+    position, slo_s = np.arange(len(seg)) - offsets[seg], slo.tpot_ms / 1e3
     n_cap = np.array([b.n_cap for b, *_ in active])[seg]
     checks = {"prefill": load.rho < 1, "ttft": load.ttft * 1e3 <= slo.ttft_ms, "batch": pts.n_hi <= n_cap}
     others = checks["prefill"] & checks["ttft"] & checks["batch"]
-    checks["tpot"] = _tpot_in_rounds(load, seg, active, offsets, others, slo_s, 1 - p)
-    ok = others & checks["tpot"]
+    tpot_ok = _tpot_in_rounds(load, seg, position, active, offsets, others, slo_s, 1 - p)
+    first_bad = _first_false(others & tpot_ok, position, offsets).tolist()
     compute_bound = np.asarray(load.step.compute_bound)
+    keeps = [offsets[i] + _curve_points(j - 1) for i, j in enumerate(first_bad) if j > 0]
+    curves = _Curves(load, np.concatenate(keeps) if keeps else np.zeros(0, dtype=int), slo_s, 1 - p)
     results = []
     for i, (b, _, _, ttft0_ms, tpot0_ms) in enumerate(active):
-        lo, hi = offsets[i], offsets[i + 1]
-        cell_ok = ok[lo:hi]
-        first_bad = int(np.argmin(cell_ok)) if not cell_ok.all() else hi - lo
-        view = {k: v[lo:hi] for k, v in checks.items()}
-        args = (cfg, view, first_bad, pts.grid[lo:hi], load.rho[lo:hi], compute_bound[lo:hi], b.n_cap, b.context, slo)
-        if first_bad == 0:
-            _, why = _binding(*args)
+        j, lo, size = first_bad[i], offsets[i], offsets[i + 1] - offsets[i]
+        at = lo + min(j, size - 1)  # the first failing point, or the last one when none fails
+        bound, why = _binding(cfg, j >= size, {k: bool(v[at]) for k, v in checks.items()}, float(pts.grid[at]),
+                              float(load.rho[at]), bool(compute_bound[at]), b.n_cap, b.context, slo)
+        if j == 0:
             results.append((b.index, _zero(Bound.SLO, f"{why} even at {load.rps[lo]:.2g} req/s", ttft0_ms, tpot0_ms)))
             continue
-        last = first_bad - 1
-        keep = lo + np.unique(np.linspace(0, last, min(last + 1, CURVE_POINTS)).round().astype(int))
-        results.append((b.index, (_binding(*args), last, keep, ttft0_ms, tpot0_ms, lo, b)))
-    slo_tail = (slo_s, 1 - p)
-    return [(j, cell if isinstance(cell, CellCapacity) else _cell(cell, pts, load, slo_tail)) for j, cell in results]
+        rps, ttft_ms, tpot = curves.take(b, min(j, CURVE_POINTS))
+        results.append((b.index, CellCapacity(
+            max_rps=float(load.rps[lo + j - 1]), bound=bound, detail=why, batch=float(pts.grid[lo + j - 1]),
+            ttft0_ms=ttft0_ms, tpot0_ms=tpot0_ms, curve_rps=rps, curve_ttft_ms=ttft_ms, tpot_curve=tpot)))
+    return results
 
 
-def _cell(found: tuple, pts: Points, load: Load, slo_tail: tuple[float, float]) -> CellCapacity:  # noqa: ANN001
-    """The cell of a bucket whose capacity point is `last`, with its latency curve at the `keep` points."""
-    (bound, detail), last, keep, ttft0_ms, tpot0_ms, lo, b = found
-    gaps = b.outputs[b.outputs > 1] - 1
-    q = len(b.bucket.input_q or (b.inp,))
-    n = len(keep)
-    curve = TpotCurve(np.broadcast_to(gaps, (n, len(gaps))), np.full(n, len(b.outputs)), load.per_step[keep, :q],
-                      load.steps[keep, :q], load.mean_interrupt[keep], load.tpot_floor[keep], load.gap_time[keep],
-                      load.rps[keep], load.rho_tail[keep], *slo_tail)
-    return CellCapacity(
-        max_rps=float(load.rps[lo + last]), bound=bound, detail=detail, batch=float(pts.grid[lo + last]),
-        ttft0_ms=ttft0_ms, tpot0_ms=tpot0_ms,
-        curve_rps=tuple(load.rps[keep].tolist()),
-        curve_ttft_ms=tuple((load.ttft[keep] * 1e3).tolist()),
-        tpot_curve=curve,
-    )
+class _Curves:
+    """The latency curves of a row's cells at their kept load points, gathered in one pass and taken in order."""
+
+    def __init__(self, load: Load, keep: np.ndarray, slo_s: float, tail: float) -> None:
+        self.rps, self.ttft_ms = load.rps[keep].tolist(), (load.ttft[keep] * 1e3).tolist()
+        self.per_step, self.steps = load.per_step[keep], load.steps[keep]
+        self.rest = [a[keep] for a in (load.mean_interrupt, load.tpot_floor, load.gap_time, load.rps, load.rho_tail)]
+        self.slo_s, self.tail, self.start = slo_s, tail, 0
+
+    def take(self, b: _Live, n: int) -> tuple[tuple[float, ...], tuple[float, ...], TpotCurve]:
+        """The next `n` points: curve req/s and TTFT ms, and what the TPOT curve of bucket `b` needs there."""
+        lo, hi = self.start, self.start + n
+        self.start = hi
+        gaps = b.outputs[b.outputs > 1] - 1
+        q = len(b.bucket.input_q or (b.inp,))
+        tpot = TpotCurve(np.broadcast_to(gaps, (n, len(gaps))), np.full(n, len(b.outputs)), self.per_step[lo:hi, :q],
+                         self.steps[lo:hi, :q], *(a[lo:hi] for a in self.rest), self.slo_s, self.tail)
+        return tuple(self.rps[lo:hi]), tuple(self.ttft_ms[lo:hi]), tpot
 
 
-def _binding(cfg, checks, j, grid, rho, compute_bound, n_cap, context, slo) -> tuple[Bound, str]:  # noqa: ANN001
-    """Name the resource that stops more load: the first check that fails past the capacity point."""
-    capped = j >= len(grid)  # every point up to the batch cap met the SLOs
-    j = min(j, len(grid) - 1)
-    kind = "compute-bound" if bool(compute_bound[j]) else "bandwidth-bound"
+def _binding(cfg: ServingConfig, capped: bool, ok: dict[str, bool], n: float, rho: float, compute_bound: bool,
+             n_cap: int, context: float, slo: SLO) -> tuple[Bound, str]:
+    """Name the resource that stops more load: the first check (`ok` at the first failing point, of batch n)
+    that fails past the capacity point; `capped` when every point up to the batch cap met the SLOs."""
+    kind = "compute-bound" if compute_bound else "bandwidth-bound"
     pct = f"p{slo.percentile:g}"
-    if capped or not checks["batch"][j]:
-        if max_batch(cfg, context) < cfg.engine.max_num_seqs:
+    if capped or not ok["batch"]:
+        if n_cap < cfg.engine.max_num_seqs:  # the KV cache, not max_num_seqs, caps the batch
             return Bound.KV_MEMORY, f"KV cache holds {n_cap} sequences of {context:.0f} tokens"
-        return (Bound.COMPUTE if kind == "compute-bound" else Bound.BANDWIDTH), f"max_num_seqs {n_cap} reached (decode {kind})"
-    if not checks["prefill"][j]:
-        return Bound.COMPUTE, f"prompts arrive faster than prefill can process them at batch {grid[j]:.0f}"
-    if not checks["ttft"][j]:
-        if rho[j] >= SATURATED:
-            return Bound.COMPUTE, f"prefill saturates the GPU ({rho[j]:.0%} busy) before {pct} TTFT {slo.ttft_ms:g} ms"
-        return Bound.SLO, f"{pct} TTFT {slo.ttft_ms:g} ms at batch {grid[j]:.0f} (prefill {rho[j]:.0%} busy)"
-    return Bound.SLO, f"{pct} TPOT {slo.tpot_ms:g} ms at batch {grid[j]:.0f} (decode {kind})"
+        return (Bound.COMPUTE if compute_bound else Bound.BANDWIDTH), f"max_num_seqs {n_cap} reached (decode {kind})"
+    if not ok["prefill"]:
+        return Bound.COMPUTE, f"prompts arrive faster than prefill can process them at batch {n:.0f}"
+    if not ok["ttft"]:
+        if rho >= SATURATED:
+            return Bound.COMPUTE, f"prefill saturates the GPU ({rho:.0%} busy) before {pct} TTFT {slo.ttft_ms:g} ms"
+        return Bound.SLO, f"{pct} TTFT {slo.ttft_ms:g} ms at batch {n:.0f} (prefill {rho:.0%} busy)"
+    return Bound.SLO, f"{pct} TPOT {slo.tpot_ms:g} ms at batch {n:.0f} (decode {kind})"
