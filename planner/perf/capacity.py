@@ -25,7 +25,7 @@ from planner.perf.bound import Bound
 from planner.perf.load import Load, Points, chunked_load, serial_load
 from planner.perf.memory import ServingConfig, max_batch, max_kv_tokens, tokens_reserved_per_sequence
 from planner.perf.step import decode_step, prefill_step
-from planner.perf.tail import Lateness, TpotCurve
+from planner.perf.tail import CurvePoints, Lateness, TpotCurve
 from planner.schemas.workload import SLO
 
 CURVE_POINTS = 24
@@ -95,19 +95,21 @@ class _Live:
     inp: float
     out: float
     outputs: np.ndarray
+    gaps: np.ndarray
+    """O_j - 1 of the output classes with O_j > 1 (single-token outputs have no TPOT)."""
     context: float
     n_cap: int
 
 
 @functools.lru_cache(maxsize=4096)
-def _lengths(bucket: Bucket) -> tuple[float, float, np.ndarray, float]:
-    """Mean input, mean output (at least 1), output classes and time-weighted mean context of a bucket:
-    a live sequence is, on average, half-way through its output, and long outputs stay live longer, so the
-    mean context is I + E[O^2] / (2 E[O]) (I + O/2 when all outputs are equal). Cached: every config of a
-    table reads them (callers do not modify the array)."""
+def _lengths(bucket: Bucket) -> tuple[float, float, np.ndarray, np.ndarray, float]:
+    """Mean input, mean output (at least 1), output classes, their gaps and the time-weighted mean context
+    of a bucket: a live sequence is, on average, half-way through its output, and long outputs stay live
+    longer, so the mean context is I + E[O^2] / (2 E[O]) (I + O/2 when all outputs are equal). Cached:
+    every config of a table reads them (callers do not modify the arrays)."""
     inp, out = bucket.input_mean, max(bucket.output_mean, 1.0)
     outputs = np.asarray(bucket.output_q or (out,), dtype=float)
-    return inp, out, outputs, inp + float(np.mean(outputs**2) / (2 * np.mean(outputs)))
+    return inp, out, outputs, outputs[outputs > 1] - 1, inp + float(np.mean(outputs**2) / (2 * np.mean(outputs)))
 
 
 def _screen(cfg: ServingConfig, buckets: Sequence[Bucket], cells: list[CellCapacity | None]) -> list[_Live]:
@@ -115,7 +117,7 @@ def _screen(cfg: ServingConfig, buckets: Sequence[Bucket], cells: list[CellCapac
     kv_tokens = max_kv_tokens(cfg)
     live = []
     for j, bucket in enumerate(buckets):
-        inp, out, outputs, context = _lengths(bucket)
+        inp, out, outputs, gaps, context = _lengths(bucket)
         longest = bucket.input_max + bucket.output_max
         if tokens_reserved_per_sequence(cfg, longest) > kv_tokens:
             cells[j] = _zero(Bound.KV_MEMORY, f"a {longest}-token sequence needs more KV cache than the {kv_tokens} tokens that fit")
@@ -124,7 +126,7 @@ def _screen(cfg: ServingConfig, buckets: Sequence[Bucket], cells: list[CellCapac
         if n_cap < 1:
             cells[j] = _zero(Bound.KV_MEMORY, f"no sequence of {context:.0f} tokens fits in {kv_tokens} KV tokens")
             continue
-        live.append(_Live(j, bucket, inp, out, outputs, context, n_cap))
+        live.append(_Live(j, bucket, inp, out, outputs, gaps, context, n_cap))
     return live
 
 
@@ -187,7 +189,7 @@ class _Group:
 
 
 def _groups(active: list) -> list[_Group]:  # noqa: ANN001 - list of (_Live, ...)
-    gaps_of = [b.outputs[b.outputs > 1] - 1 for b, *_ in active]
+    gaps_of = [b.gaps for b, *_ in active]
     keys = [(len(g), len(b.bucket.input_q or (b.inp,))) for g, (b, *_) in zip(gaps_of, active)]
     groups = []
     for n_gaps, q in sorted(set(keys)):
@@ -204,13 +206,14 @@ def _tpot_ok(load: Load, seg: np.ndarray, groups: list[_Group], n_outputs: np.nd
     """Where the share of requests late at the TPOT SLO is within the tail, evaluated at the `needed` points only
     (the others cannot change a bucket's capacity), one Lateness per group of buckets."""
     ok = np.zeros(len(seg), dtype=bool)
+    one_step = bool((load.steps == 1).all())  # every prompt rides in one step (always so for serial prefill)
     for group in groups:
         idx = np.flatnonzero(needed & group.member[seg])
         if not len(idx):
             continue
         at, q = seg[idx], group.q
-        model = Lateness.build(group.gaps[at], n_outputs[at], load.per_step[idx, :q], load.steps[idx, :q], load.mean_interrupt[idx],
-                               load.tpot_floor[idx], load.gap_time[idx], load.rps[idx], load.rho_tail[idx])
+        model = Lateness.build(group.gaps[at], n_outputs[at], load.per_step[idx, :q], None if one_step else load.steps[idx, :q],
+                               load.mean_interrupt[idx], load.tpot_floor[idx], load.gap_time[idx], load.rps[idx], load.rho_tail[idx])
         ok[idx] = model.within(np.full(len(idx), slo_s), tail)
     return ok
 
@@ -261,23 +264,24 @@ def _loaded_cells(cfg: ServingConfig, active: list, slo: SLO, p: float) -> list[
     n_cap = np.array([b.n_cap for b, *_ in active])[seg]
     checks = {"prefill": load.rho < 1, "ttft": load.ttft * 1e3 <= slo.ttft_ms, "batch": pts.n_hi <= n_cap}
     others = checks["prefill"] & checks["ttft"] & checks["batch"]
-    tpot_ok = _tpot_in_rounds(load, seg, position, active, offsets, others, slo_s, 1 - p)
-    first_bad = _first_false(others & tpot_ok, position, offsets).tolist()
-    compute_bound = np.asarray(load.step.compute_bound)
-    keeps = [offsets[i] + _curve_points(j - 1) for i, j in enumerate(first_bad) if j > 0]
+    first_bad = _first_false(others & _tpot_in_rounds(load, seg, position, active, offsets, others, slo_s, 1 - p),
+                             position, offsets)
+    sizes = np.diff(offsets)
+    at = offsets[:-1] + np.minimum(first_bad, sizes - 1)  # the first failing point, or the last one when none fails
+    last = offsets[:-1] + np.maximum(first_bad - 1, 0)  # the capacity point (where one exists)
+    fails = {k: v[at].tolist() for k, v in checks.items()}
+    at_figures = zip(pts.grid[at].tolist(), load.rho[at].tolist(), np.asarray(load.step.compute_bound)[at].tolist())
+    keeps = [lo + _curve_points(j - 1) for lo, j in zip(offsets[:-1], first_bad.tolist()) if j > 0]
     curves = _Curves(load, np.concatenate(keeps) if keeps else np.zeros(0, dtype=int), slo_s, 1 - p)
     results = []
-    for i, (b, _, _, ttft0_ms, tpot0_ms) in enumerate(active):
-        j, lo, size = first_bad[i], offsets[i], offsets[i + 1] - offsets[i]
-        at = lo + min(j, size - 1)  # the first failing point, or the last one when none fails
-        bound, why = _binding(cfg, j >= size, {k: bool(v[at]) for k, v in checks.items()}, float(pts.grid[at]),
-                              float(load.rho[at]), bool(compute_bound[at]), b.n_cap, b.context, slo)
+    for i, ((b, _, _, ttft0_ms, tpot0_ms), j, (n, rho, compute_bound)) in enumerate(zip(active, first_bad.tolist(), at_figures)):
+        bound, why = _binding(cfg, j >= sizes[i], {k: v[i] for k, v in fails.items()}, n, rho, compute_bound, b.n_cap, b.context, slo)
         if j == 0:
-            results.append((b.index, _zero(Bound.SLO, f"{why} even at {load.rps[lo]:.2g} req/s", ttft0_ms, tpot0_ms)))
+            results.append((b.index, _zero(Bound.SLO, f"{why} even at {load.rps[offsets[i]]:.2g} req/s", ttft0_ms, tpot0_ms)))
             continue
         rps, ttft_ms, tpot = curves.take(b, min(j, CURVE_POINTS))
         results.append((b.index, CellCapacity(
-            max_rps=float(load.rps[lo + j - 1]), bound=bound, detail=why, batch=float(pts.grid[lo + j - 1]),
+            max_rps=float(load.rps[last[i]]), bound=bound, detail=why, batch=float(pts.grid[last[i]]),
             ttft0_ms=ttft0_ms, tpot0_ms=tpot0_ms, curve_rps=rps, curve_ttft_ms=ttft_ms, tpot_curve=tpot)))
     return results
 
@@ -287,18 +291,15 @@ class _Curves:
 
     def __init__(self, load: Load, keep: np.ndarray, slo_s: float, tail: float) -> None:
         self.rps, self.ttft_ms = load.rps[keep].tolist(), (load.ttft[keep] * 1e3).tolist()
-        self.per_step, self.steps = load.per_step[keep], load.steps[keep]
-        self.rest = [a[keep] for a in (load.mean_interrupt, load.tpot_floor, load.gap_time, load.rps, load.rho_tail)]
-        self.slo_s, self.tail, self.start = slo_s, tail, 0
+        self.points = CurvePoints(load.per_step[keep], load.steps[keep], load.mean_interrupt[keep], load.tpot_floor[keep],
+                                  load.gap_time[keep], load.rps[keep], load.rho_tail[keep], slo_s, tail)
+        self.start = 0
 
     def take(self, b: _Live, n: int) -> tuple[tuple[float, ...], tuple[float, ...], TpotCurve]:
-        """The next `n` points: curve req/s and TTFT ms, and what the TPOT curve of bucket `b` needs there."""
+        """The next `n` points: curve req/s and TTFT ms, and the TPOT curve of bucket `b` there."""
         lo, hi = self.start, self.start + n
         self.start = hi
-        gaps = b.outputs[b.outputs > 1] - 1
-        q = len(b.bucket.input_q or (b.inp,))
-        tpot = TpotCurve(np.broadcast_to(gaps, (n, len(gaps))), np.full(n, len(b.outputs)), self.per_step[lo:hi, :q],
-                         self.steps[lo:hi, :q], *(a[lo:hi] for a in self.rest), self.slo_s, self.tail)
+        tpot = TpotCurve(self.points, lo, hi, b.gaps, len(b.outputs), len(b.bucket.input_q or (b.inp,)))
         return tuple(self.rps[lo:hi]), tuple(self.ttft_ms[lo:hi]), tpot
 
 

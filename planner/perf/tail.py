@@ -177,13 +177,14 @@ class Lateness:
     late where the room is at least this."""
 
     @classmethod
-    def build(cls, gaps: np.ndarray, n_outputs: np.ndarray, per_step: np.ndarray, steps: np.ndarray,
+    def build(cls, gaps: np.ndarray, n_outputs: np.ndarray, per_step: np.ndarray, steps: np.ndarray | None,
               mean_interrupt: np.ndarray, floor: np.ndarray, gap_time: np.ndarray, rps: np.ndarray,
               rho: np.ndarray) -> "Lateness":
+        """The model at each point from its load figures (`steps` None: one step per prompt)."""
         mu = rps[:, None] * (gap_time[:, None] * gaps + mean_interrupt[:, None])
         cluster = 1 / (1 - rho)
         per_step, mean_interrupt = per_step * cluster[:, None], mean_interrupt * cluster
-        steps = None if (steps == 1).all() else steps
+        steps = None if steps is None or (steps == 1).all() else steps
         costliest = (per_step if steps is None else per_step * steps).max(axis=1)
         return cls(gaps, n_outputs, floor, mu, mu * np.exp(-mu), mean_interrupt, per_step, steps, costliest)
 
@@ -248,12 +249,10 @@ class Lateness:
 
 
 @dataclass(frozen=True)
-class TpotCurve:
-    """What the TPOT-quantile bisection of one cell needs at its kept load points (planner.perf.capacity keeps
-    up to CURVE_POINTS): evaluated only when a plan or an estimate asks for the cell's latency curve."""
+class CurvePoints:
+    """Load figures at the kept load points of every cell of a capacity row (planner.perf.capacity keeps up
+    to CURVE_POINTS per cell), gathered once; each cell's TpotCurve reads its own rows."""
 
-    gaps: np.ndarray
-    n_outputs: np.ndarray
     per_step: np.ndarray
     steps: np.ndarray
     mean_interrupt: np.ndarray
@@ -264,7 +263,24 @@ class TpotCurve:
     slo_s: float
     tail: float
 
+
+@dataclass(frozen=True)
+class TpotCurve:
+    """The TPOT quantile of one cell at its kept load points (rows lo:hi of `points`), evaluated only when a
+    plan or an estimate asks for the cell's latency curve."""
+
+    points: CurvePoints
+    lo: int
+    hi: int
+    gaps: np.ndarray
+    """(G,): the bucket's output gaps."""
+    n_outputs: int
+    q: int
+    """The bucket's input classes (the first q columns of the per-class figures)."""
+
     def values_ms(self) -> tuple[float, ...]:
-        model = Lateness.build(self.gaps, self.n_outputs, self.per_step, self.steps, self.mean_interrupt, self.floor,
-                               self.gap_time, self.rps, self.rho)
-        return tuple((model.quantile(self.floor, self.slo_s, self.tail) * 1e3).tolist())
+        c, rows, n = self.points, slice(self.lo, self.hi), self.hi - self.lo
+        model = Lateness.build(np.broadcast_to(self.gaps, (n, len(self.gaps))), np.full(n, self.n_outputs),
+                               c.per_step[rows, :self.q], c.steps[rows, :self.q], c.mean_interrupt[rows], c.floor[rows],
+                               c.gap_time[rows], c.rps[rows], c.rho[rows])
+        return tuple((model.quantile(c.floor[rows], c.slo_s, c.tail) * 1e3).tolist())
