@@ -271,15 +271,14 @@ def _loaded_cells(cfg: ServingConfig, active: list, slo: SLO, p: float) -> list[
     last = offsets[:-1] + np.maximum(first_bad - 1, 0)  # the capacity point (where one exists)
     fails = {k: v[at].tolist() for k, v in checks.items()}
     at_figures = zip(pts.grid[at].tolist(), load.rho[at].tolist(), np.asarray(load.step.compute_bound)[at].tolist())
-    keeps = [lo + _curve_points(j - 1) for lo, j in zip(offsets[:-1], first_bad.tolist()) if j > 0]
-    curves = _Curves(load, np.concatenate(keeps) if keeps else np.zeros(0, dtype=int), slo_s, 1 - p)
+    curves = _Curves(load, active, first_bad.tolist(), offsets, slo_s, 1 - p)
     results = []
     for i, ((b, _, _, ttft0_ms, tpot0_ms), j, (n, rho, compute_bound)) in enumerate(zip(active, first_bad.tolist(), at_figures)):
         bound, why = _binding(cfg, j >= sizes[i], {k: v[i] for k, v in fails.items()}, n, rho, compute_bound, b.n_cap, b.context, slo)
         if j == 0:
             results.append((b.index, _zero(Bound.SLO, f"{why} even at {load.rps[offsets[i]]:.2g} req/s", ttft0_ms, tpot0_ms)))
             continue
-        rps, ttft_ms, tpot = curves.take(b, min(j, CURVE_POINTS))
+        rps, ttft_ms, tpot = curves.take()
         results.append((b.index, CellCapacity(
             max_rps=float(load.rps[last[i]]), bound=bound, detail=why, batch=float(pts.grid[last[i]]),
             ttft0_ms=ttft0_ms, tpot0_ms=tpot0_ms, curve_rps=rps, curve_ttft_ms=ttft_ms, tpot_curve=tpot)))
@@ -287,20 +286,27 @@ def _loaded_cells(cfg: ServingConfig, active: list, slo: SLO, p: float) -> list[
 
 
 class _Curves:
-    """The latency curves of a row's cells at their kept load points, gathered in one pass and taken in order."""
+    """The latency curves of a row's cells at their kept load points, gathered in one pass and taken in order
+    (one per bucket with a capacity point, i.e. first failure j > 0)."""
 
-    def __init__(self, load: Load, keep: np.ndarray, slo_s: float, tail: float) -> None:
-        self.rps, self.ttft_ms = load.rps[keep].tolist(), (load.ttft[keep] * 1e3).tolist()
+    def __init__(self, load: Load, active: list, first_bad: list[int], offsets: np.ndarray, slo_s: float, tail: float) -> None:  # noqa: ANN001
+        keeps = [lo + _curve_points(j - 1) for lo, j in zip(offsets[:-1], first_bad) if j > 0]
+        keep = np.concatenate(keeps) if keeps else np.zeros(0, dtype=int)
+        ends = np.cumsum([0] + [len(k) for k in keeps]).tolist()
+        cells = [(b, j) for (b, *_), j in zip(active, first_bad) if j > 0]
+        layout = tuple((lo, hi, b.gaps, len(b.outputs), len(b.bucket.input_q or (b.inp,)))
+                       for lo, hi, (b, _) in zip(ends[:-1], ends[1:], cells))
+        self.rps, self.ttft_ms, self.ends = load.rps[keep].tolist(), (load.ttft[keep] * 1e3).tolist(), ends
         self.points = CurvePoints(load.per_step[keep], load.steps[keep], load.mean_interrupt[keep], load.tpot_floor[keep],
-                                  load.gap_time[keep], load.rps[keep], load.rho_tail[keep], slo_s, tail)
-        self.start = 0
+                                  load.gap_time[keep], load.rps[keep], load.rho_tail[keep], layout, slo_s, tail)
+        self.taken = 0
 
-    def take(self, b: _Live, n: int) -> tuple[tuple[float, ...], tuple[float, ...], TpotCurve]:
-        """The next `n` points: curve req/s and TTFT ms, and the TPOT curve of bucket `b` there."""
-        lo, hi = self.start, self.start + n
-        self.start = hi
-        tpot = TpotCurve(self.points, lo, hi, b.gaps, len(b.outputs), len(b.bucket.input_q or (b.inp,)))
-        return tuple(self.rps[lo:hi]), tuple(self.ttft_ms[lo:hi]), tpot
+    def take(self) -> tuple[tuple[float, ...], tuple[float, ...], TpotCurve]:
+        """The next cell's curve req/s and TTFT ms, and its TPOT curve."""
+        i = self.taken
+        lo, hi = self.ends[i], self.ends[i + 1]
+        self.taken = i + 1
+        return tuple(self.rps[lo:hi]), tuple(self.ttft_ms[lo:hi]), TpotCurve(self.points, i)
 
 
 def _binding(cfg: ServingConfig, capped: bool, ok: dict[str, bool], n: float, rho: float, compute_bound: bool,

@@ -5,6 +5,7 @@ evaluated at once.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -251,7 +252,8 @@ class Lateness:
 @dataclass(frozen=True)
 class CurvePoints:
     """Load figures at the kept load points of every cell of a capacity row (planner.perf.capacity keeps up
-    to CURVE_POINTS per cell), gathered once; each cell's TpotCurve reads its own rows."""
+    to CURVE_POINTS per cell), gathered once, and the TPOT quantile there, computed for the whole row when a
+    plan or an estimate first asks for one cell's latency curve (most cells of a table are never asked)."""
 
     per_step: np.ndarray
     steps: np.ndarray
@@ -260,27 +262,39 @@ class CurvePoints:
     gap_time: np.ndarray
     rps: np.ndarray
     rho: np.ndarray
+    cells: tuple[tuple[int, int, np.ndarray, int, int], ...]
+    """Per cell: its rows lo:hi, its bucket's output gaps (G,), number of output classes and of input classes."""
     slo_s: float
     tail: float
+
+    @functools.cached_property
+    def tpot_ms(self) -> tuple[tuple[float, ...], ...]:
+        """Each cell's TPOT quantile (ms) at its points: one bisection per group of cells with the same
+        number of output gaps and input classes (each point's bisection is its own)."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, (_, _, gaps, _, q) in enumerate(self.cells):
+            groups.setdefault((len(gaps), q), []).append(i)
+        out: list[tuple[float, ...]] = [()] * len(self.cells)
+        for (g, q), members in groups.items():
+            cells = [self.cells[i] for i in members]
+            rows = np.concatenate([np.arange(lo, hi) for lo, hi, *_ in cells])
+            gaps = np.concatenate([np.broadcast_to(gaps, (hi - lo, g)) for lo, hi, gaps, _, _ in cells])
+            n_outputs = np.concatenate([np.full(hi - lo, n) for lo, hi, _, n, _ in cells])
+            model = Lateness.build(gaps, n_outputs, self.per_step[rows, :q], self.steps[rows, :q], self.mean_interrupt[rows],
+                                   self.floor[rows], self.gap_time[rows], self.rps[rows], self.rho[rows])
+            values = (model.quantile(self.floor[rows], self.slo_s, self.tail) * 1e3).tolist()
+            start = 0
+            for i, (lo, hi, *_) in zip(members, cells):
+                out[i], start = tuple(values[start:start + hi - lo]), start + hi - lo
+        return tuple(out)
 
 
 @dataclass(frozen=True)
 class TpotCurve:
-    """The TPOT quantile of one cell at its kept load points (rows lo:hi of `points`), evaluated only when a
-    plan or an estimate asks for the cell's latency curve."""
+    """The TPOT quantile curve of cell `cell` of a row's CurvePoints."""
 
     points: CurvePoints
-    lo: int
-    hi: int
-    gaps: np.ndarray
-    """(G,): the bucket's output gaps."""
-    n_outputs: int
-    q: int
-    """The bucket's input classes (the first q columns of the per-class figures)."""
+    cell: int
 
     def values_ms(self) -> tuple[float, ...]:
-        c, rows, n = self.points, slice(self.lo, self.hi), self.hi - self.lo
-        model = Lateness.build(np.broadcast_to(self.gaps, (n, len(self.gaps))), np.full(n, self.n_outputs),
-                               c.per_step[rows, :self.q], c.steps[rows, :self.q], c.mean_interrupt[rows], c.floor[rows],
-                               c.gap_time[rows], c.rps[rows], c.rho[rows])
-        return tuple((model.quantile(c.floor[rows], c.slo_s, c.tail) * 1e3).tolist())
+        return self.points.tpot_ms[self.cell]
