@@ -41,7 +41,8 @@ def _stirlerr(n: np.ndarray) -> np.ndarray:
     m = np.maximum(n, 16.0)
     inv2 = 1.0 / (m * m)
     series = (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 * (1 / 1680 - inv2 / 1188)))) / m
-    return np.where(n <= 15, _STIRLERR[np.minimum(n, 15).astype(np.int64)], series)
+    small = n <= 15
+    return np.where(small, _STIRLERR[np.minimum(n, 15).astype(np.int64)], series) if small.any() else series
 
 
 def _bd0(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -52,39 +53,42 @@ def _bd0(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
     v = np.where(near, d / (x + mu), 0.0)
     v2 = v * v
     s = v2 * (1 / 3 + v2 * (1 / 5 + v2 * (1 / 7 + v2 * (1 / 9 + v2 * (1 / 11 + v2 * (1 / 13 + v2 * (1 / 15 + v2 / 17)))))))
-    direct = x * np.log(np.where(near, 1.0, x / mu)) - d
-    return np.where(near, d * v + 2 * x * v * s, direct)
+    series = d * v + 2 * x * v * s
+    if near.all():
+        return series
+    return np.where(near, series, x * np.log(np.where(near, 1.0, x / mu)) - d)
 
 
 def poisson_pmf(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """P(K = x) for K ~ Poisson(mu > 0), integer x >= 0: Loader's saddle-point form
     exp(-stirlerr(x) - bd0(x, mu)) / sqrt(2 pi x), whose exponent has no large cancelling terms."""
     xs = np.maximum(x, 1.0)
-    return np.where(x == 0, np.exp(-mu), np.exp(-_stirlerr(xs) - _bd0(xs, mu)) / np.sqrt(2 * np.pi * xs))
+    pmf = np.exp(-_stirlerr(xs) - _bd0(xs, mu)) / np.sqrt(2 * np.pi * xs)
+    zero = x == 0
+    return np.where(zero, np.exp(-mu), pmf) if zero.any() else pmf
 
 
-def _series(num: np.ndarray, dnum: float, den: np.ndarray, dden: float, blocks: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """1 + r_1 + r_1 r_2 + ... with r_n = num / (den + n dden) or (num + n dnum) / den (one of dnum, dden is 0),
-    positive and decreasing below 1: the partial sum and a bound on the rest (the last term times r / (1 - r)
-    for the last ratio r), after `blocks` blocks of terms or (None) once the bound is below SERIES_TOL of the sum."""
+def _series(num: np.ndarray, dnum: np.ndarray, den: np.ndarray, dden: np.ndarray, blocks: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """1 + r_1 + r_1 r_2 + ... with r_n = (num + n dnum) / (den + n dden), positive and decreasing below 1:
+    the partial sum and a bound on the rest (the last term times r / (1 - r) for the last ratio r), after
+    `blocks` blocks of _BLOCK terms or (None) once that bound is below SERIES_TOL of the sum."""
     total, rest = np.empty(num.shape), np.empty(num.shape)
-    live = np.arange(num.size)
+    live, num, den = np.arange(num.size), num.copy(), den.copy()
     part, term, ratio = np.ones(num.shape), np.ones(num.shape), np.empty(num.shape)
     n = 0
     while live.size:
         for _ in range(_BLOCK):
-            n += 1
-            if dden:
-                np.divide(num, np.add(den, n * dden, out=ratio), out=ratio)
-            else:
-                np.divide(np.add(num, n * dnum, out=ratio), den, out=ratio)
+            num += dnum
+            den += dden
+            np.divide(num, den, out=ratio)
             term *= ratio
             part += term
+        n += _BLOCK
         bound = np.maximum(term * ratio, 0.0) / (1 - ratio)
         done = bound <= SERIES_TOL * part if blocks is None or n < blocks * _BLOCK else np.ones(live.size, dtype=bool)
         total[live[done]], rest[live[done]] = part[done], bound[done]
         keep = ~done
-        live, num, den, part, term, ratio = live[keep], num[keep], den[keep], part[keep], term[keep], ratio[keep]
+        live, num, dnum, den, dden, part, term, ratio = (a[keep] for a in (live, num, dnum, den, dden, part, term, ratio))
     return total, rest
 
 
@@ -95,20 +99,20 @@ def poisson_tail_bounds(k: np.ndarray, mu: np.ndarray, blocks: int | None = None
     At or above the mean (k + 1 >= mu): pmf(k + 1) (1 + mu/(k+2) + mu^2/((k+2)(k+3)) + ...); below it,
     1 - pmf(k) (1 + k/mu + k(k-1)/mu^2 + ...), a value above 1/2 so the difference does not cancel. Both
     series have positive terms with decreasing ratios below 1, so the rest after any term is at most that
-    term times r / (1 - r); pmf by `poisson_pmf`.
+    term times r / (1 - r); pmf by `poisson_pmf`. Both kinds are summed in one pass.
     """
     low, high = np.zeros(k.shape), np.zeros(k.shape)
     upper, lower = (k + 1 >= mu) & (mu > 0), k + 1 < mu
-    if upper.any():
-        a, m = k[upper] + 1, mu[upper]
-        pmf = poisson_pmf(a, m)
-        part, rest = _series(m, 0.0, a, 1.0, blocks)
-        low[upper], high[upper] = pmf * part, pmf * (part + rest) if blocks else pmf * part
-    if lower.any():
-        kl, m = k[lower], mu[lower]
-        pmf = poisson_pmf(kl, m)
-        part, rest = _series(kl + 1, -1.0, m, 0.0, blocks)
-        low[lower], high[lower] = 1 - pmf * (part + rest) if blocks else 1 - pmf * part, 1 - pmf * part
+    live = upper | lower  # the rest (mu = 0) is 0
+    if not live.any():
+        return low, high
+    kk, m, up = k[live], mu[live], upper[live]
+    # upper: r_n = mu / (k + 1 + n); lower: r_n = (k + 1 - n) / mu
+    factor = poisson_pmf(np.where(up, kk + 1, kk), m)
+    part, rest = _series(np.where(up, m, kk + 1), np.where(up, 0.0, -1.0), np.where(up, kk + 1, m), up.astype(float), blocks)
+    hi = part + rest if blocks else part
+    low[live] = np.where(up, factor * part, 1 - factor * hi)
+    high[live] = np.where(up, factor * hi, 1 - factor * part)
     return low, high
 
 
@@ -134,6 +138,11 @@ def _chernoff(k: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     exponent -= mu
     bound = np.exp(exponent, out=exponent)
     return np.where(upper, 0.0, 1.0 - bound), np.where(upper, bound, 1.0)
+
+
+def _one(mu: np.ndarray) -> np.ndarray:
+    """P(K = 1) for K ~ Poisson(mu): one interruption."""
+    return mu * np.exp(-mu)
 
 
 DECISION_MARGIN = 1e-9
@@ -165,8 +174,7 @@ class Lateness:
     """(points,): number of output classes, single-token ones included."""
     floor: np.ndarray
     mu: np.ndarray
-    one: np.ndarray
-    """P(K = 1), (points, G)."""
+    """Mean interruptions, (points, G)."""
     mean_interrupt: np.ndarray
     """Mean busy-period interruption, (points,)."""
     per_step: np.ndarray
@@ -187,7 +195,7 @@ class Lateness:
         per_step, mean_interrupt = per_step * cluster[:, None], mean_interrupt * cluster
         steps = None if steps is None or (steps == 1).all() else steps
         costliest = (per_step if steps is None else per_step * steps).max(axis=1)
-        return cls(gaps, n_outputs, floor, mu, mu * np.exp(-mu), mean_interrupt, per_step, steps, costliest)
+        return cls(gaps, n_outputs, floor, mu, mean_interrupt, per_step, steps, costliest)
 
     def within(self, t: np.ndarray, tail: float) -> np.ndarray:
         """Whether at most `tail` of requests have a TPOT above t[n], at each point n.
@@ -202,7 +210,9 @@ class Lateness:
         allowed = np.maximum(np.floor(room / np.maximum(self.mean_interrupt, 1e-12)[:, None]), 1)  # more: late
         no_room, limit = room < 0, tail * self.n_outputs
         low, high = _chernoff(allowed, self.mu)
-        single = self.one * (self.costliest[:, None] > room)  # at most P(K = 1), 0 where no prompt outgrows the room
+        single = np.zeros(room.shape)  # at most P(K = 1), 0 where no prompt outgrows the room (most elements)
+        outgrown = self.costliest[:, None] > room
+        single[outgrown] = _one(self.mu[outgrown])
         ok = np.where(no_room, 1.0, single + high).sum(axis=1) <= limit * (1 - DECISION_MARGIN)
         rows = np.flatnonzero(~ok & (np.where(no_room, 1.0, low).sum(axis=1) <= limit * (1 + DECISION_MARGIN)))
         if len(rows):
@@ -213,7 +223,7 @@ class Lateness:
         """`within` at points `rows` left open by the first bounds: the single-prompt share exact and the
         Poisson tail bounded by its first series terms, then (the few points left) the exact sum."""
         no_room, mu, limit = room < 0, self.mu[rows], tail * self.n_outputs[rows]
-        share = self.one[rows] * self._single(rows, room)
+        share = _one(mu) * self._single(rows, room)
         low, high = (np.where(no_room, 1.0, share + p) for p in poisson_tail_bounds(allowed, mu, 1))
         ok = high.sum(axis=1) <= limit * (1 - DECISION_MARGIN)
         at = np.flatnonzero(~ok & (low.sum(axis=1) <= limit * (1 + DECISION_MARGIN)))
@@ -225,13 +235,12 @@ class Lateness:
     def _single(self, rows: np.ndarray, room: np.ndarray) -> np.ndarray:
         """Share of input classes whose one prompt adds more than `room` (rows x G) within the request's gaps,
         at points `rows`."""
-        gaps, count = self.gaps[rows], np.zeros(room.shape)
-        for q in range(self.per_step.shape[1]):
-            cost = self.per_step[rows, q, None]
-            if self.steps is not None:
-                cost = cost * np.minimum(self.steps[rows, q, None], gaps)
+        per_step, count = self.per_step[rows], np.zeros(room.shape)
+        steps, gaps = (None, None) if self.steps is None else (self.steps[rows], self.gaps[rows])
+        for q in range(per_step.shape[1]):
+            cost = per_step[:, q, None] if steps is None else per_step[:, q, None] * np.minimum(steps[:, q, None], gaps)
             count += cost > room
-        return count / self.per_step.shape[1]
+        return count / per_step.shape[1]
 
     def quantile(self, floor: np.ndarray, slo_s: float, tail: float) -> np.ndarray:
         """The TPOT that `tail` of requests exceed at each point (all of which meet the SLO): bracket it by
