@@ -127,17 +127,16 @@ def poisson_sf(k: np.ndarray | float, mu: np.ndarray | float) -> np.ndarray:
 
 
 def _chernoff(k: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds (low, high) on P(K > k), K ~ Poisson(mu), from Chernoff's e^-mu (e mu / j)^j: on P(K >= k + 1)
-    when k + 1 > mu (so low = 0), on P(K <= k) below the mean (so high = 1); a few operations per element."""
-    upper = k + 1 > mu
-    j = k + upper
+    """Chernoff's bound e^-mu (e mu / j)^j on P(K >= k + 1) where k + 1 > mu (`above`: the tail P(K > k) is
+    at most the bound), else on P(K <= k) (the tail is at least 1 - the bound); a few operations per element."""
+    above = k + 1 > mu
+    j = k + above
     with np.errstate(divide="ignore"):  # mu = 0: log 0 = -inf, a bound of 0
         exponent = np.log(mu / j)
     exponent += 1.0
     exponent *= j
     exponent -= mu
-    bound = np.exp(exponent, out=exponent)
-    return np.where(upper, 0.0, 1.0 - bound), np.where(upper, bound, 1.0)
+    return above, np.exp(exponent, out=exponent)
 
 
 def _one(mu: np.ndarray) -> np.ndarray:
@@ -209,12 +208,14 @@ class Lateness:
         room = (t - self.floor)[:, None] * self.gaps
         allowed = np.maximum(np.floor(room / np.maximum(self.mean_interrupt, 1e-12)[:, None]), 1)  # more: late
         no_room, limit = room < 0, tail * self.n_outputs
-        low, high = _chernoff(allowed, self.mu)
+        above, bound = _chernoff(allowed, self.mu)
         single = np.zeros(room.shape)  # at most P(K = 1), 0 where no prompt outgrows the room (most elements)
         outgrown = self.costliest[:, None] > room
         single[outgrown] = _one(self.mu[outgrown])
-        ok = np.where(no_room, 1.0, single + high).sum(axis=1) <= limit * (1 - DECISION_MARGIN)
-        rows = np.flatnonzero(~ok & (np.where(no_room, 1.0, low).sum(axis=1) <= limit * (1 + DECISION_MARGIN)))
+        ok = np.where(no_room, 1.0, single + np.where(above, bound, 1.0)).sum(axis=1) <= limit * (1 - DECISION_MARGIN)
+        rows = np.flatnonzero(~ok)
+        low = np.where(no_room[rows] | above[rows], 0.0, 1.0 - bound[rows])  # 1 where no room, counted below
+        rows = rows[(low + no_room[rows]).sum(axis=1) <= limit[rows] * (1 + DECISION_MARGIN)]
         if len(rows):
             ok[rows] = self._refine(rows, room[rows], allowed[rows], tail)
         return ok
