@@ -189,6 +189,7 @@ class _Group:
 
 
 def _groups(active: list) -> list[_Group]:  # noqa: ANN001 - list of (_Live, ...)
+    """The active buckets grouped by their numbers of output gaps and input classes."""
     gaps_of = [b.gaps for b, *_ in active]
     keys = [(len(g), len(b.bucket.input_q or (b.inp,))) for g, (b, *_) in zip(gaps_of, active)]
     groups = []
@@ -212,8 +213,9 @@ def _tpot_ok(load: Load, seg: np.ndarray, groups: list[_Group], n_outputs: np.nd
         if not len(idx):
             continue
         at, q = seg[idx], group.q
-        model = Lateness.build(group.gaps[at], n_outputs[at], load.per_step[idx, :q], None if one_step else load.steps[idx, :q],
-                               load.mean_interrupt[idx], load.tpot_floor[idx], load.gap_time[idx], load.rps[idx], load.rho_tail[idx])
+        steps = None if one_step else load.steps[idx, :q]
+        model = Lateness.build(group.gaps[at], n_outputs[at], load.per_step[idx, :q], steps, load.mean_interrupt[idx],
+                               load.tpot_floor[idx], load.gap_time[idx], load.rps[idx], load.rho_tail[idx])
         ok[idx] = model.within(np.full(len(idx), slo_s), tail)
     return ok
 
@@ -273,8 +275,8 @@ def _loaded_cells(cfg: ServingConfig, active: list, slo: SLO, p: float) -> list[
     at_figures = zip(pts.grid[at].tolist(), load.rho[at].tolist(), np.asarray(load.step.compute_bound)[at].tolist())
     curves = _Curves(load, active, first_bad.tolist(), offsets, slo_s, 1 - p)
     results = []
-    for i, ((b, _, _, ttft0_ms, tpot0_ms), j, (n, rho, compute_bound)) in enumerate(zip(active, first_bad.tolist(), at_figures)):
-        bound, why = _binding(cfg, j >= sizes[i], {k: v[i] for k, v in fails.items()}, n, rho, compute_bound, b.n_cap, b.context, slo)
+    for i, ((b, _, _, ttft0_ms, tpot0_ms), j, figures) in enumerate(zip(active, first_bad.tolist(), at_figures)):
+        bound, why = _binding(cfg, j >= sizes[i], {k: v[i] for k, v in fails.items()}, *figures, b.n_cap, b.context, slo)
         if j == 0:
             results.append((b.index, _zero(Bound.SLO, f"{why} even at {load.rps[offsets[i]]:.2g} req/s", ttft0_ms, tpot0_ms)))
             continue
@@ -289,7 +291,8 @@ class _Curves:
     """The latency curves of a row's cells at their kept load points, gathered in one pass and taken in order
     (one per bucket with a capacity point, i.e. first failure j > 0)."""
 
-    def __init__(self, load: Load, active: list, first_bad: list[int], offsets: np.ndarray, slo_s: float, tail: float) -> None:  # noqa: ANN001
+    def __init__(self, load: Load, active: list, first_bad: list[int], offsets: np.ndarray,  # noqa: ANN001
+                 slo_s: float, tail: float) -> None:
         keeps = [lo + _curve_points(j - 1) for lo, j in zip(offsets[:-1], first_bad) if j > 0]
         keep = np.concatenate(keeps) if keeps else np.zeros(0, dtype=int)
         ends = np.cumsum([0] + [len(k) for k in keeps]).tolist()

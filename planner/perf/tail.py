@@ -68,7 +68,8 @@ def poisson_pmf(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return np.where(zero, np.exp(-mu), pmf) if zero.any() else pmf
 
 
-def _series(num: np.ndarray, dnum: np.ndarray, den: np.ndarray, dden: np.ndarray, blocks: int | None) -> tuple[np.ndarray, np.ndarray]:
+def _series(num: np.ndarray, dnum: np.ndarray, den: np.ndarray, dden: np.ndarray,
+            blocks: int | None) -> tuple[np.ndarray, np.ndarray]:
     """1 + r_1 + r_1 r_2 + ... with r_n = (num + n dnum) / (den + n dden), positive and decreasing below 1:
     the partial sum and a bound on the rest (the last term times r / (1 - r) for the last ratio r), after
     `blocks` blocks of _BLOCK terms or (None) once that bound is below SERIES_TOL of the sum."""
@@ -127,8 +128,8 @@ def poisson_sf(k: np.ndarray | float, mu: np.ndarray | float) -> np.ndarray:
 
 
 def _chernoff(k: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Chernoff's bound e^-mu (e mu / j)^j on P(K >= k + 1) where k + 1 > mu (`above`: the tail P(K > k) is
-    at most the bound), else on P(K <= k) (the tail is at least 1 - the bound); a few operations per element."""
+    """Chernoff's bound e^-mu (e mu / j)^j for integers k >= 1: on P(K >= k + 1) where k + 1 > mu (`above`:
+    the tail P(K > k) is at most the bound), else on P(K <= k) (the tail is at least 1 - the bound)."""
     above = k + 1 > mu
     j = k + above
     with np.errstate(divide="ignore"):  # mu = 0: log 0 = -inf, a bound of 0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from planner.demand.buckets import Bucket
-from planner.perf.capacity import capacity_row, cell_capacity
+from planner.perf.capacity import CURVE_POINTS, _curve_points, capacity_row, cell_capacity
 from planner.perf import tail
 from planner.perf.tail import Lateness, poisson_sf, poisson_tail_bounds
 from planner.schemas.workload import SLO
@@ -51,6 +51,12 @@ def test_tpot_curve_is_within_the_slo_and_grows_with_load() -> None:
     assert tpot[-1] >= tpot[0]
 
 
+def test_curve_points_are_rounded_linspace() -> None:
+    for last in range(0, 3000):
+        expected = np.unique(np.linspace(0, last, min(last + 1, CURVE_POINTS)).round().astype(int))
+        assert np.array_equal(_curve_points(last), expected)
+
+
 def test_tighter_tpot_slo_never_raises_capacity() -> None:
     config = cfg("llama-3.1-8b", "a100-80gb")
     caps = [capacity_row(config, BUCKETS[:3], SLO(ttft_ms=1000, tpot_ms=t)) for t in (20, 35, 50, 80)]
@@ -92,7 +98,8 @@ def test_poisson_tail_matches_scipy() -> None:
     k = np.floor(np.concatenate([rng.uniform(1, 60, 20_000), rng.uniform(1, 5000, 20_000)]))
     mu = np.concatenate([rng.uniform(0, 60, 20_000), rng.uniform(0, 3000, 20_000)])
     near = rng.uniform(1, 3000, 20_000)  # around the mean, where the series are longest
-    k, mu = np.concatenate([k, np.maximum(np.floor(near + rng.normal(0, 4, near.size) * np.sqrt(near)), 1)]), np.concatenate([mu, near])
+    k = np.concatenate([k, np.maximum(np.floor(near + rng.normal(0, 4, near.size) * np.sqrt(near)), 1)])
+    mu = np.concatenate([mu, near])
     ours, theirs = poisson_sf(k, mu), pdtrc(k, mu)
     rel = np.abs(ours - theirs) / np.maximum(theirs, 1e-300)
     big = theirs >= 1e-20
