@@ -101,15 +101,15 @@ class Pricing(Base):
 
 
 class Engine(Base):
-    """Serving-engine settings the performance model assumes (vLLM defaults)."""
+    """Serving-engine settings the performance model assumes; defaults are EngineParams' (vLLM's), defined once there."""
 
-    gpu_memory_utilization: Fraction = 0.9
-    block_size: TokenCount = 16
-    max_num_seqs: TokenCount = 256
-    max_num_batched_tokens: TokenCount = 8192
-    paged_kv: bool = True
-    flash_attention: bool = True
-    chunked_prefill: bool = False
+    gpu_memory_utilization: Fraction = EngineParams.gpu_memory_utilization
+    block_size: TokenCount = EngineParams.block_size
+    max_num_seqs: TokenCount = EngineParams.max_num_seqs
+    max_num_batched_tokens: TokenCount = EngineParams.max_num_batched_tokens
+    paged_kv: bool = EngineParams.paged_kv
+    flash_attention: bool = EngineParams.flash_attention
+    chunked_prefill: bool = EngineParams.chunked_prefill
     """Prompts are split into chunks that ride along with decode steps (vLLM V1's default) instead of
     running as their own steps that pause decoding (vLLM V0's default)."""
 
