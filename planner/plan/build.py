@@ -15,7 +15,8 @@ from planner.optimize.formulation import FleetSolution
 from planner.optimize.problem import FleetProblem
 from planner.optimize.solvers import SolveStatus
 from planner.perf.bound import Bound
-from planner.plan.model import Baseline, BucketDemand, DemandSummary, Plan, Pool, Route
+from planner.plan.model import Baseline, DemandSummary, Plan, Pool, Route
+from planner.schemas.plan import BucketDemandDoc
 from planner.supply.table import CapacityTable
 
 MEASURED_DETAIL = "capacity from a measured profile"
@@ -71,12 +72,12 @@ def baselines(table: CapacityTable, demand: DemandSeries, rho: float, settings: 
 
 def demand_summary(demand: DemandSeries) -> DemandSummary:
     rates = demand.bucket_rates()
-    buckets = tuple(BucketDemand(bucket=b.label, rate_rps=float(r), share=b.share, input_mean=b.input_mean,
-                                 output_mean=b.output_mean, input_p99=b.input_p99) for b, r in zip(demand.buckets, rates))
+    buckets = [BucketDemandDoc(bucket=b.label, rate_rps=float(r), share=b.share, input_mean=b.input_mean,
+                                 output_mean=b.output_mean, input_p99=b.input_p99) for b, r in zip(demand.buckets, rates)]
     stats = demand.rate
     return DemandSummary(design_rps=demand.design_rps, method=stats.method, mean_rps=stats.mean_rps, peak_rps=stats.peak_rps,
                          requests=demand.n_requests, duration_s=demand.duration_s, dropped_requests=demand.dropped_requests,
-                         dropped_share=demand.dropped_share, buckets=list(buckets))
+                         dropped_share=demand.dropped_share, buckets=buckets)
 
 
 def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, best: FleetOutcome,

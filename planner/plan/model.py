@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from planner.demand.series import HOURS_PER_MONTH
 from planner.schemas.plan import BaselineDoc as Baseline
-from planner.schemas.plan import BucketDemandDoc as BucketDemand  # noqa: F401 - part of the plan's vocabulary
 from planner.schemas.plan import DemandDoc as DemandSummary
 from planner.schemas.plan import RouteDoc as Route
 from planner.schemas.replica import ReplicaSpec
