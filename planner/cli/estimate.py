@@ -19,7 +19,7 @@ SCHEMA_VERSION = 1
 @click.option("--kv-dtype", type=click.Choice(["fp16", "fp8"]), default="fp16", show_default=True, help="KV-cache dtype.")
 @click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True, help="Tensor-parallel GPUs per replica.")
 @click.option("--input", "inp", type=click.IntRange(min=1), required=True, help="Prompt tokens per request.")
-@click.option("--output", "out", type=click.IntRange(min=2), required=True, help="Generated tokens per request.")
+@click.option("--output", "out", type=click.IntRange(min=1), required=True, help="Generated tokens per request.")
 @click.option("--batch", type=click.IntRange(min=1), help="B sequences in lockstep (vendor latency tables).")
 @click.option("--max-throughput", is_flag=True, help="Offline: the largest batch memory and the engine allow.")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="Poisson arrivals, req/s, continuous batching.")

@@ -58,7 +58,13 @@ class Estimate:
         return out
 
 
+ONE_TOKEN_NOTE = "one output token: the request ends with its prefill; TPOT is the decode step it would next take, not part of its latency"
+"""`--output 1` (TTFT benchmarks): the first token comes out of the prefill, so no decode step is on the request's path."""
+
+
 def _base(cfg: ServingConfig, mode: str, inp: int, out: int, prefill: StepTime, decode: StepTime, **kw) -> Estimate:  # noqa: ANN003
+    if out == 1:
+        kw["notes"] = (*kw.get("notes", ()), ONE_TOKEN_NOTE)
     return Estimate(
         mode=mode, config=cfg.key, input_tokens=inp, output_tokens=out,
         weights_gb_per_gpu=weight_bytes_per_gpu(cfg) / GB, kv_bytes_per_token=kv_bytes_per_token(cfg.model, cfg.kv),

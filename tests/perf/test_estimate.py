@@ -91,3 +91,20 @@ def test_cli_refuses_with_exit_2(args: tuple[str, ...], message: str) -> None:
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("mode", ["--batch=1", "--batch=8", "--max-throughput", "--rate=2", "--concurrency=4"])
+def test_cli_accepts_one_output_token(mode: str) -> None:
+    """`--output 1` (a TTFT benchmark): accepted in every mode; lockstep E2E is the prefill alone."""
+    result = CliRunner().invoke(cli, ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100", "--input", "512",
+                                      "--output", "1", mode, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["output_tokens"] == 1 and doc["ttft_ms"] > 0
+    assert est.ONE_TOKEN_NOTE in doc["notes"]
+
+
+def test_one_output_token_lockstep_is_prefill_only() -> None:
+    cfg = build_config(CATALOG, "llama-3.1-8b", "h100")
+    r = est.lockstep(cfg, 512, 1, 4)
+    assert r.req_s == pytest.approx(4 / (r.ttft_ms / 1e3))  # E2E = TTFT + (1 - 1) x TPOT
