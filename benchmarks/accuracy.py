@@ -164,10 +164,11 @@ Median signed error (negative = the model is faster than the measurement):
   decoding. TensorRT-LLM's in-flight batching piggybacks prefill chunks onto decode steps, so the
   measured TPOT is lower than predicted near saturation. The offline `--max-throughput` mode models the
   mixed (chunked-prefill) step and does not have this bias.
-- **Operators.** The all-reduce fit is a two-parameter line (latency x (tp-1) + ring bytes / link
-  bandwidth); measured NCCL times have a protocol switch (LL -> Simple) between small and large messages
-  that a line cannot follow, hence the large relative error on mid-size messages. The per-step TP cost it
-  feeds is small next to the weight reads at the batch sizes planned for.
+- **Operators.** The all-reduce is a two-parameter line (a fixed latency + ring bytes / link bandwidth);
+  measured NCCL times have a protocol switch (LL -> Simple) between small and large messages that a line
+  cannot follow, and the small-message times are noisy (20-45 us at one size). Held out, the all-reduce
+  factors come from the engine-level rows, which barely identify them, hence the larger error here than the
+  5-12 % median of a fit on the profiles themselves (methodology, "TP communication").
 - **L40S, H200.** Only 4-7 throughput rows each, all from one source: held out, they are predicted with
   the median factors of A100/H100, so their leave-one-source-out error mostly measures how different
   these GPUs are from the data-rich ones.

@@ -119,7 +119,7 @@ class Efficiency(Sourced):
     layer_overhead_us: NonNegative = 50.0
     """Per-layer, per-step fixed time (kernel launches, norms, rotary)."""
     allreduce_latency_us: NonNegative = 30.0
-    """Latency of one all-reduce per extra GPU in the TP group (ring: grows with TP-1)."""
+    """Fixed latency of one all-reduce, the same at every TP degree (perf.step.allreduce_s)."""
     allreduce_bw_efficiency: Fraction = 0.7
 
 

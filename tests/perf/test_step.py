@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planner.perf.step import decode_step, mixed_step, prefill_step
+from planner.perf.step import allreduce_s, decode_step, mixed_step, prefill_step
 from tests.perf._configs import CATALOG, ROUND_EFF, config
 
 ROOFLINE = ROUND_EFF.model_copy(update={"compute": {"bf16": 1.0, "fp8": 1.0, "int8": 1.0}, "bandwidth": 1.0, "step_overhead_ms": 0.0})
@@ -77,3 +77,32 @@ def test_flash_attention_off_adds_score_traffic() -> None:
 def test_mixed_step_without_extra_tokens_is_a_decode_step() -> None:
     cfg = config("llama-3.1-8b", "h100")
     assert float(mixed_step(cfg, 32.0, 900.0, 0.0).total_s) == pytest.approx(float(decode_step(cfg, 32.0, 900.0).total_s))
+
+
+COMM_EFF = ROUND_EFF.model_copy(update={"allreduce_latency_us": 25.0, "allreduce_bw_efficiency": 0.8})
+"""ROUND_EFF with a 25 us all-reduce latency and 80 % of the link's bandwidth."""
+
+
+def test_allreduce_tp8_nvlink_by_hand() -> None:
+    # Llama-3.1-70B decode of 16 sequences on 8 H100 (NVLink 450 GB/s per direction x 0.8 = 3.6e11 B/s):
+    #   one all-reduce of 16 tokens x 8,192 hidden x 2 B = 262,144 B
+    #   = 25 us + 2 x 7/8 x 262,144 / 3.6e11 = 25 us + 1.274311 us = 26.274311 us
+    #   per step: 2 all-reduces x 80 layers = 160 x 26.274311 us = 4.203890 ms
+    cfg = config("llama-3.1-70b", "h100", tp=8, eff=COMM_EFF)
+    assert float(allreduce_s(cfg, 262_144.0)) == pytest.approx(25e-6 + 1.75 * 262_144 / 3.6e11, rel=1e-12)
+    assert float(decode_step(cfg, 16.0, 1000.0).comm_s) == pytest.approx(160 * 26.274311e-6, rel=1e-6)
+
+
+def test_allreduce_tp4_pcie_by_hand() -> None:
+    # Llama-3.1-70B prefill of one 2,048-token prompt on 4 L40S (PCIe Gen4 32 GB/s per direction x 0.8 = 2.56e10 B/s):
+    #   one all-reduce of 2,048 x 8,192 x 2 B = 33,554,432 B = 25 us + 2 x 3/4 x 33,554,432 / 2.56e10 = 1.991080 ms
+    #   per step: 160 all-reduces = 318.5728 ms, about 10x the 188 us the same message takes over NVLink on H100
+    cfg = config("llama-3.1-70b", "l40s", tp=4, eff=COMM_EFF)
+    assert float(allreduce_s(cfg, 33_554_432.0)) == pytest.approx(1.991080e-3, rel=1e-6)
+    assert float(prefill_step(cfg, 2048.0).comm_s) == pytest.approx(0.3185728, rel=1e-6)
+
+
+def test_allreduce_latency_is_flat_in_tp() -> None:
+    """A tiny message costs the fixed latency at TP 2 and TP 8 alike (Vidur NCCL profiles: 20-45 us at every TP)."""
+    two, eight = (float(allreduce_s(config("llama-3.1-70b", "h100", tp=tp, eff=COMM_EFF), 2048.0)) for tp in (2, 8))
+    assert two == pytest.approx(25e-6, rel=0.01) and eight == pytest.approx(25e-6, rel=0.01)
