@@ -20,7 +20,9 @@ from planner.io.workload import LoadedWorkload, check_ids, load_workload, worklo
 from planner.optimize.diagnose import explain_infeasible
 from planner.optimize.fleet import SolverSettings, optimize_fleet
 from planner.optimize.solvers import SolveStatus
+from planner.optimize.tradeoffs import relaxations
 from planner.plan.build import assemble_plan, fleet_problem
+from planner.plan.fleet import explain_relaxations, fleet_setup, needs_catalog
 from planner.plan.model import Plan
 from planner.io.overrides import Overrides, apply_overrides, describe
 from planner.supply.candidates import Rejection, enumerate_candidates
@@ -89,20 +91,27 @@ def solve(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (), s
     what-ifs applied before validation; they are echoed in the plan's inputs.
     """
     problem = prepare(load(workload, overrides, scenario), catalog_files, catalog)
-    plan = plan_from_table(problem.loaded, problem.table, problem.demand, catalog_files, solver, time_limit_s)
+    plan = plan_from_table(problem.loaded, problem.table, problem.demand, catalog_files, solver, time_limit_s, problem.catalog)
     if overrides or scenario:
         plan = replace(plan, inputs={**plan.inputs, **describe(overrides, scenario)})
     return plan
 
 
 def plan_from_table(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, catalog_files: tuple[str | Path, ...] = (),
-                    solver: str | None = None, time_limit_s: float | None = None) -> Plan:
-    """Optimize over a capacity table (from any capacity source) for `demand`'s rates and assemble the Plan."""
+                    solver: str | None = None, time_limit_s: float | None = None, catalog: Catalog | None = None) -> Plan:
+    """Optimize over a capacity table (from any capacity source) for `demand`'s rates under the workload's fleet
+    rules and assemble the Plan. `catalog` (instance types, TDPs) is loaded from `catalog_files` when needed."""
     w = loaded.workload
     settings = SolverSettings(solver or w.solver.name, time_limit_s or w.solver.time_limit_s, w.solver.mip_gap)
-    best = optimize_fleet(fleet_problem(table, demand, w.utilization_target), settings)
-    if best.status == SolveStatus.INFEASIBLE:
+    if catalog is None and needs_catalog(loaded):
+        catalog = load_catalog(catalog_files)
+    setup = fleet_setup(loaded, catalog, table)
+    problem = fleet_problem(table, demand, w.utilization_target, setup=setup)
+    best = optimize_fleet(problem, settings)
+    if best.status == SolveStatus.INFEASIBLE and best.unserved_buckets:
         raise InfeasibleError(explain_infeasible(table, demand.bucket_rates(), best.unserved_buckets, w.slo))
+    if best.status == SolveStatus.INFEASIBLE and problem.rules.active():
+        raise InfeasibleError(explain_relaxations(problem.rules, relaxations(problem, settings)))
     if best.solution is None:
         raise SolverError(f"the solver stopped without a plan (status {best.status}); raise solver.time_limit_s")
-    return assemble_plan(loaded, table, demand, best, settings, catalog_files)
+    return assemble_plan(loaded, table, demand, best, settings, catalog_files, setup)

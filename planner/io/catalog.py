@@ -14,16 +14,18 @@ from pydantic import BaseModel
 
 from planner.errors import CatalogError, suggest
 from planner.io.yamldoc import load_yaml, validate
-from planner.schemas.catalog import GPU, LLM, CatalogFile, Efficiency, KVDtype, Price, QuantFormat
+from planner.schemas.catalog import GPU, LLM, CatalogFile, Efficiency, Instance, KVDtype, Price, QuantFormat
 
 log = logging.getLogger(__name__)
 
-_SECTIONS = ("gpus", "models", "quantization", "kv_dtypes", "efficiency", "prices")
+_SECTIONS = ("gpus", "models", "quantization", "kv_dtypes", "efficiency", "prices", "instances")
 
 
 def _key(section: str, entry: BaseModel) -> str:
     if section == "prices":
         return f"{entry.gpu}/{entry.provider}/{entry.tier}"  # type: ignore[attr-defined]
+    if section == "instances":
+        return f"{entry.provider}/{entry.id}"  # type: ignore[attr-defined]
     if section == "efficiency":
         return entry.gpu  # type: ignore[attr-defined]
     return entry.id  # type: ignore[attr-defined]
@@ -39,6 +41,7 @@ class Catalog:
     kv_dtypes: dict[str, KVDtype]
     efficiency: dict[str, Efficiency]
     prices: dict[str, Price]
+    instances: dict[str, Instance] = field(default_factory=dict)
     files: tuple[str, ...] = field(default=())
 
     def gpu(self, gpu_id: str) -> GPU:
@@ -66,6 +69,21 @@ class Catalog:
     def price(self, gpu_id: str, provider: str, tier: str = "on-demand") -> Price | None:
         return self.prices.get(f"{gpu_id}/{provider}/{tier}")
 
+    def instances_for(self, gpu_id: str, provider: str, tier: str = "on-demand") -> list[Instance]:
+        """The instance types of `provider` holding `gpu_id` with a `tier` price, fewest GPUs first: the `instances:`
+        section plus every price row that names its instance and instance price (one entry per instance id)."""
+        out = {i.id: i for i in self.instances.values() if i.gpu == gpu_id and i.provider == provider and tier in i.usd_per_hour}
+        price = self.price(gpu_id, provider, tier)
+        if price is not None and price.instance and price.usd_per_instance_hour and price.instance not in out:
+            out[price.instance] = Instance(id=price.instance, provider=provider, gpu=gpu_id, gpus=price.gpus_per_instance,
+                                           region=price.region, usd_per_hour={tier: price.usd_per_instance_hour},  # type: ignore[dict-item]
+                                           source=price.source, date=price.date, confidence=price.confidence)
+        return sorted(out.values(), key=lambda i: (i.gpus, i.usd_per_hour[tier], i.id))  # type: ignore[index]
+
+    def instance_names(self) -> set[str]:
+        """Every instance type the catalog names (its `instances:` and the price rows' instances)."""
+        return {i.id for i in self.instances.values()} | {p.instance for p in self.prices.values() if p.instance}
+
     def providers(self) -> list[str]:
         return sorted({p.provider for p in self.prices.values()})
 
@@ -76,7 +94,7 @@ class Catalog:
         return table[key]
 
 
-CATALOG_FILES = ("gpus", "models", "quantization", "efficiency", "prices")
+CATALOG_FILES = ("gpus", "models", "quantization", "efficiency", "prices", "instances")
 """The shipped catalogs, in load order (later files may refer to ids of earlier ones)."""
 
 
@@ -107,6 +125,9 @@ def _check_references(catalog: Catalog) -> None:
     for price in catalog.prices.values():
         if price.gpu not in catalog.gpus:
             problems.append(f"price for unknown GPU {price.gpu!r}{suggest(price.gpu, catalog.gpus)}")
+    for inst in catalog.instances.values():
+        if inst.gpu not in catalog.gpus:
+            problems.append(f"instance {inst.id!r} of unknown GPU {inst.gpu!r}{suggest(inst.gpu, catalog.gpus)}")
     for eff in catalog.efficiency.values():
         if eff.gpu != "default" and eff.gpu not in catalog.gpus:
             problems.append(f"efficiency for unknown GPU {eff.gpu!r}{suggest(eff.gpu, catalog.gpus)}")

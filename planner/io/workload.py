@@ -82,6 +82,10 @@ def check_ids(loaded: LoadedWorkload, catalog: Catalog) -> None:
     for gpu in w.pricing.overrides:
         if gpu not in catalog.gpus:
             unknown(("pricing", "overrides", gpu), "GPU", gpu, catalog.gpus)
+    limit_ids = set(catalog.gpus) | catalog.instance_names()
+    for key in w.fleet.limits:
+        if key not in limit_ids:
+            unknown(("fleet", "limits", key), "GPU or instance type", key, limit_ids)
     if problems:
         raise WorkloadError("\n".join(problems))
 

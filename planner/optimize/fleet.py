@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from planner.optimize.formulation import FleetFormulation, FleetSolution, dominated
 from planner.optimize.problem import FleetProblem
 from planner.optimize.solvers import SolveResult, SolveStatus, solve
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -34,10 +38,23 @@ def optimize_fleet(problem: FleetProblem, settings: SolverSettings = SolverSetti
     unserved = problem.unserved()
     if unserved:
         return FleetOutcome(SolveStatus.INFEASIBLE, unserved_buckets=unserved)
-    keep = [i for i, d in enumerate(dominated(problem.costs, problem.max_rps)) if not d]
+    keep = [i for i, d in enumerate(prunable(problem)) if not d]
     formulation = FleetFormulation(problem.restricted(keep))
     result = solve(formulation.model, settings.name, settings.time_limit_s, settings.mip_gap)
     if not result.has_solution:
         return FleetOutcome(result.status, result=result)
     solution = formulation.decode(result.values)
     return FleetOutcome(result.status, solution, solution.cost_per_hour(problem), result)
+
+
+def prunable(problem: FleetProblem) -> "np.ndarray":
+    """Dominated configs, compared across GPU types only when per-GPU cost is all that differs (no instances,
+    no caps or power cap); otherwise within one GPU type, where a config must also use no more GPUs."""
+    import numpy as np
+
+    rules = problem.rules
+    if problem.per_gpu_pricing and not (rules.gpu_caps or rules.instance_caps or rules.power_w is not None):
+        return dominated(problem.costs, problem.max_rps)
+    gpus = np.array([c.gpu for c in problem.configs])
+    tps = np.array([c.tp for c in problem.configs])
+    return dominated(problem.costs, problem.max_rps, same=gpus, size=tps)

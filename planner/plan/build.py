@@ -13,23 +13,31 @@ from planner.io.workload import LoadedWorkload
 from planner.optimize.fleet import FleetOutcome, SolverSettings, optimize_fleet
 from planner.optimize.formulation import FleetSolution
 from planner.optimize.problem import FleetProblem
+from planner.optimize.tradeoffs import binding_rules, simplest_within
 from planner.optimize.solvers import SolveStatus
 from planner.perf.bound import Bound
+from planner.plan.fleet import FleetSetup, alternative, instance_docs, rule_docs, usage_notes
 from planner.plan.model import Baseline, DemandSummary, Plan, Pool, Route
 from planner.schemas.plan import BucketDemandDoc
+from planner.schemas.replica import ReplicaSpec
 from planner.supply.table import CapacityTable
 
 MEASURED_DETAIL = "capacity from a measured profile"
 
 
-def fleet_problem(table: CapacityTable, demand: DemandSeries, rho: float, allowed: list[int] | None = None) -> FleetProblem:
-    """The optimizer's problem for the table's configs (or only those at rows `allowed`) and the demand's rates."""
-    problem = FleetProblem(table.configs, table.costs, table.max_rps, demand.bucket_rates(), rho)
+def fleet_problem(table: CapacityTable, demand: DemandSeries, rho: float, allowed: list[int] | None = None,
+                  setup: FleetSetup = FleetSetup()) -> FleetProblem:
+    """The optimizer's problem for the table's configs (or only those at rows `allowed`), the demand's rates and
+    the workload's instance types and fleet rules (`setup`)."""
+    problem = FleetProblem(table.configs, table.costs, table.max_rps, demand.bucket_rates(), rho, setup.shapes, setup.rules,
+                           setup.watts, setup.cross_instance_tp)
     return problem if allowed is None else problem.restricted(allowed)
 
 
-def build_pools(table: CapacityTable, rates: np.ndarray, solution: FleetSolution) -> tuple[tuple[Pool, ...], tuple[Route, ...]]:
-    """Pools (with utilization and predicted latency at their load) and the routing table."""
+def build_pools(table: CapacityTable, rates: np.ndarray, solution: FleetSolution,
+                pool_costs: dict[ReplicaSpec, float] | None = None) -> tuple[tuple[Pool, ...], tuple[Route, ...]]:
+    """Pools (with utilization and predicted latency at their load) and the routing table; `pool_costs` (USD/hour
+    by config, FleetSolution.pool_costs) replaces replicas x the table's per-replica cost."""
     row = table.index()
     pools = []
     for spec, n in sorted(solution.replicas.items(), key=lambda kv: kv[0].key):
@@ -45,7 +53,8 @@ def build_pools(table: CapacityTable, rates: np.ndarray, solution: FleetSolution
                 ttft, tpot = max(t for t, _ in lat), max(t for _, t in lat)
             main_cell = table.cell(k, main)
             bound, detail = (main_cell.bound, main_cell.detail) if main_cell else (Bound.MEASURED, MEASURED_DETAIL)
-        pools.append(Pool(spec, n, float(n * table.costs[k]), float(util), ttft, tpot, bound, detail))
+        cost = pool_costs[spec] if pool_costs is not None else float(n * table.costs[k])
+        pools.append(Pool(spec, n, cost, float(util), ttft, tpot, bound, detail))
     routes = []
     for b, bucket in enumerate(table.buckets):
         shares = {spec.key: s for (bb, spec), s in solution.shares.items() if bb == b}
@@ -55,12 +64,14 @@ def build_pools(table: CapacityTable, rates: np.ndarray, solution: FleetSolution
     return tuple(pools), tuple(routes)
 
 
-def baselines(table: CapacityTable, demand: DemandSeries, rho: float, settings: SolverSettings) -> tuple[Baseline, ...]:
-    """The cheapest fleet of each single GPU type (null cost where that type cannot serve everything)."""
+def baselines(table: CapacityTable, demand: DemandSeries, rho: float, settings: SolverSettings,
+              setup: FleetSetup = FleetSetup()) -> tuple[Baseline, ...]:
+    """The cheapest fleet of each single GPU type under the same fleet rules (null cost where that type cannot
+    serve everything)."""
     out = []
     for gpu in sorted({c.gpu for c in table.configs}):
         allowed = [k for k, c in enumerate(table.configs) if c.gpu == gpu]
-        outcome = optimize_fleet(fleet_problem(table, demand, rho, allowed), settings)
+        outcome = optimize_fleet(fleet_problem(table, demand, rho, allowed, setup), settings)
         if outcome.cost_per_hour is None or outcome.solution is None:
             labels = ", ".join(table.buckets[b].label for b in outcome.unserved_buckets[:3])
             out.append(Baseline(gpu=gpu, reason=f"cannot serve {labels}" if labels else f"solver: {outcome.status}"))
@@ -81,13 +92,21 @@ def demand_summary(demand: DemandSeries) -> DemandSummary:
 
 
 def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, best: FleetOutcome,
-                  settings: SolverSettings, catalog_files: tuple[str | Path, ...] = ()) -> Plan:
-    """The Plan of a solved fleet (`best` has a solution), with its baselines, notes and inputs echo."""
+                  settings: SolverSettings, catalog_files: tuple[str | Path, ...] = (), setup: FleetSetup = FleetSetup()) -> Plan:
+    """The Plan of a solved fleet (`best` has a solution), with its baselines, the simplest plan within
+    `fleet.simplest_within`, the binding fleet rules and their cost, notes and inputs echo."""
     assert best.solution is not None and best.result is not None and best.cost_per_hour is not None
     w = loaded.workload
     rates = demand.bucket_rates()
-    pools, routing = build_pools(table, rates, best.solution)
-    notes = list(table.notes)
+    problem = fleet_problem(table, demand, w.utilization_target, setup=setup)
+    pools, routing = build_pools(table, rates, best.solution, best.solution.pool_costs(problem))
+    simplest = None
+    if setup.simplest_within is not None:
+        simpler = simplest_within(problem, settings, best, setup.simplest_within)
+        if simpler is not None:
+            simplest = alternative(f"simplest within {setup.simplest_within:.0%}", simpler)
+    rules = rule_docs(setup.rules, best.cost_per_hour, binding_rules(problem, settings, best))
+    notes = list(table.notes) + usage_notes(problem, best)
     if best.status == SolveStatus.TIME_LIMIT:
         gap = "unknown" if best.result.gap is None else f"{best.result.gap:.2%}"
         notes.append(f"solver stopped at the {settings.time_limit_s:g} s time limit; gap to the proven bound: {gap}")
@@ -98,10 +117,11 @@ def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSe
     return Plan(
         status=str(best.status), solver=best.result.solver, gap=best.result.gap, runtime_s=best.result.runtime_s,
         cost_per_hour=best.cost_per_hour, pools=pools, routing=routing,
-        baselines=baselines(table, demand, w.utilization_target, settings),
+        baselines=baselines(table, demand, w.utilization_target, settings, setup),
         design_rps=float(rates.sum()), output_tokens_per_s=output_tps, input_tokens_per_s=input_tps,
         model=w.model, slo=w.slo, utilization_target=w.utilization_target,
-        demand=demand_summary(demand), mean_over_design=demand.rate.mean_over_design, inputs=inputs_echo(loaded, catalog_files, table), notes=tuple(notes),
+        demand=demand_summary(demand), instances=tuple(instance_docs(problem, best)), simplest=simplest, rules=tuple(rules),
+        mean_over_design=demand.rate.mean_over_design, inputs=inputs_echo(loaded, catalog_files, table), notes=tuple(notes),
     )
 
 

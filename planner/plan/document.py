@@ -46,6 +46,9 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "baselines": [b.model_dump() for b in plan.baselines],
         "saving_vs_cheapest_single_type": plan.saving_vs_single_type,
         "demand": plan.demand.model_dump(),
+        "instances": [i.model_dump() for i in plan.instances],
+        "simplest": plan.simplest.model_dump() if plan.simplest else None,
+        "rules": [r.model_dump() for r in plan.rules],
         "inputs": plan.inputs,
         "notes": list(plan.notes),
     }
@@ -63,8 +66,8 @@ def plan_from_doc(doc: PlanDoc) -> Plan:
     routing, baselines = tuple(doc.routing), tuple(doc.baselines)
     return Plan(doc.status, doc.solver.name, doc.solver.gap, doc.solver.runtime_s, doc.cost_per_hour, pools, routing, baselines,
                 doc.design_rps, doc.output_tokens_per_s, doc.input_tokens_per_s, doc.model, SLO(**doc.slo),
-                doc.utilization_target, doc.demand, doc.cost_per_million_tokens.mean_over_design, doc.inputs.model_dump(),
-                tuple(doc.notes))
+                doc.utilization_target, doc.demand, instances=tuple(doc.instances), simplest=doc.simplest, rules=tuple(doc.rules),
+                mean_over_design=doc.cost_per_million_tokens.mean_over_design, inputs=doc.inputs.model_dump(), notes=tuple(doc.notes))
 
 
 def _check_json(path: Path) -> None:

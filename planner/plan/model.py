@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from planner.demand.series import HOURS_PER_MONTH
 from planner.schemas.plan import BaselineDoc as Baseline
 from planner.schemas.plan import DemandDoc as DemandSummary
+from planner.schemas.plan import AlternativeDoc, InstanceDoc, RuleDoc
 from planner.schemas.plan import RouteDoc as Route
 from planner.schemas.replica import ReplicaSpec
 from planner.schemas.workload import SLO
@@ -82,6 +83,12 @@ class Plan:
     utilization_target: float
     demand: DemandSummary
     """What the plan was sized for: design rate, how it was derived, each bucket's share and rate."""
+    instances: tuple[InstanceDoc, ...] = ()
+    """Instances bought, by type (`pricing.unit: instance`; empty when GPUs are priced singly)."""
+    simplest: AlternativeDoc | None = None
+    """The fleet with the fewest pools within `fleet.simplest_within` of this one's cost (None: this one is it)."""
+    rules: tuple[RuleDoc, ...] = ()
+    """Fleet rules that bind, each with the cost without it."""
     mean_over_design: float | None = None
     """Mean traffic / design rate (planner.demand.series.RateStats.mean_over_design): how busy the fleet is on average."""
     inputs: dict[str, Any] = field(default_factory=dict)

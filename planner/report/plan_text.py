@@ -22,11 +22,27 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
         ("per 1M output tokens", money(plan.cost_per_million_output_tokens)),
         ("GPUs", ", ".join(f"{n} x {g}" for g, n in plan.gpus_by_type.items())),
     ]
+    if plan.instances:
+        rows.append(("instances", ", ".join(f"{i.count} x {i.name} ({i.gpus_per_instance} x {i.gpu})" for i in plan.instances)))
     best = plan.cheapest_baseline
     if best is not None and plan.saving_vs_single_type is not None:
         rows.append(("vs single GPU type", f"cheapest is {best.gpu} at {money(best.cost_per_hour)}/hour: "
                      f"this plan saves {plan.saving_vs_single_type:.1%}"))
+    if plan.simplest is not None:
+        rows.append((plan.simplest.label, simplest_text(plan)))
+    rows += [("rule", r.text) for r in plan.rules]
     return rows
+
+
+def simplest_text(plan: Plan) -> str:
+    """The simplest plan beside the cheapest: what it is, what it costs, and what the extra pools buy."""
+    alt = plan.simplest
+    assert alt is not None
+    pools = ", ".join(f"{n} x {key}" for key, n in alt.pools.items())
+    extra = alt.cost_per_hour - plan.cost_per_hour
+    count = len(alt.pools)
+    return (f"{pools} ({count} pool{'s' if count > 1 else ''}) at {money(alt.cost_per_hour)}/hour, "
+            f"+{extra / plan.cost_per_hour:.1%}: the {len(plan.pools)}-pool plan saves {money(per_month(extra))}/month")
 
 
 def plan_tables(plan: Plan) -> dict[str, TableData]:

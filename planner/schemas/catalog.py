@@ -134,6 +134,24 @@ class Price(Sourced):
     region: str = ""
 
 
+class Instance(Sourced):
+    """An instance type as a cloud sells it: a whole number of one GPU type, priced per instance-hour by tier.
+
+    A pool is made of whole instances; the per-GPU rows under `prices:` that name an instance are instances too
+    (planner.io.catalog.Catalog.instances_for), so this section only adds shapes they do not name.
+    """
+
+    id: str
+    """The provider's instance name (`g6.xlarge`)."""
+    provider: str
+    gpu: str
+    gpus: int = Field(ge=1)
+    """GPUs in one instance (a TP group must fit in one unless the workload allows otherwise)."""
+    region: str = ""
+    usd_per_hour: dict[PriceTier, Positive]
+    """USD per instance-hour by tier."""
+
+
 class CatalogFile(Base):
     """One catalog YAML file: any subset of the sections."""
 
@@ -144,3 +162,4 @@ class CatalogFile(Base):
     kv_dtypes: list[KVDtype] = []
     efficiency: list[Efficiency] = []
     prices: list[Price] = []
+    instances: list[Instance] = []

@@ -58,6 +58,36 @@ class BaselineDoc(_Doc):
     reason: str | None = None
 
 
+class InstanceDoc(_Doc):
+    """Instances of one type the plan buys (`pricing.unit: instance`)."""
+
+    name: str
+    gpu: str
+    count: int = Field(ge=0)
+    gpus_per_instance: int = Field(ge=1)
+    usd_per_hour: float
+    """Price of one instance."""
+
+
+class AlternativeDoc(_Doc):
+    """Another fleet shown beside the plan: the simplest one within `fleet.simplest_within` of the cheapest."""
+
+    label: str
+    cost_per_hour: float
+    pools: dict[str, int]
+    """Replicas by config key."""
+    instances: dict[str, int] = {}
+    gpus_by_type: dict[str, int] = {}
+
+
+class RuleDoc(_Doc):
+    """A fleet rule that shapes the plan, said in words, with the fleet's cost without it (its price)."""
+
+    rule: str
+    text: str
+    cost_per_hour_without: float | None = None
+
+
 class BucketDemandDoc(_Doc):
     bucket: str
     rate_rps: float
@@ -127,5 +157,8 @@ class PlanDoc(_Doc):
     baselines: list[BaselineDoc] = []
     saving_vs_cheapest_single_type: float | None = None
     demand: DemandDoc
+    instances: list[InstanceDoc] = []
+    simplest: AlternativeDoc | None = None
+    rules: list[RuleDoc] = []
     inputs: InputsDoc
     notes: list[str] = []

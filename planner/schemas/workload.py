@@ -97,7 +97,44 @@ class Pricing(Base):
     provider: str = "aws"
     tier: PriceTier = "on-demand"
     overrides: dict[str, Positive] = {}
-    """USD per GPU-hour by GPU id, replacing the catalog price (negotiated rates)."""
+    """USD per GPU-hour by GPU id, replacing the catalog price (negotiated rates, a private cluster): such a GPU
+    is bought per GPU even when `unit` is `instance`."""
+    unit: Literal["gpu", "instance"] = "gpu"
+    """`instance`: pools are made of whole instances of the provider's instance types (catalogs/instances.yaml and
+    the instance named by each price row), priced per instance; `gpu`: per GPU-hour, as if GPUs were sold singly."""
+    cross_instance_tp: bool = False
+    """With `unit: instance`, let a TP group span instances (only over a fast inter-node fabric; off by default)."""
+
+
+# ---- fleet rules (issue 14: simple fleets, caps, budget, power, redundancy) ----
+class Power(Base):
+    """A power cap for the fleet: GPUs' TDP (catalogs/gpus.yaml) times `overhead` must stay within `max_kw`."""
+
+    max_kw: Positive
+    overhead: Annotated[float, Field(ge=1, allow_inf_nan=False)] = 1.82
+    """Whole-server watts per GPU watt: NVIDIA DGX H100 draws up to 10.2 kW for 8 x 700 W GPUs (10.2 / 5.6 = 1.82;
+    docs/methodology.md, "Fleet rules"). Add cooling (PUE) here if the cap is at the facility."""
+
+
+class Fleet(Base):
+    """Rules the fleet must obey beyond the SLOs (docs/fleet.md); each one that binds is reported with its cost."""
+
+    max_pools: Annotated[int, Field(ge=1)] | None = None
+    """At most this many pools (distinct configs) in the fleet."""
+    pool_overhead_per_hour: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    """USD per hour charged for each pool in use (operating one more deployment), added to the plan's cost."""
+    simplest_within: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = 0.05
+    """Also find the plan with the fewest pools costing at most this fraction more than the cheapest, and show it
+    beside it (null: skip). Default 5 %: within the performance model's own error (docs/accuracy.md)."""
+    min_replicas: Annotated[int, Field(ge=1)] = 1
+    """Every pool in use has at least this many replicas."""
+    redundancy: Literal["none", "n+1"] = "none"
+    """`n+1`: every pool in use keeps the SLOs with one replica lost."""
+    limits: dict[str, Annotated[int, Field(ge=0)]] = {}
+    """Availability caps: GPUs per GPU id (`h100: 16`), or instances per instance type (`p5.48xlarge: 2`)."""
+    budget_per_month: Positive | None = None
+    """USD per month (730 h) the fleet may cost at most."""
+    power: Power | None = None
 
 
 class Engine(Base):
@@ -152,6 +189,8 @@ class Workload(Base):
     utilization_target: Fraction = 0.8
     engine: Engine = Engine()
     solver: SolverOptions = SolverOptions()
+    fleet: Fleet = Fleet()
+    """Fleet rules: simplicity, caps, budget, power, redundancy (docs/fleet.md)."""
     capacity_profile: str | None = None
     """Measured capacity profile CSV (relative to the workload file) replacing the performance model (docs/profiles.md)."""
     scenarios: dict[str, Scenario] = {}

@@ -1,7 +1,6 @@
-"""What a GPU costs: a PriceBook answers `offers(gpu)` with the tiers one may buy it at.
-
-Today every GPU has one offer, at the workload's provider and tier (or its pricing.overrides); reserved,
-spot and instance shapes are further offers behind the same call.
+"""What a GPU costs: a PriceBook answers `offers(gpu)` with the per-GPU price at the workload's provider and
+tier (or its pricing.overrides), and `instances(gpu)` with the instance types it is sold in when the workload
+buys whole instances (`pricing.unit: instance`).
 """
 from __future__ import annotations
 
@@ -25,6 +24,18 @@ class Offer:
 
 
 @dataclass(frozen=True)
+class InstanceOffer:
+    """One instance type a GPU is sold in: `gpus` GPUs for `usd_per_hour` per instance, at `tier`."""
+
+    name: str
+    gpu: str
+    gpus: int
+    tier: str
+    usd_per_hour: float
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class PriceBook:
     """Prices of the catalog's GPUs under the workload's pricing settings."""
 
@@ -39,6 +50,15 @@ class PriceBook:
         if price is None:
             return []
         return [Offer(price.tier, price.usd_per_gpu_hour, 0, f"{price.source} ({price.date})")]
+
+    def instances(self, gpu: str) -> list[InstanceOffer]:
+        """The instance types `gpu` is bought in (fewest GPUs first); empty when it is bought per GPU (unit `gpu`,
+        or a per-GPU override for it)."""
+        if self.pricing.unit != "instance" or gpu in self.pricing.overrides:
+            return []
+        tier = self.pricing.tier
+        return [InstanceOffer(i.id, gpu, i.gpus, tier, i.usd_per_hour[tier], f"{i.source} ({i.date})")  # type: ignore[index]
+                for i in self.catalog.instances_for(gpu, self.pricing.provider, tier)]
 
     def providers_selling(self, gpu: str) -> list[str]:
         """Providers with a price for `gpu` in the workload's tier (for error hints)."""

@@ -93,3 +93,16 @@ def test_malformed_yaml_and_missing_file(write, tmp_path):
     dup = write("d.yaml", GOOD + "model: llama-3-8b\n")
     with pytest.raises(WorkloadError, match=r"d.yaml:8: invalid YAML: duplicate key 'model'"):
         load_workload(dup)
+
+
+def test_fleet_limits_name_known_gpus_or_instances(write):
+    path = write("w.yaml", GOOD + "fleet:\n  limits: {h100: 8, p5.48xlarg: 1}\n")
+    text = errors_of(path)
+    assert f"{path}:9: fleet.limits.p5.48xlarg: unknown GPU or instance type 'p5.48xlarg' (did you mean 'p5.48xlarge'" in text
+
+
+def test_fleet_rules_refuse_bad_values(write):
+    for bad, field in (("max_pools: 0", "fleet.max_pools"), ("budget_per_month: -5", "fleet.budget_per_month"),
+                       ("redundancy: n+2", "fleet.redundancy"), ("power: {max_kw: .nan}", "fleet.power.max_kw")):
+        with pytest.raises(WorkloadError, match=field.replace(".", r"\.")):
+            load_workload(write("w.yaml", GOOD + f"fleet:\n  {bad}\n"))

@@ -1,0 +1,126 @@
+"""Fleet rules and instances in the MILP (planner.optimize.formulation, .tradeoffs) on problems solved by hand."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from planner.optimize.fleet import SolverSettings, optimize_fleet
+from planner.optimize.problem import FleetProblem, FleetRules, Shape
+from planner.optimize.solvers import SolveStatus
+from planner.optimize.tradeoffs import binding_rules, relaxations, simplest_within
+from planner.schemas.replica import ReplicaSpec
+
+SETTINGS = SolverSettings()
+
+
+def _problem(configs, costs, caps, rates, rho=1.0, **extra) -> FleetProblem:
+    """`configs`: (gpu, tp) per config; `caps[k][b]` req/s of one replica."""
+    specs = tuple(ReplicaSpec("m", gpu, "bf16", "fp16", tp) for gpu, tp in configs)
+    return FleetProblem(specs, np.array(costs, float), np.array(caps, float), np.array(rates, float), rho, **extra)
+
+
+def _fleet(problem: FleetProblem) -> tuple[dict[str, int], dict[str, int], float | None]:
+    out = optimize_fleet(problem, SETTINGS)
+    if out.solution is None:
+        return {}, {}, None
+    return {s.key: n for s, n in out.solution.replicas.items()}, out.solution.instances, out.cost_per_hour
+
+
+def test_seven_gpus_of_need_buy_one_eight_gpu_instance():
+    # One tp1 replica serves 1 req/s; 7 req/s at rho 1 -> 7 replicas = 7 GPUs.
+    # 7 x the 1-GPU shape ($1.50) = $10.50 > one 8-GPU shape ($8.00): one 8-GPU instance, one GPU idle.
+    shapes = (Shape("x.1", "x", 1, 1.5), Shape("x.8", "x", 8, 8.0))
+    replicas, instances, cost = _fleet(_problem([("x", 1)], [1.0], [[1.0]], [7.0], shapes=shapes))
+    assert replicas == {"x/bf16/tp1": 7} and instances == {"x.8": 1} and cost == pytest.approx(8.0)
+    # At 4 req/s: 4 x $1.50 = $6 < $8, so four small instances.
+    assert _fleet(_problem([("x", 1)], [1.0], [[1.0]], [4.0], shapes=shapes))[1] == {"x.1": 4}
+
+
+def test_tp_group_stays_inside_one_instance_unless_allowed():
+    # Only a tp2 config exists (2 req/s per replica) and only 1-GPU instances are sold ($1 each): a tp2 group
+    # cannot be placed, so no fleet; allowing cross-instance TP, 4 req/s -> 2 replicas -> 4 instances = $4.
+    shapes = (Shape("x.1", "x", 1, 1.0),)
+    base = _problem([("x", 2)], [2.0], [[2.0]], [4.0], shapes=shapes)
+    assert optimize_fleet(base, SETTINGS).status == SolveStatus.INFEASIBLE
+    replicas, instances, cost = _fleet(replace(base, cross_instance_tp=True))
+    assert (replicas, instances, cost) == ({"x/bf16/tp2": 2}, {"x.1": 4}, pytest.approx(4.0))
+
+
+def test_mixed_tp_sizes_pack_into_instances():
+    # tp2 (bucket 0 only, 2 req/s) and tp1 (bucket 1 only, 1 req/s): demand 2 and 2 -> 1 tp2 + 2 tp1 = 4 GPUs.
+    # Shapes: 2-GPU at $2.5 and 4-GPU at $4: one 4-GPU instance holds all ($4 < 2 x $2.5).
+    shapes = (Shape("x.2", "x", 2, 2.5), Shape("x.4", "x", 4, 4.0))
+    replicas, instances, cost = _fleet(_problem([("x", 2), ("x", 1)], [2.0, 1.0], [[2.0, 0.0], [0.0, 1.0]], [2.0, 2.0], shapes=shapes))
+    assert replicas == {"x/bf16/tp2": 1, "x/bf16/tp1": 2} and instances == {"x.4": 1} and cost == pytest.approx(4.0)
+
+
+def test_gpu_cap_forces_a_second_gpu_type():
+    # a: $1/h, 1 req/s; b: $3/h, 2 req/s. 4 req/s: 4 x a = $4 (b: 2 x $3 = $6). Cap a at 2 GPUs ->
+    # 2 x a (2 req/s) + 1 x b (2 req/s) = $5; the cap's price is $1/h.
+    problem = _problem([("a", 1), ("b", 1)], [1.0, 3.0], [[1.0], [2.0]], [4.0])
+    assert _fleet(problem)[0] == {"a/bf16/tp1": 4}
+    capped = problem.with_rules(FleetRules(gpu_caps={"a": 2}))
+    best = optimize_fleet(capped, SETTINGS)
+    assert _fleet(capped)[0] == {"a/bf16/tp1": 2, "b/bf16/tp1": 1} and best.cost_per_hour == pytest.approx(5.0)
+    [effect] = binding_rules(capped, SETTINGS, best)
+    assert effect.rule == "gpu_caps" and effect.cost_without == pytest.approx(4.0)
+
+
+def test_n_plus_one_adds_exactly_one_replica_to_a_single_pool_plan():
+    # 2.5 req/s on 1 req/s replicas at rho 1 -> 3 replicas; N+1: the load must fit in n - 1 -> 4.
+    problem = _problem([("a", 1)], [1.0], [[1.0]], [2.5])
+    assert _fleet(problem)[0] == {"a/bf16/tp1": 3}
+    assert _fleet(problem.with_rules(FleetRules(redundancy=True)))[0] == {"a/bf16/tp1": 4}
+
+
+def test_min_replicas_per_pool():
+    # Two buckets, each best on its own GPU (a serves bucket 0 at 1 req/s, b bucket 1); 0.5 req/s each.
+    # Without the rule: 1 + 1 replicas. min_replicas 2 -> 2 + 2 ($4), unless one pool serves both (none can).
+    problem = _problem([("a", 1), ("b", 1)], [1.0, 1.0], [[1.0, 0.0], [0.0, 1.0]], [0.5, 0.5])
+    assert _fleet(problem.with_rules(FleetRules(min_replicas=2)))[0] == {"a/bf16/tp1": 2, "b/bf16/tp1": 2}
+
+
+def test_pool_count_limit_changes_the_answer_and_the_simplest_plan():
+    # a: $1/h, bucket 0 at 1 req/s, bucket 1 at 0.25; b: $1/h, bucket 0 at 0.25, bucket 1 at 1. Demand 1 and 1.
+    # Two pools: 1 a + 1 b = $2. One pool: all on a -> 1/1 + 1/0.25 = 5 replicas = $5 (same on b).
+    problem = _problem([("a", 1), ("b", 1)], [1.0, 1.0], [[1.0, 0.25], [0.25, 1.0]], [1.0, 1.0])
+    best = optimize_fleet(problem, SETTINGS)
+    assert best.cost_per_hour == pytest.approx(2.0)
+    one = problem.with_rules(FleetRules(max_pools=1))
+    assert _fleet(one)[2] == pytest.approx(5.0) and len(_fleet(one)[0]) == 1
+    # The simplest plan within 100 % ($4) does not exist with 1 pool ($5); within 150 % it is the 1-pool fleet.
+    assert simplest_within(problem, SETTINGS, best, 1.0) is None
+    assert simplest_within(problem, SETTINGS, best, 1.5).cost_per_hour == pytest.approx(5.0)
+
+
+def test_pool_overhead_merges_pools():
+    # Same problem with $4/h per pool: two pools cost 2 + 8 = $10, one pool 5 + 4 = $9 -> one pool.
+    problem = _problem([("a", 1), ("b", 1)], [1.0, 1.0], [[1.0, 0.25], [0.25, 1.0]], [1.0, 1.0],
+                       rules=FleetRules(pool_overhead_per_hour=4.0))
+    replicas, _, cost = _fleet(problem)
+    assert len(replicas) == 1 and cost == pytest.approx(9.0)
+
+
+def test_power_cap_picks_the_efficient_gpu():
+    # a: $1/h, 1 req/s, 700 W; b: $2/h, 1 req/s, 100 W. 2 req/s: 2 x a = $2 (1.4 kW). Cap 1 kW -> 1 a + 1 b
+    # (800 W, $3); cap 0.5 kW -> 2 x b ($4, 200 W).
+    problem = _problem([("a", 1), ("b", 1)], [1.0, 2.0], [[1.0], [1.0]], [2.0], watts=np.array([700.0, 100.0]))
+    assert _fleet(problem.with_rules(FleetRules(power_w=1000)))[2] == pytest.approx(3.0)
+    assert _fleet(problem.with_rules(FleetRules(power_w=500)))[0] == {"b/bf16/tp1": 2}
+
+
+def test_infeasible_rules_are_explained_one_relaxation_at_a_time():
+    # 3 req/s on 1 req/s replicas at $1: $3 minimum. Budget $2 and N+1 both active: without the budget
+    # the fleet is 4 replicas ($4); without N+1 still over budget ($3 > $2).
+    problem = _problem([("a", 1)], [1.0], [[1.0]], [3.0], rules=FleetRules(budget_per_hour=2.0, redundancy=True))
+    assert optimize_fleet(problem, SETTINGS).status == SolveStatus.INFEASIBLE
+    effects = {e.rule: e.cost_without for e in relaxations(problem, SETTINGS)}
+    assert effects == {"redundancy": None, "budget_per_hour": pytest.approx(4.0)}
+
+
+def test_rules_relax_and_list_active():
+    rules = FleetRules(max_pools=2, gpu_caps={"a": 1})
+    assert rules.active() == ["max_pools", "gpu_caps"]
+    assert rules.relaxed("gpu_caps").active() == ["max_pools"]
