@@ -14,13 +14,14 @@ _COLUMNS = {
     "models": ["id", "params_b", "active_params_b", "n_layers", "hidden_size", "n_heads", "n_kv_heads", "head_dim", "ffn_dim", "vocab_size", "max_context", "source", "date"],
     "quant": ["id", "name", "aliases", "weight_bits", "group_size", "compute_dtype", "weight_only", "source", "date"],
     "prices": ["gpu", "provider", "tier", "usd_per_gpu_hour", "instance", "gpus_per_instance", "region", "source", "date", "confidence"],
+    "instances": ["id", "provider", "gpu", "gpus", "region", "usd_per_hour", "source", "date", "confidence"],
     "efficiency": ["gpu", "compute", "bandwidth", "gemm_half_tokens", "step_overhead_ms", "layer_overhead_us", "allreduce_latency_us", "source", "date"],
 }
 
 
 def _entries(catalog: Catalog, what: str) -> list[dict]:
     table = {"gpus": catalog.gpus, "models": catalog.models, "quant": catalog.quantization,
-             "prices": catalog.prices, "efficiency": catalog.efficiency}[what]
+             "prices": catalog.prices, "instances": catalog.instances, "efficiency": catalog.efficiency}[what]
     rows = [entry.model_dump(mode="json") for entry in table.values()]
     if what == "quant":
         rows += [kv.model_dump(mode="json") | {"name": f"KV cache {kv.id}", "weight_bits": kv.bytes * 8} for kv in catalog.kv_dtypes.values()]
@@ -41,7 +42,7 @@ def _cell(value: object) -> str:
 @format_option("table", "json", "csv")
 @output_option
 def catalog(what: str, catalog_files: tuple[str, ...], fmt: str, output: str | None) -> None:
-    """List the GPUs, models, quantization formats, prices or efficiency factors, with sources.
+    """List the GPUs, models, quantization formats, prices, instance types or efficiency factors, with sources.
 
     Example: planner catalog gpus --catalog my-gpus.yaml
     """

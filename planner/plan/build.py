@@ -16,7 +16,7 @@ from planner.optimize.problem import FleetProblem
 from planner.optimize.tradeoffs import binding_rules, simplest_within
 from planner.optimize.solvers import SolveStatus
 from planner.perf.bound import Bound
-from planner.plan.fleet import FleetSetup, alternative, instance_docs, rule_docs, usage_notes
+from planner.plan.fleet import FleetSetup, alternative, describe_rule, instance_docs, rule_docs, usage_notes
 from planner.plan.model import Baseline, DemandSummary, Plan, Pool, Route
 from planner.schemas.plan import BucketDemandDoc
 from planner.schemas.replica import ReplicaSpec
@@ -74,7 +74,13 @@ def baselines(table: CapacityTable, demand: DemandSeries, rho: float, settings: 
         outcome = optimize_fleet(fleet_problem(table, demand, rho, allowed, setup), settings)
         if outcome.cost_per_hour is None or outcome.solution is None:
             labels = ", ".join(table.buckets[b].label for b in outcome.unserved_buckets[:3])
-            out.append(Baseline(gpu=gpu, reason=f"cannot serve {labels}" if labels else f"solver: {outcome.status}"))
+            if labels:
+                reason = f"cannot serve {labels}"
+            elif outcome.status == SolveStatus.INFEASIBLE and setup.rules.active():
+                reason = "breaks the fleet rules (" + ", ".join(describe_rule(r, setup.rules) for r in setup.rules.active()) + ")"
+            else:
+                reason = f"solver: {outcome.status}"
+            out.append(Baseline(gpu=gpu, reason=reason))
         else:
             gpus = sum(spec.tp * n for spec, n in outcome.solution.replicas.items())
             out.append(Baseline(gpu=gpu, cost_per_hour=outcome.cost_per_hour, gpus=gpus))
