@@ -7,10 +7,15 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from planner.optimize.fleet import FleetOutcome, SolverSettings, optimize_fleet
+from planner.optimize.formulation import FleetSolution
 from planner.optimize.problem import FleetProblem
+from planner.optimize.solvers import SolveStatus
 
 COST_EPS = 1e-6
 """USD/hour below which two optima are the same cost (solver tolerance)."""
@@ -32,10 +37,34 @@ def simplest_within(problem: FleetProblem, settings: SolverSettings, best: Fleet
     pools = len(best.solution.replicas)
     limit = problem.rules.max_pools or pools
     for count in range(1, min(pools, limit)):
-        outcome = optimize_fleet(problem.with_rules(replace(problem.rules, max_pools=count)), settings)
+        if count == 1 and problem.per_gpu_pricing and not problem.rules.active():
+            outcome = single_pool(problem)
+        else:
+            outcome = optimize_fleet(problem.with_rules(replace(problem.rules, max_pools=count)), settings)
         if outcome.cost_per_hour is not None and outcome.cost_per_hour <= best.cost_per_hour * (1 + within) + COST_EPS:
             return outcome
     return None
+
+
+def single_pool(problem: FleetProblem) -> FleetOutcome:
+    """The cheapest one-pool fleet without rules, in closed form (the MILP with max_pools 1 gives the same): each
+    config serving every bucket with traffic needs ceil(sum_b rate_b / cap[k,b] / rho) replicas; the cheapest wins
+    (the first in order on ties)."""
+    live = problem.rates > 0
+    best: tuple[float, int, int] | None = None
+    for k in range(len(problem.configs)):
+        caps = problem.max_rps[k, live]
+        if (caps <= 0).any():
+            continue
+        n = max(1, math.ceil(float((problem.rates[live] / caps).sum()) / problem.rho - 1e-9))
+        if best is None or n * problem.costs[k] < best[0] - COST_EPS:
+            best = (float(n * problem.costs[k]), k, n)
+    if best is None:
+        return FleetOutcome(SolveStatus.INFEASIBLE)
+    cost, k, n = best
+    spec = problem.configs[k]
+    shares = {(int(b), spec): 1.0 for b in np.flatnonzero(live)}
+    return FleetOutcome(SolveStatus.OPTIMAL, FleetSolution({spec: n}, shares), cost)
 
 
 def binding_rules(problem: FleetProblem, settings: SolverSettings, best: FleetOutcome) -> list[RuleEffect]:

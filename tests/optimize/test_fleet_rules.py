@@ -124,3 +124,14 @@ def test_rules_relax_and_list_active():
     rules = FleetRules(max_pools=2, gpu_caps={"a": 1})
     assert rules.active() == ["max_pools", "gpu_caps"]
     assert rules.relaxed("gpu_caps").active() == ["max_pools"]
+
+
+def test_single_pool_closed_form_matches_the_milp():
+    # Three configs over two buckets; the closed form and the MILP with max_pools 1 agree on cost and config.
+    from planner.optimize.tradeoffs import single_pool
+
+    problem = _problem([("a", 1), ("b", 1), ("c", 2)], [1.0, 1.3, 2.0], [[1.0, 0.3], [0.7, 0.9], [3.0, 0.0]], [2.2, 0.8], rho=0.8)
+    closed = single_pool(problem)
+    milp = optimize_fleet(problem.with_rules(FleetRules(max_pools=1)), SETTINGS)
+    assert closed.cost_per_hour == pytest.approx(milp.cost_per_hour)
+    assert closed.solution.replicas == milp.solution.replicas
