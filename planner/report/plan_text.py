@@ -41,8 +41,8 @@ def simplest_text(plan: Plan) -> str:
     pools = ", ".join(f"{n} x {key}" for key, n in alt.pools.items())
     extra = alt.cost_per_hour - plan.cost_per_hour
     count = len(alt.pools)
-    return (f"{pools} ({count} pool{'s' if count > 1 else ''}) at {money(alt.cost_per_hour)}/hour, "
-            f"+{extra / plan.cost_per_hour:.1%}: the {len(plan.pools)}-pool plan saves {money(per_month(extra))}/month")
+    return (f"{pools} ({count} pool{'s' if count > 1 else ''}) at {money(alt.cost_per_hour)}/hour: the {len(plan.pools)}-pool "
+            f"plan saves {extra / alt.cost_per_hour:.1%} ({money(per_month(extra))}/month) against it")
 
 
 def plan_tables(plan: Plan) -> dict[str, TableData]:
