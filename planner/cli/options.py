@@ -20,6 +20,10 @@ set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
     help="Override a workload field by dotted path (lists by index), e.g. --set slo.tpot_ms=30; may repeat.",
 )
+BAD_ROWS_HELP = ("Trace rows with missing or invalid values: refuse (listing the first five, file:line), skip them (counted), "
+                 "or skip and list them.")
+on_bad_rows_option = click.option("--on-bad-rows", type=click.Choice(["error", "skip", "report"]), default="error",
+                                  show_default=True, help=BAD_ROWS_HELP)
 scenario_option = click.option(
     "--scenario", default=None, metavar="NAME", help="Apply a named scenario from the workload's `scenarios:` (before --set).",
 )

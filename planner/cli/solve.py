@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from planner.cli.options import catalog_option, emit, format_option, output_option, scenario_option, set_option
+from planner.cli.options import BAD_ROWS_HELP, catalog_option, emit, format_option, output_option, scenario_option, set_option
 from planner.optimize.solvers import SOLVERS
 
 
@@ -18,13 +18,15 @@ from planner.optimize.solvers import SOLVERS
 @click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0.1), default=None, help="Solver time limit in seconds.")
 @set_option
 @scenario_option
+@click.option("--on-bad-rows", type=click.Choice(["error", "skip", "report"]), default=None,
+              help=BAD_ROWS_HELP + " Default: the workload's traffic.on_bad_rows (error).")
 @click.option("--verify", is_flag=True, help="Replay the workload's traffic through the plan (planner simulate) and print the verdict.")
 @click.option("--repair", is_flag=True, help="With --verify: add replicas to pools that miss their SLOs until they hold.")
 @click.option("--max-repair-steps", type=click.IntRange(min=1), default=10, show_default=True, help="Repair rounds before giving up.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the verification run.")
 @click.pass_context
 def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, solver: str | None, time_limit_s: float | None,
-          overrides: tuple[str, ...], scenario: str | None, verify: bool, repair: bool, max_repair_steps: int, seed: int) -> None:
+          overrides: tuple[str, ...], scenario: str | None, on_bad_rows: str | None, verify: bool, repair: bool, max_repair_steps: int, seed: int) -> None:
     """Find the cheapest GPU fleet that meets the workload's SLOs.
 
     Example: planner solve workloads/chat.yaml --set slo.tpot_ms=30 --format json -o plan.json
@@ -37,6 +39,8 @@ def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt
     from planner.io.catalog import load_catalog
 
     catalog = load_catalog(catalog_files)
+    if on_bad_rows is not None:
+        overrides = (*overrides, f"traffic.on_bad_rows={on_bad_rows}")
     plan = api.solve(workload, catalog=catalog, catalog_files=catalog_files, solver=solver, time_limit_s=time_limit_s,
                      overrides=overrides, scenario=scenario)
     if repair and not verify:

@@ -16,7 +16,9 @@ from planner.demand.buckets import LENGTH_PERCENTILES, Bucket
 from planner.schemas.ranges import OPEN, Rect, locate_rectangles
 from planner.demand.series import DemandSeries, RateStats, single_period
 from planner.errors import WorkloadError
-from planner.io.traces import Trace, read_trace
+from planner.io.traces import Trace
+from planner.io.traces.histogram import CellStats, TraceHistogram, summarise
+from planner.io.traces.scan import scan_trace
 from planner.io.workload import LoadedWorkload, input_error
 from planner.schemas.catalog import LLM
 from planner.schemas.workload import Traffic
@@ -31,7 +33,10 @@ def build_demand(loaded: LoadedWorkload, model: LLM) -> DemandSeries:
         return _from_histogram(loaded, traffic, model)
     trace_path = loaded.trace_path()
     assert trace_path is not None  # the schema guarantees a trace or a histogram
-    return demand_from_trace(read_trace(trace_path, traffic.format), traffic, model, str(trace_path), loaded)
+    edges_in, edges_out = traffic.buckets.input, traffic.buckets.output
+    with scan_trace(trace_path, traffic.format, traffic.on_bad_rows, loaded.where("traffic", "trace")) as scan:
+        histogram = summarise(scan, edges_in, edges_out, model.max_context, traffic.peak_window_s, LENGTH_PERCENTILES)
+    return demand_from_histogram(histogram, traffic, model, str(trace_path), _grid_rect(edges_in, edges_out))
 
 
 def _scale(traffic: Traffic, design: float) -> float:
@@ -40,19 +45,17 @@ def _scale(traffic: Traffic, design: float) -> float:
     return traffic.rate_scale
 
 
-def _drop_overflow(trace: Trace, model: LLM, traffic: Traffic, where: str) -> tuple[Trace, int]:
-    fits = (trace.input_tokens + trace.output_tokens) <= model.max_context
-    dropped = int((~fits).sum())
-    if dropped == 0:
-        return trace, 0
-    share = dropped / len(trace)
-    what = f"{dropped} of {len(trace)} requests ({share:.2%}) are longer than {model.id}'s {model.max_context}-token context window"
-    if dropped == len(trace):
+def _check_overflow(h: TraceHistogram, model: LLM, traffic: Traffic, where: str) -> None:
+    """Requests longer than the context window: refused (overflow: error, or all of them) or dropped with a warning."""
+    if h.dropped == 0:
+        return
+    what = (f"{h.dropped} of {h.requests} requests ({h.dropped / h.requests:.2%}) are longer than {model.id}'s "
+            f"{model.max_context}-token context window")
+    if h.dropped == h.requests:
         raise WorkloadError(f"{where}: every request overflows: {what}; choose a model with a longer context")
     if traffic.overflow == "error":
         raise WorkloadError(f"{where}: {what} (traffic.overflow: error); set traffic.overflow: drop to plan without them")
     log.warning("%s: %s; dropping them (traffic.overflow: drop)", where, what)
-    return trace.select(fits), dropped
 
 
 def window_rates(arrival_s: np.ndarray, window_s: float) -> np.ndarray:
@@ -74,14 +77,18 @@ def demand_from_trace(trace: Trace, traffic: Traffic, model: LLM, where: str, lo
     def cells(t: Trace) -> np.ndarray:
         bi = np.searchsorted(edges_in, t.input_tokens, side="right") - 1
         bo = np.searchsorted(edges_out, t.output_tokens, side="right") - 1
-        return bi * len(edges_out) + bo
+        return np.where((bi >= 0) & (bo >= 0), bi * len(edges_out) + bo, -1)
 
+    return _bucket_trace(trace, traffic, model, where, cells, _grid_rect(traffic.buckets.input, traffic.buckets.output))
+
+
+def _grid_rect(edges_in: Sequence[int], edges_out: Sequence[int]) -> Callable[[int], Rect]:
+    """The token ranges of grid cell c = input bucket x len(edges_out) + output bucket."""
     def rect(c: int) -> Rect:
         i, o = divmod(c, len(edges_out))
         return (int(edges_in[i]), int(edges_in[i + 1]) if i + 1 < len(edges_in) else OPEN,
                 int(edges_out[o]), int(edges_out[o + 1]) if o + 1 < len(edges_out) else OPEN)
-
-    return _bucket_trace(trace, traffic, model, where, cells, rect)
+    return rect
 
 
 def demand_on_rectangles(trace: Trace, traffic: Traffic, model: LLM, where: str, rects: Sequence[Rect]) -> DemandSeries:
@@ -95,37 +102,49 @@ def demand_on_rectangles(trace: Trace, traffic: Traffic, model: LLM, where: str,
 
 def _bucket_trace(trace: Trace, traffic: Traffic, model: LLM, where: str,
                   cells_of: Callable[[Trace], np.ndarray], rect_of: Callable[[int], Rect]) -> DemandSeries:
-    """Design rate of the trace, and one Bucket (with length statistics) per cell index >= 0 that has requests."""
-    total = len(trace)
-    trace, dropped = _drop_overflow(trace, model, traffic, where)
-    if trace.duration_s <= 0:
-        raise WorkloadError(f"{where}: all requests arrive at the same instant; a rate cannot be measured (use a histogram with rate_rps)")
-    series = window_rates(trace.arrival_s, traffic.peak_window_s)
-    mean = len(trace) / trace.duration_s
-    design = {"peak": float(series.max()), "mean": mean, "p95": float(np.percentile(series, 95))}[traffic.design_rate]
-    design *= _scale(traffic, design)
-    cell = cells_of(trace)
+    """The trace's histogram in numpy (one CellStats per cell index >= 0 with requests), then its demand."""
+    fits = (trace.input_tokens + trace.output_tokens) <= model.max_context
+    kept = trace.select(fits)
+    series = window_rates(kept.arrival_s, traffic.peak_window_s) if len(kept) > 1 else np.empty(0)
+    cell = cells_of(kept)
     order = np.argsort(cell, kind="stable")
     cells, starts, counts = np.unique(cell[order], return_index=True, return_counts=True)
-    buckets, rates = [], []
+    stats = []
     for c, start, count in zip(cells, starts, counts):
         if c < 0:
             continue
         members = order[start:start + count]
-        ilo, ihi, olo, ohi = rect_of(int(c))
-        inp, out = trace.input_tokens[members], trace.output_tokens[members]
-        share = count / len(trace)
+        inp, out = kept.input_tokens[members], kept.output_tokens[members]
+        stats.append(CellStats(int(c), int(count), float(inp.mean()), float(out.mean()), int(inp.max()), int(out.max()),
+                               float(np.percentile(inp, 99)), tuple(np.percentile(inp, LENGTH_PERCENTILES).tolist()),
+                               tuple(np.percentile(out, LENGTH_PERCENTILES).tolist())))
+    histogram = TraceHistogram(len(trace), len(trace) - len(kept), trace.skipped_rows, kept.duration_s, series, tuple(stats))
+    return demand_from_histogram(histogram, traffic, model, where, rect_of)
+
+
+def demand_from_histogram(h: TraceHistogram, traffic: Traffic, model: LLM, where: str, rect_of: Callable[[int], Rect]) -> DemandSeries:
+    """Design rate of a bucketed trace (planner.io.traces.histogram, or the numpy path above) and its Buckets."""
+    _check_overflow(h, model, traffic, where)
+    kept = h.requests - h.dropped
+    if h.duration_s <= 0:
+        raise WorkloadError(f"{where}: all requests arrive at the same instant; a rate cannot be measured (use a histogram with rate_rps)")
+    series = h.series_rps
+    mean = kept / h.duration_s
+    design = {"peak": float(series.max()), "mean": mean, "p95": float(np.percentile(series, 95))}[traffic.design_rate]
+    design *= _scale(traffic, design)
+    buckets, rates = [], []
+    for c in h.cells:
+        ilo, ihi, olo, ohi = rect_of(c.cell)
+        share = c.count / kept
         rates.append(design * share)
         buckets.append(Bucket(
             input_lo=ilo, input_hi=ihi, output_lo=olo, output_hi=ohi, share=share,
-            input_mean=float(inp.mean()), output_mean=float(out.mean()),
-            input_p99=float(np.percentile(inp, 99)), input_max=int(inp.max()), output_max=int(out.max()),
-            output_q=tuple(np.percentile(out, LENGTH_PERCENTILES).tolist()),
-            input_q=tuple(np.percentile(inp, LENGTH_PERCENTILES).tolist()),
+            input_mean=c.input_mean, output_mean=c.output_mean, input_p99=c.input_p99, input_max=c.input_max,
+            output_max=c.output_max, output_q=c.output_q, input_q=c.input_q,
         ))
     stats = RateStats(traffic.design_rate, traffic.peak_window_s, mean, float(series.max()), series)
-    return single_period(model.id, tuple(buckets), rates, design, stats, n_requests=total, duration_s=trace.duration_s,
-                         dropped_requests=dropped, dropped_share=dropped / total)
+    return single_period(model.id, tuple(buckets), rates, design, stats, n_requests=h.requests, duration_s=h.duration_s,
+                         dropped_requests=h.dropped, dropped_share=h.dropped / h.requests, skipped_rows=h.skipped)
 
 
 def _from_histogram(loaded: LoadedWorkload, traffic: Traffic, model: LLM) -> DemandSeries:

@@ -74,6 +74,8 @@ class DemandSeries:
     duration_s: float = 0.0
     dropped_requests: int = 0
     dropped_share: float = 0.0
+    skipped_rows: int = 0
+    """Bad trace rows left out under traffic.on_bad_rows skip/report (not in n_requests)."""
 
     def __post_init__(self) -> None:
         if self.rates.shape != (len(self.models), len(self.periods), len(self.buckets)):

@@ -116,6 +116,8 @@ def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSe
     if best.status == SolveStatus.TIME_LIMIT:
         gap = "unknown" if best.result.gap is None else f"{best.result.gap:.2%}"
         notes.append(f"solver stopped at the {settings.time_limit_s:g} s time limit; gap to the proven bound: {gap}")
+    if demand.skipped_rows:
+        notes.append(f"{demand.skipped_rows} bad trace rows were skipped (traffic.on_bad_rows)")
     if demand.dropped_share:
         notes.append(f"{demand.dropped_share:.2%} of requests exceed the context window and were dropped")
     output_tps = float(sum(float(r) * b.output_mean for r, b in zip(rates, table.buckets)))

@@ -74,6 +74,9 @@ class Traffic(Base):
     """Window over which the trace's rate is measured for `peak` and `p95`."""
     overflow: Literal["drop", "error"] = "drop"
     """Requests longer than the model's context window: drop them (with a warning) or refuse the trace."""
+    on_bad_rows: Literal["error", "skip", "report"] = "error"
+    """Trace rows with a missing or invalid value: refuse the trace naming the first five (file:line), or plan
+    without them (`skip`: counted in the plan's notes; `report`: also list the first five on stderr)."""
     buckets: BucketEdges = BucketEdges()
 
     @model_validator(mode="after")

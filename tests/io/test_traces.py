@@ -40,11 +40,11 @@ def test_parquet_planner_layout(tmp_path):
 
 @pytest.mark.parametrize("body, message", [
     ("arrival_s,input_tokens,output_tokens\n", "the trace has no requests"),
-    ("arrival_s,input_tokens,output_tokens\n0,5,5\n1,-5,5\n", "t.csv:3: input_tokens: expected a whole number of tokens >= 1"),
+    ("arrival_s,input_tokens,output_tokens\n0,5,5\n1,-5,5\n", "t.csv:3: input_tokens: expected a whole number of tokens from 1 to 2147483647, got '-5'"),
     ("arrival_s,input_tokens,output_tokens\n0,5,5\n1,5,nan\n", "t.csv:3: output_tokens: expected a whole number"),
     ("arrival_s,input_tokens,output_tokens\n0,5,5\ninf,5,5\n", "t.csv:3: arrival_s: expected a finite, non-negative time"),
     ("arrival_s,input_tokens,output_tokens\n0,5,5\n1,,5\n", "t.csv:3: input_tokens"),
-    ("time,prompt,completion\n0,5,5\n", "unrecognised trace columns (time, prompt, completion)"),
+    ("time,prompt,completion\n0,5,5\n", "the header names columns (time, prompt, completion), none of the known layouts"),
 ])
 def test_bad_traces_are_refused_with_line(write, body, message):
     path = write("t.csv", body)

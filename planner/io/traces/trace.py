@@ -14,6 +14,8 @@ class Trace:
     input_tokens: np.ndarray
     output_tokens: np.ndarray
     layout: str = "planner"
+    skipped_rows: int = 0
+    """Bad rows of the file left out under `on_bad_rows: skip|report` (counted, never silently dropped)."""
 
     def __len__(self) -> int:
         return int(self.arrival_s.shape[0])
@@ -24,4 +26,4 @@ class Trace:
 
     def select(self, keep: np.ndarray) -> "Trace":
         """The requests where the boolean mask `keep` is true (order kept)."""
-        return Trace(self.arrival_s[keep], self.input_tokens[keep], self.output_tokens[keep], self.layout)
+        return Trace(self.arrival_s[keep], self.input_tokens[keep], self.output_tokens[keep], self.layout, self.skipped_rows)
