@@ -22,9 +22,20 @@ class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignor
     """SafeLoader that refuses duplicate keys; the composed node tree gives every path's line."""
 
 
+MAX_BYTES = 16 * 2**20
+"""Largest YAML input read (16 MiB; a workload or catalog is a few kB): an endless device never fills memory."""
+MAX_NODES = 200_000
+"""Most YAML nodes after expanding aliases: a billion-laughs alias bomb is refused before it is built."""
+MAX_DEPTH = 64
+"""Deepest nesting accepted (planner's schemas need 5)."""
+
+
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise yaml.constructor.ConstructorError(None, None, "a mapping key must be a plain name, not a list or mapping",
+                                                    key_node.start_mark)
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
@@ -35,6 +46,34 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _check_size(root: yaml.Node) -> str | None:
+    """Why a node tree is unsafe to build (an alias cycle, too deep, too many nodes once aliases expand), or None."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 0, False)]
+    open_: set[int] = set()
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                    else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
+        if done:
+            open_.discard(key)
+            sizes[key] = min(1 + sum(sizes[id(c)] for c in children), MAX_NODES + 1)
+            if sizes[key] > MAX_NODES:
+                return f"more than {MAX_NODES:,} values once aliases are expanded (an alias bomb?)"
+            continue
+        if key in sizes:
+            continue
+        if key in open_:
+            return "an alias refers to a node that contains it (a recursive alias)"
+        if depth > MAX_DEPTH:
+            return f"nested more than {MAX_DEPTH} levels deep"
+        open_.add(key)
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
+    return None
 
 
 def _line_index(node: yaml.Node, loc: Loc, out: dict[Loc, int]) -> None:
@@ -74,26 +113,50 @@ class YamlDoc:
 def load_yaml(path: str | Path, error: type[PlannerError] = PlannerError) -> YamlDoc:
     """Read a YAML file; a missing file or a syntax error becomes `error` with file:line."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise error(f"{path}: cannot read file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise error(f"{path}: not a UTF-8 text file") from None
+    text = read_text(path, error)
     loader = _LineLoader(text)
     try:
         node = loader.get_single_node()  # one parse: the node tree gives the lines, then the data
+        unsafe = _check_size(node) if node is not None else None
+        if unsafe:
+            raise error(f"{path}: refused: {unsafe}")
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
         raise error(f"{path}{line}: invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:  # the reader's errors (control characters) carry a position, not a mark
+        raise error(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise error(f"{path}: invalid YAML value: {str(exc).split(';')[0]}") from None
+    except RecursionError:
+        raise error(f"{path}: refused: nested too deeply") from None
     finally:
         loader.dispose()
     lines: dict[Loc, int] = {}
     if node is not None:
         _line_index(node, (), lines)
     return YamlDoc(data, lines, path)
+
+
+def read_text(path: Path, error: type[PlannerError] = PlannerError, limit: int = MAX_BYTES) -> str:
+    """A regular UTF-8 text file of at most `limit` bytes, or `error` naming the file (FIFOs and devices refused)."""
+    try:
+        if not path.is_file():
+            what = "not found" if not path.exists() else "not a regular file (a directory, FIFO or device)"
+            raise error(f"{path}: cannot read file: {what}")
+        with path.open("rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise error(f"{path}: cannot read file: {exc.strerror or exc}") from None
+    if len(raw) > limit:
+        raise error(f"{path}: larger than {limit // 2**20} MiB; is this the right file?")
+    if b"\0" in raw:
+        raise error(f"{path}: binary data (NUL bytes) where a YAML text file was expected")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a UTF-8 text file (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
 
 
 def _unwrap(annotation: Any) -> list[Any]:

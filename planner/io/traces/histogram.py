@@ -102,28 +102,39 @@ def summarise(scan: TraceScan, edges_in: Sequence[int], edges_out: Sequence[int]
     if n_full > MAX_WINDOWS:
         raise WorkloadError(f"{scan.label}: the trace spans {span:,.0f} s, {n_full:,} windows of {window_s:g} s "
                             f"(at most {MAX_WINDOWS:,}); check its time stamps, or use a longer traffic.peak_window_s")
+    cells, slots, slot_counts = _group(con, edges_in, edges_out, max_context, lo, window_s)
     if n_full == 0:
         series = np.array([kept / max(span, window_s)])
     else:
-        slots = con.execute(window_sql("rows", window_s, max_context)).fetchnumpy()
         counts = np.zeros(n_full)
-        inside = slots["slot"] < n_full
-        counts[slots["slot"][inside]] = slots["requests"][inside]
+        inside = slots < n_full
+        counts[slots[inside]] = slot_counts[inside]
         series = counts / window_s
-    cells = _cells(con, edges_in, edges_out, max_context, percentiles)
-    return TraceHistogram(int(total), int(total - kept), scan.skipped, span, series, cells)
+    return TraceHistogram(int(total), int(total - kept), scan.skipped, span, series, _cell_stats(cells, percentiles))
 
 
-def _cells(con: "duckdb.DuckDBPyConnection", edges_in: Sequence[int], edges_out: Sequence[int], max_context: int,
-           percentiles: Sequence[float]) -> tuple[CellStats, ...]:
-    """Per-cell statistics from how often each length occurs per cell: two hash aggregations instead of a
-    sort per cell, and the percentiles are still exact (token counts are integers; see `exact_percentiles`)."""
-    cells = f"SELECT {_cell_sql('i', edges_in)} AS bi, {_cell_sql('o', edges_out)} AS bo, i, o FROM rows WHERE CAST(i AS BIGINT) + o <= {max_context}"
-    by = {}
-    for col in ("i", "o"):
-        got = con.execute(f"SELECT bi * {len(edges_out)} + bo AS cell, {col} AS v, count(*) AS n FROM ({cells}) "
-                          f"WHERE bi >= 0 AND bo >= 0 GROUP BY ALL ORDER BY cell, v").fetchnumpy()
-        by[col] = (np.asarray(got["cell"]), np.asarray(got["v"], dtype=np.int64), np.asarray(got["n"], dtype=np.int64))
+def _group(con: "duckdb.DuckDBPyConnection", edges_in: Sequence[int], edges_out: Sequence[int], max_context: int,
+           t0: float, window_s: float) -> tuple[dict[str, tuple[np.ndarray, ...]], np.ndarray, np.ndarray]:
+    """One scan with three grouping sets: how often each input length and each output length occurs per cell
+    (hash aggregation, not a sort per cell) and the requests per rate window."""
+    n_out = len(edges_out)
+    got = con.execute(
+        f"SELECT grouping(cell, i, o, slot) AS g, cell, i, o, slot, count(*) AS n FROM ("
+        f"SELECT CASE WHEN bi >= 0 AND bo >= 0 THEN bi * {n_out} + bo ELSE -1 END AS cell, i, o, slot FROM ("
+        f"SELECT {_cell_sql('i', edges_in)} AS bi, {_cell_sql('o', edges_out)} AS bo, i, o, "
+        f"CAST(floor((a - {t0!r}) / {window_s!r}) AS BIGINT) AS slot FROM rows WHERE CAST(i AS BIGINT) + o <= {max_context}))"
+        f" GROUP BY GROUPING SETS ((cell, i), (cell, o), (slot)) ORDER BY g, cell, i, o, slot").fetchnumpy()
+    g = np.asarray(got["g"])
+    by_i, by_o, by_slot = g == 0b0011, g == 0b0101, g == 0b1110
+    cells = {}
+    for col, mask in (("i", by_i), ("o", by_o)):
+        keep = mask & (np.asarray(got["cell"]) >= 0)
+        cells[col] = (np.asarray(got["cell"])[keep], np.asarray(got[col])[keep].astype(np.int64), np.asarray(got["n"])[keep].astype(np.int64))
+    return cells, np.asarray(got["slot"])[by_slot].astype(np.int64), np.asarray(got["n"])[by_slot].astype(np.int64)
+
+
+def _cell_stats(by: dict[str, tuple[np.ndarray, ...]], percentiles: Sequence[float]) -> tuple[CellStats, ...]:
+    """Per-cell statistics from the length counts; the percentiles are exact (see `exact_percentiles`)."""
     out = []
     for cell in np.unique(by["i"][0]):
         stats = {}

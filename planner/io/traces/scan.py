@@ -149,7 +149,7 @@ def raw_source(path: Path, fmt: str, columns: list[str] | None = None) -> str:
         return f"read_csv({sql_str(str(path))}, {_csv_options(path)}, store_rejects=true)"
     if fmt == "jsonl":
         if columns is None:
-            return f"read_json_auto({sql_str(str(path))}, format='newline_delimited')"
+            return f"read_json_auto({sql_str(str(path))}, format='newline_delimited', ignore_errors=true)"
         cols = ", ".join(f"{sql_str(c)}: 'VARCHAR'" for c in columns)
         return f"read_json({sql_str(str(path))}, format='newline_delimited', columns={{{cols}}}, ignore_errors=true)"
     return f"read_parquet({sql_str(str(path))})"
