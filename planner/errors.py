@@ -19,6 +19,10 @@ class WorkloadError(PlannerError):
     """A workload file, trace or override is malformed."""
 
 
+class OutputError(PlannerError):
+    """A result cannot be written where it was asked to go (read-only folder, a file in the way, name too long)."""
+
+
 class InfeasibleError(PlannerError):
     """No fleet can meet the SLOs; the message says which bucket and SLO, and the best any GPU achieves."""
 

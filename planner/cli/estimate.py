@@ -5,7 +5,7 @@ import json
 
 import click
 
-from planner.cli.options import catalog_option, emit, format_option
+from planner.cli.options import FiniteFloat, catalog_option, emit, format_option
 from planner.errors import PlannerError
 
 SCHEMA_VERSION = 1
@@ -22,13 +22,13 @@ SCHEMA_VERSION = 1
 @click.option("--output", "out", type=click.IntRange(min=1), required=True, help="Generated tokens per request.")
 @click.option("--batch", type=click.IntRange(min=1), help="B sequences in lockstep (vendor latency tables).")
 @click.option("--max-throughput", is_flag=True, help="Offline: the largest batch memory and the engine allow.")
-@click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="Poisson arrivals, req/s, continuous batching.")
+@click.option("--rate", type=FiniteFloat(min=0, min_open=True), help="Poisson arrivals, req/s, continuous batching.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="C closed-loop clients (benchmark_serving --max-concurrency).")
 @click.option("--spec-decode", "spec", metavar="DRAFT:K:ACCEPT", help="Speculative decoding with a draft model, k tokens, acceptance rate.")
 @click.option("--no-paged-kv", is_flag=True, help="Contiguous KV: reserve the full context per sequence.")
 @click.option("--no-flash-attention", is_flag=True, help="Materialise attention scores in HBM.")
 @click.option("--max-num-seqs", type=click.IntRange(min=1), default=256, show_default=True, help="Engine cap on live sequences.")
-@click.option("--gpu-memory-utilization", type=click.FloatRange(0.05, 1.0), default=0.9, show_default=True, help="Fraction of GPU memory the engine may use.")
+@click.option("--gpu-memory-utilization", type=FiniteFloat(0.05, 1.0), default=0.9, show_default=True, help="Fraction of GPU memory the engine may use.")
 @catalog_option
 @format_option("table", "json")
 @click.option("-o", "output", type=click.Path(dir_okay=False, writable=True),

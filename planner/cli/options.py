@@ -1,11 +1,28 @@
 """Options shared by several commands, defined once, and the one way results leave the process."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import click
 
 from planner.io.files import write_atomic
+
+class FiniteFloat(click.FloatRange):
+    """A number option that refuses NaN and infinities (click's FloatRange lets NaN through every bound)."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+SEED = click.IntRange(min=0, max=2**63 - 1)
+"""A random seed: numpy's generators take non-negative integers."""
 
 catalog_option = click.option(
     "--catalog", "catalog_files", multiple=True, type=click.Path(exists=True, dir_okay=False),

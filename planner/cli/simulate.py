@@ -7,15 +7,15 @@ from pathlib import Path
 
 import click
 
-from planner.cli.options import catalog_option, emit, format_option, output_option
+from planner.cli.options import SEED, FiniteFloat, catalog_option, emit, format_option, output_option
 from planner.errors import WorkloadError
 from planner.io.files import write_atomic
 from planner.simulate.policies import POLICIES
 
 log = logging.getLogger(__name__)
 
-seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed for routing draws (same seed, same result).")
-duration_option = click.option("--duration", "duration_s", type=float, default=None,
+seed_option = click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed for routing draws (same seed, same result).")
+duration_option = click.option("--duration", "duration_s", type=FiniteFloat(), default=None,
                                help="Replay only arrivals in the first S seconds (histogram workloads: length of the draw, default 600).")
 routing_option = click.option("--routing", "policy", type=click.Choice(list(POLICIES)), default="least-loaded",
                               show_default=True, help="How a pool spreads its requests over replicas.")
@@ -47,7 +47,7 @@ def write_timeline(result, path: str) -> None:  # noqa: ANN001 - SimResult, impo
 @routing_option
 @chunked_option
 @jobs_option
-@click.option("--rate-scale", type=float, default=1.0, show_default=True, help="Multiply the arrival rate (what-if load).")
+@click.option("--rate-scale", type=FiniteFloat(), default=1.0, show_default=True, help="Multiply the arrival rate (what-if load).")
 @click.option("--timeline", type=click.Path(dir_okay=False), default=None, help="Also write a timeline plot (.png or .html).")
 @catalog_option
 @format_option("table", "json")

@@ -5,7 +5,9 @@ import sys
 
 import click
 
-from planner.cli.options import BAD_ROWS_HELP, catalog_option, emit, format_option, output_option, scenario_option, set_option
+from planner.cli.options import (
+    BAD_ROWS_HELP, SEED, FiniteFloat, catalog_option, emit, format_option, output_option, scenario_option, set_option,
+)
 from planner.optimize.solvers import SOLVERS
 
 
@@ -15,7 +17,7 @@ from planner.optimize.solvers import SOLVERS
 @format_option("table", "json", "csv", "md")
 @output_option
 @click.option("--solver", type=click.Choice(list(SOLVERS)), default=None, help="MILP solver (default: the workload's, else HiGHS).")
-@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0.1), default=None, help="Solver time limit in seconds.")
+@click.option("--time-limit", "time_limit_s", type=FiniteFloat(min=0.1), default=None, help="Solver time limit in seconds.")
 @set_option
 @scenario_option
 @click.option("--on-bad-rows", type=click.Choice(["error", "skip", "report"]), default=None,
@@ -23,7 +25,7 @@ from planner.optimize.solvers import SOLVERS
 @click.option("--verify", is_flag=True, help="Replay the workload's traffic through the plan (planner simulate) and print the verdict.")
 @click.option("--repair", is_flag=True, help="With --verify: add replicas to pools that miss their SLOs until they hold.")
 @click.option("--max-repair-steps", type=click.IntRange(min=1), default=10, show_default=True, help="Repair rounds before giving up.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the verification run.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the verification run.")
 @click.pass_context
 def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, solver: str | None, time_limit_s: float | None,
           overrides: tuple[str, ...], scenario: str | None, on_bad_rows: str | None, verify: bool, repair: bool, max_repair_steps: int, seed: int) -> None:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
-from planner.cli.options import catalog_option, emit, format_option, output_option, scenario_option, set_option
+from planner.cli.options import (
+    FiniteFloat, catalog_option, emit, format_option, output_option, scenario_option, set_option,
+)
 from planner.io.files import write_atomic
 
 workload_argument = click.argument("workload", type=click.Path(exists=True, dir_okay=False))
@@ -58,7 +60,7 @@ def compare(workload: str, scenarios: str, catalog_files: tuple[str, ...], fmt: 
 @click.argument("new", type=click.Path(exists=True, dir_okay=False))
 @format_option("table", "md", "json", "html")
 @output_option
-@click.option("--fail-above", "fail_above", type=click.FloatRange(min=0), default=None, metavar="PCT",
+@click.option("--fail-above", "fail_above", type=FiniteFloat(min=0), default=None, metavar="PCT",
               help="Exit 1 when the monthly cost grows by more than PCT percent (CI gate).")
 def diff(old: str, new: str, fmt: str, output: str | None, fail_above: float | None) -> None:
     """Compare two saved plans (planner solve --format json); optionally fail when cost grows too much.
@@ -109,7 +111,7 @@ def sweep(workload: str, params: tuple[str, ...], catalog_files: tuple[str, ...]
 
 @click.command()
 @workload_argument
-@click.option("--delta", type=click.FloatRange(min=0, max=100, min_open=True, max_open=True), default=20.0, show_default=True,
+@click.option("--delta", type=FiniteFloat(min=0, max=100, min_open=True, max_open=True), default=20.0, show_default=True,
               help="Vary each input by ± this many percent.")
 @catalog_option
 @format_option("table", "csv", "json", "md")
@@ -139,7 +141,7 @@ def sensitivity(workload: str, delta: float, catalog_files: tuple[str, ...], fmt
 @format_option("html", "md", default="html")
 @output_option
 @study_options
-@click.option("--delta", type=click.FloatRange(min=0, max=100, min_open=True, max_open=True), default=20.0, show_default=True,
+@click.option("--delta", type=FiniteFloat(min=0, max=100, min_open=True, max_open=True), default=20.0, show_default=True,
               help="Sensitivity range in percent.")
 def report(workload: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: int, overrides: tuple[str, ...],
            scenario: str | None, delta: float) -> None:
