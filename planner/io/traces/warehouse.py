@@ -32,19 +32,19 @@ def bucket_sql(path: str, fmt: str, edges_in: Sequence[int], edges_out: Sequence
     finally:
         con.close()
     layout = layout_of(files[0], columns)
-    arrival, inp, out = (f'"{c}"' if dialect != "bigquery" else f"`{c}`" for c in (layout.arrival, layout.input_tokens, layout.output_tokens))
+    arrival, inp, out = (f'"{c}"' if dialect == "duckdb" else f"`{c}`" for c in (layout.arrival, layout.input_tokens, layout.output_tokens))
     if layout.unit == "datetime" or columns[layout.arrival].startswith("TIMESTAMP"):
         a_sql = f"{_EPOCH[dialect]}(CAST({arrival} AS TIMESTAMP)) / 1e6"
     else:
-        a_sql = f"CAST({arrival} AS {_FLOAT[dialect]}) / {1000.0 if layout.unit == 'ms' else 1.0}"
+        a_sql = f"CAST({arrival} AS {_FLOAT[dialect]})" + (" / 1000.0" if layout.unit == "ms" else "")
     source = table or (f"{raw_source(Path(path), fmt).split('(')[0]}({sql_str(str(path))})" if dialect == "duckdb" else "requests_log")
-    requests = (f"WITH rows AS (\n  SELECT {a_sql} AS a, CAST({inp} AS {_INT[dialect]}) AS i, CAST({out} AS {_INT[dialect]}) AS o\n"
+    requests = (f"WITH requests AS (\n  SELECT {a_sql} AS a, CAST({inp} AS {_INT[dialect]}) AS i, CAST({out} AS {_INT[dialect]}) AS o\n"
                 f"  FROM {source}\n  WHERE {inp} >= 1 AND {out} >= 1 AND {arrival} IS NOT NULL\n)\n")
     return (f"-- planner trace bucket {path}: {layout.name} layout, input edges {list(edges_in)}, output edges {list(edges_out)}\n"
             f"{NOTES[dialect]}\n-- 1. requests and length statistics per cell (cell = input bucket * {len(edges_out)} + output bucket)\n"
-            f"{requests}{histogram_sql('rows', edges_in, edges_out, max_context, (5, 15, 25, 35, 45, 55, 65, 75, 85, 95), dialect)};\n\n"
+            f"{requests}{histogram_sql('requests', edges_in, edges_out, max_context, (5, 15, 25, 35, 45, 55, 65, 75, 85, 95), dialect)};\n\n"
             f"-- 2. requests per {window_s:g} s window : the peak and p95 rates. Windows with no request are absent (count them as 0), and the last, partial window is left out\n"
-            f"{requests}{window_sql('rows', window_s, max_context)};\n")
+            f"{requests}{window_sql('requests', window_s, max_context)};\n")
 
 
 def histogram_yaml(path: str, fmt: str, on_bad_rows: BadRowPolicy, edges_in: Sequence[int], edges_out: Sequence[int],
