@@ -21,14 +21,19 @@ from planner.cli.options import catalog_option, emit, output_option
 def calibrate(results, model, gpu, tp, quant, kv_dtype, catalog_files, output) -> None:  # noqa: ANN001
     """Fit efficiency factors to your measurements; write a catalog overlay and print the before/after error.
 
-    RESULTS are vLLM benchmark_serving.py --save-result JSON files and/or CSV files (docs/calibration.md).
+    RESULTS are benchmark result files, their layout detected from their content (docs/ingest.md): vllm bench
+    serve / benchmark_serving.py JSON, SGLang bench_serving JSONL, AIPerf and GenAI-Perf profile exports (JSON,
+    JSONL, CSV), GuideLLM JSON/CSV, or the calibration CSV (docs/calibration.md). Many runs (a folder of them)
+    fit one overlay; the fit is reported per run, and runs that disagree with the rest are flagged.
 
-    Example: planner calibrate run1.json run2.json --model llama-3.1-8b --gpu h100 -o my-h100.yaml
+    Example: planner calibrate results/*.json --model llama-3.1-8b --gpu h100 -o my-h100.yaml
     """
     from planner.calibration.fit import fit_efficiency, overlay_yaml
     from planner.calibration.predict import errors, with_efficiency
+    from planner.calibration.runs import per_run
     from planner.io.catalog import load_catalog
     from planner.io.readers import ReadContext, detect
+    from planner.report.calibration_text import render_runs
     from planner.report.estimate_text import render_error_table
     from planner.supply.replica import build_config
 
@@ -44,6 +49,8 @@ def calibrate(results, model, gpu, tp, quant, kv_dtype, catalog_files, output) -
                             date.today().isoformat())
     before, after = errors(obs, catalog), errors(obs, with_efficiency(catalog, fitted))
     click.echo(render_error_table(before, after), err=output is not None)
+    click.echo("\nfit per run (predicted / measured - 1, after the fit)\n" + render_runs(per_run(obs, list(after["error"]))),
+               err=output is not None)
     emit(overlay_yaml(fitted), output)
 
 

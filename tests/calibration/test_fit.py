@@ -56,7 +56,7 @@ def test_read_vllm_result(write) -> None:  # noqa: ANN001
 
 def test_read_vllm_result_errors(write) -> None:  # noqa: ANN001
     path = write("bad.json", json.dumps({"completed": 3}))
-    with pytest.raises(PlannerError, match="bad.json: missing total_input_tokens, total_output_tokens, mean_ttft_ms"):
+    with pytest.raises(PlannerError, match="bad.json:1: total_input_tokens: missing; expected a vllm bench serve --save-result JSON"):
         read_vllm_result(path, "llama-3.1-8b", "h100", 1, "bf16", "fp16")
 
 
@@ -90,7 +90,7 @@ def test_cli_calibrate_json_needs_hardware(write) -> None:  # noqa: ANN001
     path = write("run.json", json.dumps(VLLM))
     result = CliRunner().invoke(cli, ["calibrate", str(path)])
     assert result.exit_code == 2
-    assert "vLLM result JSON does not record the hardware: pass --model and --gpu" in result.output
+    assert "a vllm result does not record the hardware: pass --model and --gpu" in result.output
 
 
 def test_measured_data_sets_load() -> None:

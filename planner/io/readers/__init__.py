@@ -16,7 +16,7 @@ from planner.errors import WorkloadError
 Produces = Literal["observations", "profile"]
 Skipped = tuple[str, str]
 """(row id, reason) of a row a reader could not use."""
-MODULES = ("vllm_json", "calibration_csv", "profile_csv", "measured")
+MODULES = ("vllm_json", "sglang_jsonl", "aiperf", "guidellm", "calibration_csv", "profile_csv", "measured")
 """Reader modules, imported (and so registered) on first use, in the order detection tries them."""
 
 

@@ -1,62 +1,60 @@
-"""vLLM `benchmark_serving.py --save-result` (and `vllm bench serve --save-result`) JSON: mean TTFT, mean TPOT
-and output tok/s at its load. The file does not record the hardware, so the context must name it."""
+"""vLLM `vllm bench serve --save-result` JSON (and the older `benchmarks/benchmark_serving.py --save-result`):
+one JSON object per run. Fields used: completed, total_input_tokens, total_output_tokens, request_rate,
+max_concurrency, mean/p99 TTFT and TPOT (ms), output_throughput, request_throughput. Ignored: the per-request
+arrays (input_lens, ttfts, itls, generated_texts, errors), ITL and E2E statistics, goodput, date and ids.
+The file does not record the hardware, so the context must name it."""
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
-from planner.errors import PlannerError
-from planner.io.readers import ReadContext, ReadResult, read_head, register
+from planner.io.readers import ReadContext, register
+from planner.io.readers.bench_run import BenchRun, RunLayout, load_records, number, open_loop, optional, runs_result
 from planner.schemas.observation import Observation
 
-VLLM_METRICS = {"mean_ttft_ms": "ttft_ms", "mean_tpot_ms": "tpot_ms", "output_throughput": "output_tok_s"}
+HINT = "expected a vllm bench serve --save-result JSON"
+SGLANG_MARKERS = ('"total_output_tokens_retokenized"', '"sharegpt_output_len"', '"mean_e2e_latency_ms"')
+"""Keys only SGLang's bench_serving writes (vLLM calls the E2E latency mean_e2el_ms)."""
+
+
+def vllm_run(data: dict, ref: str, where: str, tool: str = "vllm") -> BenchRun:
+    """A vLLM-style result object (SGLang's bench_serving writes the same field names) as a BenchRun."""
+    done = number(data, ("completed",), where, f"{HINT} (completed = 0: nothing to calibrate on)")
+    mode, load = open_loop(data.get("request_rate", "inf"), data.get("max_concurrency"))
+    return BenchRun(
+        tool=tool, ref=ref, mode=mode, load=load,
+        input_tokens=number(data, ("total_input_tokens",), where, HINT) / done,
+        output_tokens=number(data, ("total_output_tokens",), where, HINT) / done,
+        ttft_ms=number(data, ("mean_ttft_ms",), where, HINT, positive=False),
+        tpot_ms=number(data, ("mean_tpot_ms",), where, HINT, positive=False),
+        output_tok_s=number(data, ("output_throughput",), where, HINT, positive=False),
+        req_s=optional(data, ("request_throughput",)) or 0.0,
+        ttft_p99_ms=optional(data, ("p99_ttft_ms",)), tpot_p99_ms=optional(data, ("p99_tpot_ms",)),
+    )
+
+
+def read_records(path: str | Path, tool: str) -> list[BenchRun]:
+    """Every run of a vLLM-style result file: one JSON object, or one a line (`--append-result`, SGLang)."""
+    path = Path(path)
+    records = load_records(path, f"{tool} benchmark")
+    return [vllm_run(obj, f"{path.name}#{k}" if len(records) > 1 else path.name, f"{path}:{n}", tool)
+            for k, (n, obj) in enumerate(records, 1)]
+
+
+def read_vllm_runs(path: str | Path) -> list[BenchRun]:
+    """The runs of a vLLM result JSON (one, or one a line with --append-result)."""
+    return read_records(path, "vllm")
 
 
 def read_vllm_result(path: str | Path, model: str, gpu: str, tp: int, quant: str, kv_dtype: str) -> list[Observation]:
-    """A vLLM `benchmark_serving.py --save-result` JSON: mean TTFT, mean TPOT and output tok/s at its load.
-
-    The load is `max_concurrency` clients if set, else Poisson `request_rate` req/s ("inf" = offline);
-    lengths are the means total_input_tokens / completed and total_output_tokens / completed.
-    """
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PlannerError(f"{path}: not a readable JSON file ({exc})") from None
-    need = ("completed", "total_input_tokens", "total_output_tokens", *VLLM_METRICS)
-    missing = [k for k in need if k not in data]
-    if missing:
-        raise PlannerError(f"{path}: missing {', '.join(missing)}: expected a benchmark_serving.py --save-result JSON")
-    done = data["completed"]
-    if not done:
-        raise PlannerError(f"{path}: completed = 0 requests; nothing to calibrate on")
-    if data.get("max_concurrency"):
-        mode, load = "concurrency", float(data["max_concurrency"])
-    elif str(data.get("request_rate", "inf")) == "inf":
-        mode, load = "max-throughput", 0.0
-    else:
-        mode, load = "rate", float(data["request_rate"])
-    common = dict(source=Path(path).name, model=model, gpu=gpu, tp=tp, quant=quant, kv_dtype=kv_dtype, mode=mode,
-                  input_tokens=round(data["total_input_tokens"] / done), output_tokens=max(2, round(data["total_output_tokens"] / done)),
-                  load=load)
-    return [Observation(ref=f"{Path(path).name}:{key}", metric=metric, measured=float(data[key]), **common)
-            for key, metric in VLLM_METRICS.items() if data[key] and data[key] > 0]
+    """Mean TTFT, mean TPOT and output tok/s of a vLLM result JSON, measured on the given hardware."""
+    return runs_result(read_vllm_runs(path), ReadContext(model, gpu, tp, quant, kv_dtype)).items
 
 
-@dataclass(frozen=True)
-class VllmBenchmarkJson:
-    name: str = "vllm-bench-json"
-    produces: str = "observations"
-    description: str = "vLLM benchmark_serving.py --save-result JSON (completed, total_*_tokens, mean_ttft_ms, mean_tpot_ms, output_throughput)"
-
-    def sniff(self, path: Path) -> bool:
-        head = read_head(path)
-        return head.lstrip().startswith("{") and '"completed"' in head
-
-    def read(self, path: Path, context: ReadContext) -> ReadResult:
-        if not (context.model and context.gpu):
-            raise PlannerError(f"{path}: vLLM result JSON does not record the hardware: pass --model and --gpu (and --tp, --quant)")
-        return ReadResult(read_vllm_result(path, context.model, context.gpu, context.tp, context.quant, context.kv_dtype))
+def _sniff(head: str) -> bool:
+    head = head.lstrip()
+    return head.startswith("{") and '"completed"' in head and '"total_input_tokens"' in head \
+        and not any(m in head for m in SGLANG_MARKERS)
 
 
-register(VllmBenchmarkJson())
+register(RunLayout("vllm-bench-json", "vllm bench serve / benchmark_serving.py --save-result JSON (completed, mean_ttft_ms, ...)",
+                   _sniff, read_vllm_runs))
