@@ -264,15 +264,17 @@ def _loaded_cells(cfg: ServingConfig, active: list, slo: SLO, p: float) -> list[
     load = (chunked_load if cfg.engine.chunked_prefill else serial_load)(cfg, pts, p)
     position, slo_s = np.arange(len(seg)) - offsets[seg], slo.tpot_ms / 1e3
     n_cap = np.array([b.n_cap for b, *_ in active])[seg]
-    checks = {"prefill": load.rho < 1, "ttft": load.ttft * 1e3 <= slo.ttft_ms, "batch": pts.n_hi <= n_cap}
-    others = checks["prefill"] & checks["ttft"] & checks["batch"]
+    checks = {"prefill": load.rho < 1, "ttft": load.ttft * 1e3 <= slo.ttft_ms, "batch": pts.n_hi <= n_cap,
+              "full_step": load.full_step * 1e3 <= slo.tpot_ms}
+    others = checks["prefill"] & checks["ttft"] & checks["batch"] & checks["full_step"]
     first_bad = _first_false(others & _tpot_in_rounds(load, seg, position, active, offsets, others, slo_s, 1 - p),
                              position, offsets)
     sizes = np.diff(offsets)
     at = offsets[:-1] + np.minimum(first_bad, sizes - 1)  # the first failing point, or the last one when none fails
     last = offsets[:-1] + np.maximum(first_bad - 1, 0)  # the capacity point (where one exists)
     fails = {k: v[at].tolist() for k, v in checks.items()}
-    at_figures = zip(pts.grid[at].tolist(), load.rho[at].tolist(), np.asarray(load.step.compute_bound)[at].tolist())
+    at_figures = zip(pts.grid[at].tolist(), load.rho[at].tolist(), np.asarray(load.step.compute_bound)[at].tolist(),
+                     (load.full_step[at] * 1e3).tolist())
     curves = _Curves(load, active, first_bad.tolist(), offsets, slo_s, 1 - p)
     results = []
     for i, ((b, _, _, ttft0_ms, tpot0_ms), j, figures) in enumerate(zip(active, first_bad.tolist(), at_figures)):
@@ -313,7 +315,7 @@ class _Curves:
 
 
 def _binding(cfg: ServingConfig, capped: bool, ok: dict[str, bool], n: float, rho: float, compute_bound: bool,
-             n_cap: int, context: float, slo: SLO) -> tuple[Bound, str]:
+             full_ms: float, n_cap: int, context: float, slo: SLO) -> tuple[Bound, str]:
     """Name the resource that stops more load: the first check (`ok` at the first failing point, of batch n)
     that fails past the capacity point; `capped` when every point up to the batch cap met the SLOs."""
     kind = "compute-bound" if compute_bound else "bandwidth-bound"
@@ -324,6 +326,9 @@ def _binding(cfg: ServingConfig, capped: bool, ok: dict[str, bool], n: float, rh
         return (Bound.COMPUTE if compute_bound else Bound.BANDWIDTH), f"max_num_seqs {n_cap} reached (decode {kind})"
     if not ok["prefill"]:
         return Bound.COMPUTE, f"prompts arrive faster than prefill can process them at batch {n:.0f}"
+    if not ok["full_step"]:
+        return Bound.SLO, (f"{pct} TPOT {slo.tpot_ms:g} ms: a step full of prompt chunks "
+                           f"(max_num_batched_tokens {cfg.engine.max_num_batched_tokens}) takes {full_ms:.0f} ms at batch {n:.0f}")
     if not ok["ttft"]:
         if rho >= SATURATED:
             return Bound.COMPUTE, f"prefill saturates the GPU ({rho:.0%} busy) before {pct} TTFT {slo.ttft_ms:g} ms"

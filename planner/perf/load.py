@@ -4,6 +4,7 @@ Every argument is an array over load points, which may belong to different bucke
 point carries its bucket's lengths), so a whole capacity row is one pass of numpy expressions:
   serial prefill:   lambda(N) = N / (O * T_decode(N) + N * T_prefill),  rho = lambda * T_prefill
   chunked prefill:  lambda(N) = N / (O * T_mixed(N, N * I / O)),        rho = (N * I / O) / (budget - N)
+and, for chunked prefill, the full step T_mixed(N_hi, budget - N_hi) that bounds any request's TPOT.
 """
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ class Load:
     gap_time: np.ndarray
     rho_tail: np.ndarray
     """rho as the busy-period model takes it (capped below 1 for chunked prefill)."""
+    full_step: np.ndarray
+    """Seconds of a step full of prompt chunks at the p-quantile batch, where the bucket's p99 prompt spans
+    several steps (chunked prefill); 0 elsewhere and for serial prefill, whose interruptions the tail model counts."""
 
 
 def serial_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
@@ -71,7 +75,8 @@ def serial_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
     wait = queue_wait(rho, pts.t_prefill, p)
     # own prefill (bucket tail) and queueing are independent tails: combine their excess over the mean
     ttft = pts.t_prefill + t_decode_hi + np.sqrt((pts.t_prefill_tail - pts.t_prefill) ** 2 + wait**2)
-    return Load(rps, rho, ttft, t_decode_hi, decode, per_step, np.ones_like(per_step), pts.t_prefill.copy(), t_decode, rho)
+    return Load(rps, rho, ttft, t_decode_hi, decode, per_step, np.ones_like(per_step), pts.t_prefill.copy(), t_decode, rho,
+                np.zeros_like(rps))
 
 
 def chunked_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
@@ -102,4 +107,11 @@ def chunked_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
     service_tail = t_base + total(pts.input_p99)
     wait = queue_wait(rho, service, p)
     ttft = service + t_step + np.sqrt((service_tail - service) ** 2 + wait**2)
-    return Load(rps, rho, ttft, t_base, step, per_step, steps, own, t_step, np.minimum(rho, 0.999))
+    # A prompt longer than the budget fills step after step with chunks, so a short-output request beside it
+    # (of this bucket or of any other the MILP routes to the pool) may decode in full steps only; the busy-period
+    # model averages that away, so such buckets also require the full step within the TPOT SLO. Chunks late in
+    # the bucket's p99 prompt attend over most of it.
+    full = np.asarray(mixed_step(cfg, pts.n_hi, pts.context, room_hi,
+                                 extra_context=np.maximum(pts.input_p99 - room_hi / 2, room_hi / 2)).total_s)
+    full = np.where(pts.input_p99 > room_hi, full, 0.0)
+    return Load(rps, rho, ttft, t_base, step, per_step, steps, own, t_step, np.minimum(rho, 0.999), full)

@@ -39,6 +39,8 @@ class PoolDoc(_Doc):
     detail: str = ""
     config: str
     """The pool's ReplicaSpec key, as routing shares name it."""
+    max_num_batched_tokens: int | None = Field(default=None, ge=1)
+    """The token budget per step the pool's engine runs with (vLLM's flag); None under serial prefill."""
 
 
 class RouteDoc(_Doc):

@@ -28,24 +28,28 @@ class EngineParams:
     max_num_seqs: int = 256
     """vLLM `--max-num-seqs` default."""
     max_num_batched_tokens: int = 8192
-    """vLLM V1 default token budget per step for online serving."""
+    """Token budget per step (vLLM V1's default for online serving); the chunk size under chunked prefill."""
     paged_kv: bool = True
     flash_attention: bool = True
-    chunked_prefill: bool = False
+    chunked_prefill: bool = True
+    """vLLM V1, SGLang and TensorRT-LLM all mix prompt chunks into decode steps by default."""
 
 
-def config_key(gpu: str, quant: str, tp: int, kv_dtype: str, role: Role = "unified") -> str:
-    """`h100/fp8/tp2`, `/kv-fp8` appended for an fp8 KV cache and `/prefill` or `/decode` for a
-    disaggregated role: how plans, profiles, routing tables and the simulator name a config."""
+def config_key(gpu: str, quant: str, tp: int, kv_dtype: str, role: Role = "unified", chunk: int | None = None) -> str:
+    """`h100/fp8/tp2`, `/kv-fp8` appended for an fp8 KV cache, `/chunk2048` for the token budget of a
+    chunked-prefill engine and `/prefill` or `/decode` for a disaggregated role: how plans, profiles,
+    routing tables and the simulator name a config."""
     kv = "" if kv_dtype == "fp16" else f"/kv-{kv_dtype}"
+    chunk_part = "" if chunk is None else f"/chunk{chunk}"
     role_part = "" if role == "unified" else f"/{role}"
-    return f"{gpu}/{quant}/tp{tp}{kv}{role_part}"
+    return f"{gpu}/{quant}/tp{tp}{kv}{chunk_part}{role_part}"
 
 
 @dataclass(frozen=True)
 class ReplicaSpec:
     """One replica design: `model` on `tp` GPUs of type `gpu`, weight format `quant`, KV dtype `kv_dtype`,
-    serving `role` under `engine` settings. The key leaves out model and engine, which one plan shares."""
+    serving `role` under `engine` settings. The key leaves out the model and the engine settings one plan
+    shares, but names the chunk budget, which the planner searches per config."""
 
     model: str
     gpu: str
@@ -57,7 +61,12 @@ class ReplicaSpec:
 
     @property
     def key(self) -> str:
-        return config_key(self.gpu, self.quant, self.tp, self.kv_dtype, self.role)
+        return config_key(self.gpu, self.quant, self.tp, self.kv_dtype, self.role, self.chunk)
+
+    @property
+    def chunk(self) -> int | None:
+        """The token budget per step when prompts are chunked (None under serial prefill)."""
+        return self.engine.max_num_batched_tokens if self.engine.chunked_prefill else None
 
     @property
     def gpus(self) -> int:

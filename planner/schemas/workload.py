@@ -140,22 +140,55 @@ class Fleet(Base):
     power: Power | None = None
 
 
+CHUNK_BUDGETS = (512, 1024, 2048, 4096, 8192, 16384)
+"""Token budgets per step searched under chunked prefill (`max_num_batched_tokens: auto`): powers of two from
+512 (short chunks keep TPOT low next to long prompts) to 16384 (large chunks run prefill GEMMs near peak);
+vLLM V1's own default for online serving, 8192, is in the middle."""
+
+
 class Engine(Base):
     """Serving-engine settings the performance model assumes; defaults are EngineParams' (vLLM's), defined once there."""
 
     gpu_memory_utilization: Fraction = EngineParams.gpu_memory_utilization
     block_size: TokenCount = EngineParams.block_size
     max_num_seqs: TokenCount = EngineParams.max_num_seqs
-    max_num_batched_tokens: TokenCount = EngineParams.max_num_batched_tokens
+    max_num_batched_tokens: TokenCount | list[TokenCount] | Literal["auto"] = "auto"
+    """Tokens per step. Under chunked prefill it trades TTFT against TPOT, so `auto` searches CHUNK_BUDGETS
+    and a list searches those values; each pool of a plan names its own. Serial prefill takes one value
+    (`auto`: EngineParams' 8192)."""
     paged_kv: bool = EngineParams.paged_kv
     flash_attention: bool = EngineParams.flash_attention
     chunked_prefill: bool = EngineParams.chunked_prefill
-    """Prompts are split into chunks that ride along with decode steps (vLLM V1's default) instead of
-    running as their own steps that pause decoding (vLLM V0's default)."""
+    """Prompts are split into chunks that ride along with decode steps (vLLM V1's default, and SGLang's and
+    TensorRT-LLM's) instead of running as their own steps that pause decoding (vLLM V0)."""
 
-    def params(self) -> EngineParams:
-        """The same settings as the plain record the performance model takes."""
-        return EngineParams(**self.model_dump())
+    @field_validator("max_num_batched_tokens")
+    @classmethod
+    def _budgets(cls, value: int | list[int] | str) -> int | list[int] | str:
+        if isinstance(value, list) and (not value or len(set(value)) != len(value)):
+            raise ValueError(f"expected a non-empty list of distinct token budgets, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _serial_one_budget(self) -> "Engine":
+        if not self.chunked_prefill and isinstance(self.max_num_batched_tokens, list) and len(self.max_num_batched_tokens) > 1:
+            raise ValueError("a list of max_num_batched_tokens is searched under chunked prefill only; "
+                             "with chunked_prefill: false give one value")
+        return self
+
+    def budgets(self) -> tuple[int, ...]:
+        """The token budgets the search tries: the list or `auto`'s CHUNK_BUDGETS under chunked prefill, else one."""
+        value = self.max_num_batched_tokens
+        if value == "auto":
+            return CHUNK_BUDGETS if self.chunked_prefill else (EngineParams.max_num_batched_tokens,)
+        return tuple(sorted(value)) if isinstance(value, list) else (value,)
+
+    def params(self, budget: int | None = None) -> EngineParams:
+        """The same settings as the plain record the performance model takes, at `budget` tokens per step
+        (default: the first the search tries)."""
+        fields = self.model_dump()
+        fields["max_num_batched_tokens"] = self.budgets()[0] if budget is None else budget
+        return EngineParams(**fields)
 
 
 class SolverOptions(Base):

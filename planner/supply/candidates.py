@@ -1,4 +1,5 @@
-"""Candidate replica configs: every allowed GPU x quantization x KV dtype x TP that can hold the model, priced."""
+"""Candidate replica configs: every allowed GPU x quantization x KV dtype x TP (x chunk budget under chunked
+prefill) that can hold the model, priced."""
 from __future__ import annotations
 
 import logging
@@ -55,7 +56,7 @@ def enumerate_candidates(loaded: LoadedWorkload, catalog: Catalog) -> tuple[list
     """All configs worth a capacity estimate, in a deterministic order, plus why the others were left out."""
     w = loaded.workload
     model = catalog.model(w.model)
-    engine = w.engine.params()
+    engines = [w.engine.params(budget) for budget in w.engine.budgets()]
     offers, rejected = _offers(loaded, PriceBook(catalog, w.pricing), w.gpus or sorted(catalog.gpus))
     out: list[Candidate] = []
     for gpu_id in sorted(offers):
@@ -68,13 +69,14 @@ def enumerate_candidates(loaded: LoadedWorkload, catalog: Catalog) -> tuple[list
                 continue
             for kv_id in w.kv_dtype:
                 for tp in sorted(w.tp):
-                    cfg = ServingConfig(model, gpu, quant, catalog.kv_dtype(kv_id), tp, eff, engine)
-                    reason = tp_problem(cfg)
-                    if reason is None and kv_budget_bytes_per_gpu(cfg) <= 0:
-                        reason = (f"weights need {weight_bytes_per_gpu(cfg) / 1e9:.1f} GB per GPU; "
-                                  f"no room for KV cache in {gpu.memory_gb:g} GB")
-                    if reason:
-                        rejected.append(Rejection(cfg.key, reason))
-                        continue
-                    out.append(Candidate(cfg, offers[gpu_id]))
+                    for engine in engines:
+                        cfg = ServingConfig(model, gpu, quant, catalog.kv_dtype(kv_id), tp, eff, engine)
+                        reason = tp_problem(cfg)
+                        if reason is None and kv_budget_bytes_per_gpu(cfg) <= 0:
+                            reason = (f"weights need {weight_bytes_per_gpu(cfg) / 1e9:.1f} GB per GPU; "
+                                      f"no room for KV cache in {gpu.memory_gb:g} GB")
+                        if reason:
+                            rejected.append(Rejection(cfg.key, reason))
+                            continue
+                        out.append(Candidate(cfg, offers[gpu_id]))
     return out, rejected
