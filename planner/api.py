@@ -114,4 +114,4 @@ def plan_from_table(loaded: LoadedWorkload, table: CapacityTable, demand: Demand
         raise InfeasibleError(explain_relaxations(problem.rules, relaxations(problem, settings)))
     if best.solution is None:
         raise SolverError(f"the solver stopped without a plan (status {best.status}); raise solver.time_limit_s")
-    return assemble_plan(loaded, table, demand, best, settings, catalog_files, setup)
+    return assemble_plan(loaded, table, demand, best, settings, catalog_files, setup, catalog)

@@ -31,6 +31,9 @@ class Bucket:
     """Output lengths at LENGTH_PERCENTILES (equal-weight classes for the TPOT tail)."""
     input_q: tuple[float, ...] = ()
     """Input lengths at the same percentiles (sizes of the prefills that interrupt decoding)."""
+    cache_hit: float = 0.0
+    """Share of the bucket's prompt tokens served from the prefix cache: they skip prefill compute but still
+    occupy KV (docs/methodology.md, "Prefix caching")."""
 
     @property
     def rect(self) -> Rect:

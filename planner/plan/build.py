@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from planner.demand.series import DemandSeries
+from planner.io.catalog import Catalog
 from planner.io.workload import LoadedWorkload
 from planner.optimize.fleet import FleetOutcome, SolverSettings, optimize_fleet
 from planner.optimize.formulation import FleetSolution
@@ -17,6 +18,7 @@ from planner.optimize.tradeoffs import binding_rules, simplest_within
 from planner.optimize.solvers import SolveStatus
 from planner.perf.bound import Bound
 from planner.plan.fleet import FleetSetup, alternative, describe_rule, instance_docs, rule_docs, usage_notes
+from planner.plan.floor import floor_warning, physical_floor
 from planner.plan.model import Baseline, DemandSummary, Plan, Pool, Route
 from planner.schemas.plan import BucketDemandDoc
 from planner.schemas.replica import ReplicaSpec
@@ -98,9 +100,11 @@ def demand_summary(demand: DemandSeries) -> DemandSummary:
 
 
 def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, best: FleetOutcome,
-                  settings: SolverSettings, catalog_files: tuple[str | Path, ...] = (), setup: FleetSetup = FleetSetup()) -> Plan:
+                  settings: SolverSettings, catalog_files: tuple[str | Path, ...] = (), setup: FleetSetup = FleetSetup(),
+                  catalog: Catalog | None = None) -> Plan:
     """The Plan of a solved fleet (`best` has a solution), with its baselines, the simplest plan within
-    `fleet.simplest_within`, the binding fleet rules and their cost, notes and inputs echo."""
+    `fleet.simplest_within`, the binding fleet rules and their cost, the physical floor (given the catalog),
+    notes and inputs echo."""
     assert best.solution is not None and best.result is not None and best.cost_per_hour is not None
     w = loaded.workload
     rates = demand.bucket_rates()
@@ -120,6 +124,10 @@ def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSe
         notes.append(f"{demand.skipped_rows} bad trace rows were skipped (traffic.on_bad_rows)")
     if demand.dropped_share:
         notes.append(f"{demand.dropped_share:.2%} of requests exceed the context window and were dropped")
+    floor = None if catalog is None else physical_floor(catalog, table, demand, w.slo, best.cost_per_hour)
+    warning = None if floor is None else floor_warning(floor, [(p.cost_per_hour, f"{p.key}: {p.detail}") for p in pools])
+    if warning:
+        notes.append(warning)
     output_tps = float(sum(float(r) * b.output_mean for r, b in zip(rates, table.buckets)))
     input_tps = float(sum(float(r) * b.input_mean for r, b in zip(rates, table.buckets)))
     return Plan(
@@ -130,6 +138,7 @@ def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSe
         model=w.model, slo=w.slo, utilization_target=w.utilization_target,
         demand=demand_summary(demand), instances=tuple(instance_docs(problem, best)), simplest=simplest, rules=tuple(rules),
         mean_over_design=demand.rate.mean_over_design, inputs=inputs_echo(loaded, catalog_files, table), notes=tuple(notes),
+        floor=floor,
     )
 
 

@@ -50,6 +50,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "instances": [i.model_dump() for i in plan.instances],
         "simplest": plan.simplest.model_dump() if plan.simplest else None,
         "rules": [r.model_dump() for r in plan.rules],
+        "floor": None if plan.floor is None else plan.floor.model_dump(),
         "inputs": plan.inputs,
         "notes": list(plan.notes),
     }
@@ -68,7 +69,8 @@ def plan_from_doc(doc: PlanDoc) -> Plan:
     return Plan(doc.status, doc.solver.name, doc.solver.gap, doc.solver.runtime_s, doc.cost_per_hour, pools, routing, baselines,
                 doc.design_rps, doc.output_tokens_per_s, doc.input_tokens_per_s, doc.model, SLO(**doc.slo),
                 doc.utilization_target, doc.demand, instances=tuple(doc.instances), simplest=doc.simplest, rules=tuple(doc.rules),
-                mean_over_design=doc.cost_per_million_tokens.mean_over_design, inputs=doc.inputs.model_dump(), notes=tuple(doc.notes))
+                mean_over_design=doc.cost_per_million_tokens.mean_over_design, inputs=doc.inputs.model_dump(), notes=tuple(doc.notes),
+                floor=doc.floor)
 
 
 def _check_json(path: Path) -> None:

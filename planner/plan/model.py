@@ -11,6 +11,7 @@ from planner.demand.series import HOURS_PER_MONTH
 from planner.schemas.plan import BaselineDoc as Baseline
 from planner.schemas.plan import DemandDoc as DemandSummary
 from planner.schemas.plan import AlternativeDoc, InstanceDoc, RuleDoc
+from planner.schemas.plan import FloorDoc as Floor
 from planner.schemas.plan import RouteDoc as Route
 from planner.schemas.replica import ReplicaSpec
 from planner.schemas.workload import SLO
@@ -93,6 +94,8 @@ class Plan:
     """Mean traffic / design rate (planner.demand.series.RateStats.mean_over_design): how busy the fleet is on average."""
     inputs: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    floor: Floor | None = None
+    """The physical floor (planner.plan.floor) and the plan's ratio to it; None for measured profiles."""
 
     @property
     def cost_per_month(self) -> float:

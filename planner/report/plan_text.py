@@ -31,6 +31,10 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
     if plan.simplest is not None:
         rows.append((plan.simplest.label, simplest_text(plan)))
     rows += [("rule", r.text) for r in plan.rules]
+    floor = plan.floor
+    if floor is not None:
+        rows.append(("physical floor", f"{money(floor.cost_per_hour)}/hour ({floor.gpus:g} x {floor.gpu} at dense peak, "
+                     f"{floor.binding}-bound): this plan is {floor.ratio:.1f}x"))
     return rows
 
 
@@ -48,7 +52,8 @@ def simplest_text(plan: Plan) -> str:
 def plan_tables(plan: Plan) -> dict[str, TableData]:
     """Pools, routing, single-GPU-type baselines and cost per token: the tables every rendering shows."""
     pct = f"p{plan.slo.percentile:g}"
-    pools = [[p.gpu, p.quant if p.kv_dtype == "fp16" else f"{p.quant} (kv {p.kv_dtype})", str(p.tp), str(p.replicas), str(p.gpus),
+    pools = [[p.gpu, p.quant if p.kv_dtype == "fp16" else f"{p.quant} (kv {p.kv_dtype})", str(p.tp),
+              "-" if p.spec.chunk is None else str(p.spec.chunk), str(p.replicas), str(p.gpus),
               money(p.cost_per_hour), f"{p.utilization:.0%}", ms(p.ttft_ms), ms(p.tpot_ms), f"{p.bound}: {p.detail}"]
              for p in plan.pools]
     routing = [[r.bucket, f"{r.rate_rps:.3g}", ", ".join(f"{k} {s:.0%}" for k, s in r.shares.items())] for r in plan.routing]
@@ -65,8 +70,8 @@ def plan_tables(plan: Plan) -> dict[str, TableData]:
               [f"at the mean rate ({'-' if mean is None else f'{mean:.0%}'} of design: actual utilization)",
                money(plan.cost_per_million_tokens("input", "mean")), money(plan.cost_per_million_tokens("output", "mean"))]]
     return {
-        "pools": TableData("Pools", ["GPU", "quant", "TP", "replicas", "GPUs", "$/h", "util", f"{pct} TTFT ms", f"{pct} TPOT ms",
-                                     "binding"], pools, frozenset({0, 1, 9})),
+        "pools": TableData("Pools", ["GPU", "quant", "TP", "chunk", "replicas", "GPUs", "$/h", "util", f"{pct} TTFT ms",
+                                     f"{pct} TPOT ms", "binding"], pools, frozenset({0, 1, 10})),
         "routing": TableData("Routing (bucket -> pool shares)", ["bucket (tokens)", "req/s", "pools"], routing, frozenset({0, 2})),
         "baselines": TableData("Single-GPU-type fleets", ["GPU", "$/h", "$/month", "GPUs", "vs plan", "note"], base, frozenset({0, 5})),
         "tokens": TableData("Cost per 1M tokens", ["whole fleet charged to", "$/1M input tokens", "$/1M output tokens"], tokens),

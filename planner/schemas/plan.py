@@ -111,6 +111,29 @@ class DemandDoc(_Doc):
     buckets: list[BucketDemandDoc]
 
 
+class FloorDoc(_Doc):
+    """The plan's physical floor (planner.plan.floor): the cheapest allowed GPU type at dense peak and datasheet
+    bandwidth, fractional GPUs; `ratio` is the plan's cost over it."""
+
+    cost_per_hour: float
+    gpu: str
+    quant: str
+    kv_dtype: str
+    gpus: float
+    binding: Literal["compute", "bandwidth", "memory"]
+    compute_gpus: float
+    bandwidth_gpus: float
+    memory_gpus: float
+    prefill_tflops: float
+    """Prefill FLOPs per second of the uncached prompt tokens, TFLOP/s."""
+    decode_tflops: float
+    hbm_tb_per_s: float
+    """Weights (once per step at the TPOT pace) plus the KV every output token reads, TB/s."""
+    live_kv_gb: float
+    weights_gb: float
+    ratio: float
+
+
 class InputsDoc(BaseModel):
     """Where the plan came from: the workload (echoed whole), its trace and catalogs with hashes."""
 
@@ -162,5 +185,6 @@ class PlanDoc(_Doc):
     instances: list[InstanceDoc] = []
     simplest: AlternativeDoc | None = None
     rules: list[RuleDoc] = []
+    floor: FloorDoc | None = None
     inputs: InputsDoc
     notes: list[str] = []

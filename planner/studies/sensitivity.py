@@ -66,7 +66,7 @@ def sensitivity(workload: api.WorkloadInput, delta: float = 0.2, catalog_files: 
     loaded = api.load(workload, overrides, scenario)
     files = tuple(str(f) for f in catalog_files)
     problem = api.prepare(loaded, files, cached_catalog(files))
-    base = api.plan_from_table(problem.loaded, problem.table, problem.demand, files)
+    base = api.plan_from_table(problem.loaded, problem.table, problem.demand, files, catalog=problem.catalog)
     inputs = sensitivity_inputs(problem)
     ends = [(path, round(v * (1 - delta), 6)) for _, path, v in inputs] + [(path, round(v * (1 + delta), 6)) for _, path, v in inputs]
     from joblib import delayed

@@ -165,7 +165,7 @@ def solve_rate_group(loaded: LoadedWorkload, catalog_files: tuple[str, ...], fix
         here = api.load(loaded, point)
         demand = problem.demand.scaled(_rate_knob(here) / _rate_knob(base))
         try:
-            plan = api.plan_from_table(here, problem.table, demand, catalog_files)
+            plan = api.plan_from_table(here, problem.table, demand, catalog_files, catalog=problem.catalog)
         except (InfeasibleError, SolverError) as exc:
             out.append((point, (None, str(exc))))
             continue
