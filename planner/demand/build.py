@@ -18,6 +18,8 @@ from planner.demand.series import DemandSeries, RateStats, single_period
 from planner.errors import WorkloadError
 from planner.io.traces import Trace
 from planner.io.traces.histogram import CellStats, TraceHistogram, summarise
+from planner.io.traces.layout import TraceLayout
+from planner.io.traces.prefix import cached_prefix_tokens
 from planner.io.traces.scan import scan_trace
 from planner.io.workload import LoadedWorkload, input_error
 from planner.schemas.catalog import LLM
@@ -36,7 +38,26 @@ def build_demand(loaded: LoadedWorkload, model: LLM) -> DemandSeries:
     edges_in, edges_out = traffic.buckets.input, traffic.buckets.output
     with scan_trace(trace_path, traffic.format, traffic.on_bad_rows, loaded.where("traffic", "trace")) as scan:
         histogram = summarise(scan, edges_in, edges_out, model.max_context, traffic.peak_window_s, LENGTH_PERCENTILES)
-    return demand_from_histogram(histogram, traffic, model, str(trace_path), _grid_rect(edges_in, edges_out))
+        files, fmt, layout = scan.files, scan.fmt, scan.layout
+    return demand_from_histogram(histogram, traffic, model, str(trace_path), _grid_rect(edges_in, edges_out),
+                                 _trace_hits(traffic, files, fmt, layout, model.max_context))
+
+
+def _trace_hits(traffic: Traffic, files: list, fmt: str, layout: TraceLayout, max_context: int) -> dict[int, float]:
+    """Per grid cell, the prefix-cache hit share the workload plans with (planner.io.traces.prefix)."""
+    cache = traffic.prefix_cache
+    if not cache.enabled or cache.hit_rate is not None:
+        return {}  # off, or the same given share for every request (applied per request below)
+    found = cached_prefix_tokens(files, fmt, layout)
+    if found is None:
+        return {}
+    edges_in = np.asarray(traffic.buckets.input, dtype=np.int64)
+    edges_out = np.asarray(traffic.buckets.output, dtype=np.int64)
+    fits = found.input_tokens + found.output_tokens <= max_context
+    inp, out = found.input_tokens[fits], found.output_tokens[fits]
+    bi = np.searchsorted(edges_in, inp, side="right") - 1
+    bo = np.searchsorted(edges_out, out, side="right") - 1
+    return _cell_hits(np.where((bi >= 0) & (bo >= 0), bi * len(edges_out) + bo, -1), inp, found.cached[fits])
 
 
 def _scale(traffic: Traffic, design: float) -> float:
@@ -119,11 +140,32 @@ def _bucket_trace(trace: Trace, traffic: Traffic, model: LLM, where: str,
                                float(np.percentile(inp, 99)), tuple(np.percentile(inp, LENGTH_PERCENTILES).tolist()),
                                tuple(np.percentile(out, LENGTH_PERCENTILES).tolist())))
     histogram = TraceHistogram(len(trace), len(trace) - len(kept), trace.skipped_rows, kept.duration_s, series, tuple(stats))
-    return demand_from_histogram(histogram, traffic, model, where, rect_of)
+    return demand_from_histogram(histogram, traffic, model, where, rect_of, _cell_hits(cell, kept.input_tokens, cached_tokens(kept, traffic)))
 
 
-def demand_from_histogram(h: TraceHistogram, traffic: Traffic, model: LLM, where: str, rect_of: Callable[[int], Rect]) -> DemandSeries:
-    """Design rate of a bucketed trace (planner.io.traces.histogram, or the numpy path above) and its Buckets."""
+def _hit_share(traffic: Traffic, hits: dict[int, float], cell: int) -> float:
+    """A bucket's prefix-cache hit share: 0 when caching is off, the workload's rate, else the trace's."""
+    cache = traffic.prefix_cache
+    if not cache.enabled:
+        return 0.0
+    return cache.hit_rate if cache.hit_rate is not None else hits.get(cell, 0.0)
+
+
+def _cell_hits(cell: np.ndarray, inp: np.ndarray, cached: np.ndarray) -> dict[int, float]:
+    """Per cell index >= 0, the share of its prompt tokens the prefix cache serves."""
+    valid = cell >= 0
+    cells = cell[valid]
+    size = int(cells.max()) + 1 if cells.size else 0
+    tokens = np.bincount(cells, weights=inp[valid], minlength=size)
+    hit = np.bincount(cells, weights=cached[valid], minlength=size)
+    return {int(c): float(hit[c] / tokens[c]) for c in np.flatnonzero(tokens)}
+
+
+def demand_from_histogram(h: TraceHistogram, traffic: Traffic, model: LLM, where: str, rect_of: Callable[[int], Rect],
+                          hits: dict[int, float] | None = None) -> DemandSeries:
+    """Design rate of a bucketed trace (planner.io.traces.histogram, or the numpy path above) and its Buckets,
+    with each cell's prefix-cache hit share from `hits` (none given: none)."""
+    hits = hits or {}
     _check_overflow(h, model, traffic, where)
     kept = h.requests - h.dropped
     if h.duration_s <= 0:
@@ -140,11 +182,22 @@ def demand_from_histogram(h: TraceHistogram, traffic: Traffic, model: LLM, where
         buckets.append(Bucket(
             input_lo=ilo, input_hi=ihi, output_lo=olo, output_hi=ohi, share=share,
             input_mean=c.input_mean, output_mean=c.output_mean, input_p99=c.input_p99, input_max=c.input_max,
-            output_max=c.output_max, output_q=c.output_q, input_q=c.input_q,
+            output_max=c.output_max, output_q=c.output_q, input_q=c.input_q, cache_hit=_hit_share(traffic, hits, c.cell),
         ))
     stats = RateStats(traffic.design_rate, traffic.peak_window_s, mean, float(series.max()), series)
     return single_period(model.id, tuple(buckets), rates, design, stats, n_requests=h.requests, duration_s=h.duration_s,
                          dropped_requests=h.dropped, dropped_share=h.dropped / h.requests, skipped_rows=h.skipped)
+
+
+def cached_tokens(trace: Trace, traffic: Traffic) -> np.ndarray:
+    """Per request, the prompt tokens the prefix cache serves: none when caching is off, the workload's
+    hit rate when it gives one, else what the trace records (planner.io.traces.prefix)."""
+    cache = traffic.prefix_cache
+    if not cache.enabled:
+        return np.zeros(len(trace), dtype=np.int64)
+    if cache.hit_rate is not None:
+        return np.floor(trace.input_tokens * cache.hit_rate).astype(np.int64)
+    return trace.cached_tokens if trace.cached_tokens is not None else np.zeros(len(trace), dtype=np.int64)
 
 
 def _from_histogram(loaded: LoadedWorkload, traffic: Traffic, model: LLM) -> DemandSeries:
@@ -168,6 +221,7 @@ def _from_histogram(loaded: LoadedWorkload, traffic: Traffic, model: LLM) -> Dem
             input_p99=ilo + 0.99 * (ihi - 1 - ilo), input_max=ihi - 1, output_max=ohi - 1,
             output_q=tuple(olo + (ohi - 1 - olo) * q / 100 for q in LENGTH_PERCENTILES),
             input_q=tuple(ilo + (ihi - 1 - ilo) * q / 100 for q in LENGTH_PERCENTILES),
+            cache_hit=(traffic.prefix_cache.hit_rate or 0.0) if traffic.prefix_cache.enabled else 0.0,
         ))
     if not buckets:
         raise input_error(loaded, ("traffic", "histogram"), f"every entry is longer than {model.id}'s {model.max_context}-token context window")

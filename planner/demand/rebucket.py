@@ -87,6 +87,7 @@ def _merge(rect: Rect, parts: list[tuple[Bucket, float, Rect, float]]) -> Bucket
         output_mean=float(np.average([(a + z) / 2 for a, z in outs], weights=weights)),
         input_p99=_uniform_mixture_quantile(ins, weights, 0.99),
         input_max=max(z for _, z in ins), output_max=max(z for _, z in outs),
+        cache_hit=float(np.average([b.cache_hit for b, _, _, _ in parts], weights=weights)),
     )
 
 

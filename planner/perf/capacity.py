@@ -136,8 +136,10 @@ def capacity_row(cfg: ServingConfig, buckets: Sequence[Bucket], slo: SLO) -> tup
     cells: list[CellCapacity | None] = [None] * len(buckets)
     live = _screen(cfg, buckets, cells)
     if live:
-        t_prefill = np.asarray(prefill_step(cfg, np.array([b.inp for b in live])).total_s, dtype=float)
-        t_tail = np.asarray(prefill_step(cfg, np.array([b.bucket.input_p99 for b in live])).total_s, dtype=float)
+        hit = np.array([b.bucket.cache_hit for b in live])
+        inp, p99 = np.array([b.inp for b in live]), np.array([b.bucket.input_p99 for b in live])
+        t_prefill = np.asarray(prefill_step(cfg, inp * (1 - hit), cached=inp * hit).total_s, dtype=float)
+        t_tail = np.asarray(prefill_step(cfg, p99 * (1 - hit), cached=p99 * hit).total_s, dtype=float)
         tpot0 = np.asarray(decode_step(cfg, 1.0, np.array([b.context for b in live])).total_s, dtype=float)
         active = []
         for b, prefill, tail, tpot in zip(live, t_prefill, t_tail, tpot0):
@@ -172,7 +174,8 @@ def _points(active: list, z: float) -> tuple[Points, np.ndarray, np.ndarray]:  #
         classes[i, :len(q)], classes[i, len(q):] = q, q[-1]  # padding repeats a class; lateness uses the first Q only
     pts = Points(grid, grid + z * np.sqrt(grid), per([b.inp for b, *_ in active]), per([b.out for b, *_ in active]),
                  per([b.context for b, *_ in active]), per([b.bucket.input_p99 for b, *_ in active]),
-                 per([a[1] for a in active]), per([a[2] for a in active]), classes, seg)
+                 per([a[1] for a in active]), per([a[2] for a in active]), classes, seg,
+                 np.array([b.bucket.cache_hit for b, *_ in active]))
     return pts, seg, np.concatenate([[0], np.cumsum(sizes)])
 
 

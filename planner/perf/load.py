@@ -34,11 +34,18 @@ class Points:
     """(buckets, Q): each bucket's input classes (prompt sizes that interrupt decoding)."""
     seg: np.ndarray
     """Bucket (row of bucket_classes) of each point."""
+    bucket_hit: np.ndarray
+    """(buckets,): share of each bucket's prompt tokens served by the prefix cache (computed before, attended over)."""
 
     @property
     def classes(self) -> np.ndarray:
         """(points, Q): the input classes of each point's bucket."""
         return self.bucket_classes[self.seg]
+
+    @property
+    def hit(self) -> np.ndarray:
+        """Prefix-cache hit share at each point (its bucket's)."""
+        return self.bucket_hit[self.seg]
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,9 @@ def serial_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
     rps = pts.grid / (pts.out * t_decode + pts.grid * pts.t_prefill)
     rho = rps * pts.t_prefill
     t_decode_hi = np.asarray(decode_step(cfg, pts.n_hi, pts.context).total_s)
-    per_step = np.asarray(prefill_step(cfg, pts.bucket_classes).total_s, dtype=float)[pts.seg]  # one prefill per class
+    hit = pts.bucket_hit[:, None]
+    per_step = np.asarray(prefill_step(cfg, pts.bucket_classes * (1 - hit), cached=pts.bucket_classes * hit).total_s,
+                          dtype=float)[pts.seg]  # one prefill per class
     wait = queue_wait(rho, pts.t_prefill, p)
     # own prefill (bucket tail) and queueing are independent tails: combine their excess over the mean
     ttft = pts.t_prefill + t_decode_hi + np.sqrt((pts.t_prefill_tail - pts.t_prefill) ** 2 + wait**2)
@@ -85,17 +94,21 @@ def chunked_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
     rides in ceil(I / room) steps, each slowed by its chunk (the interruption a decoding request sees)."""
     budget = float(cfg.engine.max_num_batched_tokens)
     room, room_hi = np.maximum(budget - pts.grid, 1.0), np.maximum(budget - pts.n_hi, 1.0)
-    step = mixed_step(cfg, pts.grid, pts.context, pts.grid * pts.inp / pts.out, extra_context=pts.inp / 2)
+    hit = pts.hit
+    new = pts.inp * (1 - hit)  # prompt tokens to compute; the cached prefix is attended over, not recomputed
+    step = mixed_step(cfg, pts.grid, pts.context, pts.grid * new / pts.out, extra_context=pts.inp * (1 + hit) / 2)
     t_step = np.asarray(step.total_s)
     rps = pts.grid / (pts.out * t_step)
-    rho = (pts.grid * pts.inp / pts.out) / room
+    rho = (pts.grid * new / pts.out) / room
     t_base = np.asarray(mixed_step(cfg, pts.n_hi, pts.context, 0.0).total_s)
 
     def added(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Time a prompt of `tokens` (points x k) adds to each step it rides in, and how many steps."""
-        chunk = np.minimum(tokens, room_hi[:, None])
-        heavy = np.asarray(mixed_step(cfg, pts.n_hi[:, None], pts.context[:, None], chunk, extra_context=chunk / 2).total_s)
-        return heavy - t_base[:, None], np.ceil(tokens / room_hi[:, None])
+        fresh = tokens * (1 - hit[:, None])
+        chunk = np.minimum(fresh, room_hi[:, None])
+        heavy = np.asarray(mixed_step(cfg, pts.n_hi[:, None], pts.context[:, None], chunk,
+                                      extra_context=tokens * hit[:, None] + chunk / 2).total_s)
+        return heavy - t_base[:, None], np.ceil(fresh / room_hi[:, None])
 
     def total(tokens: np.ndarray) -> np.ndarray:
         per_step, steps = added(tokens[:, None])
@@ -113,5 +126,5 @@ def chunked_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
     # the bucket's p99 prompt attend over most of it.
     full = np.asarray(mixed_step(cfg, pts.n_hi, pts.context, room_hi,
                                  extra_context=np.maximum(pts.input_p99 - room_hi / 2, room_hi / 2)).total_s)
-    full = np.where(pts.input_p99 > room_hi, full, 0.0)
+    full = np.where(pts.input_p99 * (1 - hit) > room_hi, full, 0.0)
     return Load(rps, rho, ttft, t_base, step, per_step, steps, own, t_step, np.minimum(rho, 0.999), full)

@@ -107,22 +107,26 @@ def _compose(cfg: ServingConfig, tokens, weights_b, kv_b, matmul_f, attn_f, extr
     return StepTime(total, weights_s, kv_s, matmul_s, attention_s, comm, overhead + 0.0 * total)
 
 
-def prefill_step(cfg: ServingConfig, prompt_tokens: float | np.ndarray, sequences: float | np.ndarray = 1.0) -> StepTime:
-    """Prefill of `sequences` prompts of `prompt_tokens` each, in one step (methodology "Prefill").
+def prefill_step(cfg: ServingConfig, prompt_tokens: float | np.ndarray, sequences: float | np.ndarray = 1.0,
+                 cached: float | np.ndarray = 0.0) -> StepTime:
+    """Prefill of `sequences` prompts of `prompt_tokens` each, in one step (methodology "Prefill"), on top of
+    `cached` tokens of each already in the prefix cache (computed before, attended over now).
 
-    Attention FLOPs: causal QK^T and PV over s tokens = 2 * s^2 * head_dim per head per layer.
-    Without FlashAttention the s x s score matrix also crosses HBM SCORE_PASSES times.
+    Attention FLOPs: causal QK^T and PV over s new tokens after c cached ones = 2 * (s^2 + 2 s c) * head_dim
+    per head per layer. Without FlashAttention the s x (s + c) score matrix also crosses HBM SCORE_PASSES times.
     With speculative decoding the draft model prefills the same prompts too.
     """
     if cfg.spec is not None:
-        target, draft = prefill_step(cfg.target, prompt_tokens, sequences), prefill_step(cfg.draft, prompt_tokens, sequences)
+        target = prefill_step(cfg.target, prompt_tokens, sequences, cached)
+        draft = prefill_step(cfg.draft, prompt_tokens, sequences, cached)
         return StepTime(*(getattr(target, f) + getattr(draft, f) for f in _FIELDS))
     m = cfg.model
     tokens = prompt_tokens * sequences
     heads = m.n_heads / cfg.tp
-    attn_flops = 2.0 * m.n_layers * heads * m.head_dim * prompt_tokens**2 * sequences
+    attended = (prompt_tokens**2 + 2 * prompt_tokens * cached) * sequences
+    attn_flops = 2.0 * m.n_layers * heads * m.head_dim * attended
     kv_write = tokens * kv_bytes_per_token_per_gpu(cfg)
-    scores = 0.0 if cfg.engine.flash_attention else SCORE_PASSES * SCORE_BYTES * m.n_layers * heads * prompt_tokens**2 * sequences
+    scores = 0.0 if cfg.engine.flash_attention else SCORE_PASSES * SCORE_BYTES * m.n_layers * heads * attended
     weights = weight_bytes_read_per_gpu(cfg, tokens) + 0.0 * tokens
     return _compose(cfg, tokens, weights, kv_write, _matmul_flops(cfg, tokens, sequences), attn_flops, scores)
 

@@ -58,6 +58,18 @@ class BucketEdges(Base):
         return value
 
 
+class PrefixCache(Base):
+    """Automatic prefix caching (on by default in vLLM V1 and SGLang): prompt tokens already in a replica's KV
+    cache skip prefill compute but still occupy KV. The planner assumes prefix-affinity routing (a request
+    goes where its prefix is cached) and a cache large enough for the reuse the trace shows
+    (docs/methodology.md, "Prefix caching")."""
+
+    enabled: bool = True
+    hit_rate: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] | None = None
+    """Share of prompt tokens served from the cache; default: measured from the trace's `hash_ids` or
+    `cached_tokens` column (0 when it has neither, and for histograms)."""
+
+
 class Traffic(Base):
     trace: str | None = None
     """Path to a request trace (relative to the workload file)."""
@@ -78,6 +90,7 @@ class Traffic(Base):
     """Trace rows with a missing or invalid value: refuse the trace naming the first five (file:line), or plan
     without them (`skip`: counted in the plan's notes; `report`: also list the first five on stderr)."""
     buckets: BucketEdges = BucketEdges()
+    prefix_cache: PrefixCache = PrefixCache()
 
     @model_validator(mode="after")
     def _one_source(self) -> "Traffic":

@@ -39,8 +39,9 @@ def run_pools(models: list[StepModel], replicas: list[int], members: list[np.nda
         return [run_pool(model, n, rids, log, policy, scheduler, record) if n else []
                 for model, n, rids in zip(models, replicas, members)]
     order = sorted((k for k, n in enumerate(replicas) if n), key=lambda k: -len(members[k]))
+    assert log.cached is not None  # set by RequestLog itself
     tasks = [delayed(_run_detached)(models[k], replicas[k], log.arrival[members[k]], log.prompt[members[k]],
-                                    log.output[members[k]], policy, scheduler, record) for k in order]
+                                    log.output[members[k]], log.cached[members[k]], policy, scheduler, record) for k in order]
     fleets: list[list[ReplicaScheduler]] = [[] for _ in models]
     for k, (outcomes, fleet) in zip(order, Parallel(n_jobs=workers)(tasks)):
         for name, values in outcomes.items():
@@ -52,9 +53,9 @@ def run_pools(models: list[StepModel], replicas: list[int], members: list[np.nda
 
 
 def _run_detached(model: StepModel, replicas: int, arrival: np.ndarray, prompt: np.ndarray, output: np.ndarray,
-                  policy: str, scheduler: str, record: bool) -> tuple[dict[str, np.ndarray], list[ReplicaScheduler]]:
+                  cached: np.ndarray, policy: str, scheduler: str, record: bool) -> tuple[dict[str, np.ndarray], list[ReplicaScheduler]]:
     """One pool on a log of its own requests; returns the outcomes and the replicas without model or log."""
-    log = RequestLog(arrival, prompt, output)
+    log = RequestLog(arrival, prompt, output, cached)
     fleet = run_pool(model, replicas, np.arange(len(arrival)), log, policy, scheduler, record)
     for replica in fleet:
         replica.m = replica.log = None  # type: ignore[assignment]  # re-attached by the parent

@@ -97,7 +97,8 @@ def simulate(pools: list[SimPool], routes: RouteTable, trace: Trace, slo: SLO, m
              options: SimOptions = SimOptions()) -> SimResult:
     """Replay `trace` against the fleet; deterministic for a given `options.seed`."""
     rng = np.random.default_rng(options.seed)
-    log = RequestLog(trace.arrival_s.astype(float), trace.input_tokens.astype(np.int64), trace.output_tokens.astype(np.int64))
+    log = RequestLog(trace.arrival_s.astype(float), trace.input_tokens.astype(np.int64), trace.output_tokens.astype(np.int64),
+                     None if trace.cached_tokens is None else trace.cached_tokens.astype(np.int64))
     pool_of = route_requests(routes, log.prompt, log.output, rng)
     total = log.prompt + log.output
     over = total > max_context

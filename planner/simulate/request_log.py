@@ -18,6 +18,8 @@ class RequestLog:
     arrival: np.ndarray
     prompt: np.ndarray
     output: np.ndarray
+    cached: np.ndarray | None = None
+    """Prompt tokens each request finds in the prefix cache (admitted as already computed); None: none."""
     remaining: np.ndarray = field(init=False)
     admitted: np.ndarray = field(init=False)
     first_token: np.ndarray = field(init=False)
@@ -30,6 +32,8 @@ class RequestLog:
 
     def __post_init__(self) -> None:
         n = len(self.arrival)
+        if self.cached is None:
+            self.cached = np.zeros(n, dtype=np.int64)
         self.remaining = self.output.astype(np.int64).copy()
         self.admitted, self.first_token, self.finish = (np.full(n, np.nan) for _ in range(3))
         self.preemptions = np.zeros(n, dtype=np.int64)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from planner.api import WorkloadInput, as_loaded
-from planner.demand.build import demand_from_trace
+from planner.demand.build import cached_tokens, demand_from_trace
 from planner.errors import WorkloadError
 from planner.io.catalog import Catalog, load_catalog
 from planner.io.traces import Trace, read_trace
@@ -76,7 +76,13 @@ def build_fleet(plan: Plan, catalog_files: tuple[str | Path, ...] = (), workload
 def requests_for(fleet: Fleet, trace_file: str | Path | None = None, duration_s: float | None = None,
                  seed: int = 0, rate_scale: float = 1.0) -> Trace:
     """The requests to replay: `trace_file` as recorded, else the workload's trace scaled to its design
-    rate, else Poisson arrivals at the histogram's rate with uniform lengths in each entry's ranges."""
+    rate, else Poisson arrivals at the histogram's rate with uniform lengths in each entry's ranges; each
+    with the prefix-cache hits the workload's `traffic.prefix_cache` gives it (as the plan was sized)."""
+    trace = _requests(fleet, trace_file, duration_s, seed, rate_scale)
+    return replace(trace, cached_tokens=cached_tokens(trace, fleet.loaded.workload.traffic))
+
+
+def _requests(fleet: Fleet, trace_file: str | Path | None, duration_s: float | None, seed: int, rate_scale: float) -> Trace:
     for name, value in (("--duration", duration_s), ("--rate-scale", rate_scale)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise WorkloadError(f"{name} must be a positive finite number, got {value}")
@@ -97,7 +103,7 @@ def requests_for(fleet: Fleet, trace_file: str | Path | None = None, duration_s:
         trace = replace(trace, arrival_s=trace.arrival_s / rate_scale)
     if duration_s is not None:
         keep = trace.arrival_s < duration_s
-        trace = Trace(trace.arrival_s[keep], trace.input_tokens[keep], trace.output_tokens[keep], trace.layout)
+        trace = trace.select(keep)
     if len(trace) == 0:
         raise WorkloadError(f"no requests arrive within --duration {duration_s:g} s")
     return trace

@@ -16,6 +16,8 @@ class Trace:
     layout: str = "planner"
     skipped_rows: int = 0
     """Bad rows of the file left out under `on_bad_rows: skip|report` (counted, never silently dropped)."""
+    cached_tokens: np.ndarray | None = None
+    """Prompt tokens of each request already in the prefix cache (planner.io.traces.prefix), or None."""
 
     def __len__(self) -> int:
         return int(self.arrival_s.shape[0])
@@ -26,4 +28,5 @@ class Trace:
 
     def select(self, keep: np.ndarray) -> "Trace":
         """The requests where the boolean mask `keep` is true (order kept)."""
-        return Trace(self.arrival_s[keep], self.input_tokens[keep], self.output_tokens[keep], self.layout, self.skipped_rows)
+        cached = None if self.cached_tokens is None else self.cached_tokens[keep]
+        return Trace(self.arrival_s[keep], self.input_tokens[keep], self.output_tokens[keep], self.layout, self.skipped_rows, cached)

@@ -213,19 +213,21 @@ class ReplicaScheduler(ABC):
             return
         log, m = self.log, self.m
         budget = self._prompt_budget() - sum(p.tokens - p.done for p in self.pre)
+        cached = log.cached
         free = self._free_blocks()
         while self.waiting and len(self.ids) + len(self.pre) < m.max_seqs:
             rid = self.waiting[0]
             tokens = int(log.prompt[rid] + log.output[rid] - log.remaining[rid])
+            hit = min(int(cached[rid]), tokens - 1)  # the cached prefix holds KV blocks but needs no compute
             need = int(blocks_needed(m, tokens))
-            if need > free or not self._fits_budget(tokens, budget):
+            if need > free or not self._fits_budget(tokens - hit, budget):
                 break
             self.waiting.popleft()
-            self.pre.append(Prefill(rid, 0, tokens, need))
+            self.pre.append(Prefill(rid, hit, tokens, need))
             self.pre_blocks += need
             self.blocks_used += need
             free -= need
-            budget -= tokens
+            budget -= tokens - hit
             if math.isnan(log.admitted[rid]):
                 log.admitted[rid] = t
 
