@@ -99,6 +99,8 @@ class _Live:
     """O_j - 1 of the output classes with O_j > 1 (single-token outputs have no TPOT)."""
     context: float
     n_cap: int
+    variant: int = 0
+    """Which config of a `capacity_rows` call (they differ only in the token budget)."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -112,7 +114,7 @@ def _lengths(bucket: Bucket) -> tuple[float, float, np.ndarray, np.ndarray, floa
     return inp, out, outputs, outputs[outputs > 1] - 1, inp + float(np.mean(outputs**2) / (2 * np.mean(outputs)))
 
 
-def _screen(cfg: ServingConfig, buckets: Sequence[Bucket], cells: list[CellCapacity | None]) -> list[_Live]:
+def _screen(cfg: ServingConfig, buckets: Sequence[Bucket], cells: list[CellCapacity | None], variant: int = 0) -> list[_Live]:
     """Buckets whose longest sequence and mean context fit the KV cache (the others get a zero cell)."""
     kv_tokens = max_kv_tokens(cfg)
     live = []
@@ -126,16 +128,23 @@ def _screen(cfg: ServingConfig, buckets: Sequence[Bucket], cells: list[CellCapac
         if n_cap < 1:
             cells[j] = _zero(Bound.KV_MEMORY, f"no sequence of {context:.0f} tokens fits in {kv_tokens} KV tokens")
             continue
-        live.append(_Live(j, bucket, inp, out, outputs, gaps, context, n_cap))
+        live.append(_Live(j, bucket, inp, out, outputs, gaps, context, n_cap, variant))
     return live
 
 
 def capacity_row(cfg: ServingConfig, buckets: Sequence[Bucket], slo: SLO) -> tuple[CellCapacity, ...]:
     """`cell_capacity` of every bucket, computed together."""
+    return capacity_rows((cfg,), buckets, slo)[0]
+
+
+def capacity_rows(cfgs: Sequence[ServingConfig], buckets: Sequence[Bucket], slo: SLO) -> list[tuple[CellCapacity, ...]]:
+    """`capacity_row` of several configs that differ only in their token budget (the chunk-budget search),
+    in one pass: the budget is a per-point array, so the numpy work is shared instead of repeated per budget."""
     p = slo.percentile / 100
-    cells: list[CellCapacity | None] = [None] * len(buckets)
-    live = _screen(cfg, buckets, cells)
+    rows: list[list[CellCapacity | None]] = [[None] * len(buckets) for _ in cfgs]
+    live = [b for v, (cfg, cells) in enumerate(zip(cfgs, rows)) for b in _screen(cfg, buckets, cells, v)]
     if live:
+        cfg = cfgs[0]
         hit = np.array([b.bucket.cache_hit for b in live])
         inp, p99 = np.array([b.inp for b in live]), np.array([b.bucket.input_p99 for b in live])
         t_prefill = np.asarray(prefill_step(cfg, inp * (1 - hit), cached=inp * hit).total_s, dtype=float)
@@ -144,6 +153,7 @@ def capacity_row(cfg: ServingConfig, buckets: Sequence[Bucket], slo: SLO) -> tup
         active = []
         for b, prefill, tail, tpot in zip(live, t_prefill, t_tail, tpot0):
             ttft0_ms, tpot0_ms = float(tail) * 1e3, float(tpot) * 1e3
+            cells = rows[b.variant]
             if ttft0_ms > slo.ttft_ms:
                 cells[b.index] = _zero(Bound.SLO, f"TTFT {ttft0_ms:.0f} ms even at zero load (prefill of {b.bucket.input_p99:.0f} tokens) "
                                        f"> {slo.ttft_ms:g} ms", ttft0_ms, tpot0_ms)
@@ -152,14 +162,14 @@ def capacity_row(cfg: ServingConfig, buckets: Sequence[Bucket], slo: SLO) -> tup
             else:
                 active.append((b, float(prefill), float(tail), ttft0_ms, tpot0_ms))
         if active:
-            for j, cell in _loaded_cells(cfg, active, slo, p):
-                cells[j] = cell
-    return tuple(cells)  # type: ignore[arg-type] - every slot is filled above
+            for v, j, cell in _loaded_cells(cfgs, active, slo, p):
+                rows[v][j] = cell
+    return [tuple(cells) for cells in rows]  # type: ignore[misc] - every slot is filled above
 
 
-def _points(active: list, z: float) -> tuple[Points, np.ndarray, np.ndarray]:  # noqa: ANN001 - list of (_Live, ...)
-    """All active buckets' load points in one array, with each point's bucket position and the offsets."""
-    grids = [_batch_grid(b.n_cap) for b, *_ in active]
+def _points(active: list, z: float, budgets: list[int], grids: list[np.ndarray]) -> tuple[Points, np.ndarray, np.ndarray]:  # noqa: ANN001
+    """All active buckets' load points (`grids`, one per bucket) in one array, with each point's bucket
+    position and the offsets."""
     sizes = np.array([len(g) for g in grids])
     seg = np.repeat(np.arange(len(active)), sizes)
     grid = np.concatenate(grids)
@@ -175,7 +185,7 @@ def _points(active: list, z: float) -> tuple[Points, np.ndarray, np.ndarray]:  #
     pts = Points(grid, grid + z * np.sqrt(grid), per([b.inp for b, *_ in active]), per([b.out for b, *_ in active]),
                  per([b.context for b, *_ in active]), per([b.bucket.input_p99 for b, *_ in active]),
                  per([a[1] for a in active]), per([a[2] for a in active]), classes, seg,
-                 np.array([b.bucket.cache_hit for b, *_ in active]))
+                 np.array([b.bucket.cache_hit for b, *_ in active]), per([budgets[b.variant] for b, *_ in active]))
     return pts, seg, np.concatenate([[0], np.cumsum(sizes)])
 
 
@@ -261,9 +271,24 @@ def _curve_points(last: int) -> np.ndarray:
     return keep
 
 
-def _loaded_cells(cfg: ServingConfig, active: list, slo: SLO, p: float) -> list[tuple[int, CellCapacity]]:  # noqa: ANN001
-    """Cells of the buckets that pass the zero-load checks: the largest load point meeting every check."""
-    pts, seg, offsets = _points(active, NormalDist().inv_cdf(p))
+COARSE_POINTS = 24
+"""Load points of the first, coarse pass over a bucket's batch grid (index-geometric, plus every 4th light-load
+point); the second pass scans the grid between the last coarse pass and the first coarse failure."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _coarse(size: int) -> np.ndarray:
+    """Indices into a batch grid of `size` points for the coarse pass (always its first and last point).
+    Cached per size (callers only read it)."""
+    light = np.arange(0, min(size, len(LIGHT_LOAD)), 4)
+    rest = np.arange(0) if size <= len(LIGHT_LOAD) else np.geomspace(len(LIGHT_LOAD), size - 1, COARSE_POINTS).round()
+    return np.unique(np.concatenate([light, rest, [size - 1]]).astype(int))
+
+
+def _evaluate(cfgs: Sequence[ServingConfig], active: list, grids: list[np.ndarray], slo: SLO, p: float):  # noqa: ANN001, ANN202
+    """Every check at the given load points of each active bucket, and each bucket's first failing point."""
+    cfg = cfgs[0]
+    pts, seg, offsets = _points(active, NormalDist().inv_cdf(p), [c.engine.max_num_batched_tokens for c in cfgs], grids)
     load = (chunked_load if cfg.engine.chunked_prefill else serial_load)(cfg, pts, p)
     position, slo_s = np.arange(len(seg)) - offsets[seg], slo.tpot_ms / 1e3
     n_cap = np.array([b.n_cap for b, *_ in active])[seg]
@@ -272,6 +297,36 @@ def _loaded_cells(cfg: ServingConfig, active: list, slo: SLO, p: float) -> list[
     others = checks["prefill"] & checks["ttft"] & checks["batch"] & checks["full_step"]
     first_bad = _first_false(others & _tpot_in_rounds(load, seg, position, active, offsets, others, slo_s, 1 - p),
                              position, offsets)
+    return pts, offsets, load, checks, first_bad
+
+
+def _first_failures(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: float) -> list[int]:  # noqa: ANN001
+    """Each bucket's first failing point on its full batch grid (its length when none fails), found from a
+    coarse pass and a scan of the one gap it leaves: the checks only turn from pass to fail as load grows, so
+    this is the point a scan of the whole grid finds, for a fraction of the evaluations."""
+    full = [_batch_grid(b.n_cap) for b, *_ in active]
+    coarse = [_coarse(len(g)) for g in full]
+    bad = _evaluate(cfgs, active, [g[c] for g, c in zip(full, coarse)], slo, p)[-1].tolist()
+    spans = [(0, 0) if j == 0 else (c[j - 1] + 1, c[j] + 1) if j < len(c) else (len(g), len(g))
+             for g, c, j in zip(full, coarse, bad)]
+    scan = [i for i, (lo, hi) in enumerate(spans) if hi > lo]
+    found = [lo for lo, _ in spans]
+    if scan:
+        fine = _evaluate(cfgs, [active[i] for i in scan], [full[i][slice(*spans[i])] for i in scan], slo, p)[-1].tolist()
+        for i, j in zip(scan, fine):
+            found[i] = spans[i][0] + j
+    return found
+
+
+def _loaded_cells(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: float) -> list[tuple[int, int, CellCapacity]]:  # noqa: ANN001
+    """Cells (config variant, bucket, cell) of the buckets that pass the zero-load checks: the largest point of
+    the batch grid meeting every check, evaluated again with its curve points and the first failing point."""
+    full = [_batch_grid(b.n_cap) for b, *_ in active]
+    found = _first_failures(cfgs, active, slo, p)
+    grids = [g[np.concatenate([_curve_points(j - 1) if j else np.arange(0), [j] if j < len(g) else []]).astype(int)]
+             for g, j in zip(full, found)]
+    pts, offsets, load, checks, first_bad = _evaluate(cfgs, active, grids, slo, p)
+    slo_s = slo.tpot_ms / 1e3
     sizes = np.diff(offsets)
     at = offsets[:-1] + np.minimum(first_bad, sizes - 1)  # the first failing point, or the last one when none fails
     last = offsets[:-1] + np.maximum(first_bad - 1, 0)  # the capacity point (where one exists)
@@ -281,12 +336,13 @@ def _loaded_cells(cfg: ServingConfig, active: list, slo: SLO, p: float) -> list[
     curves = _Curves(load, active, first_bad.tolist(), offsets, slo_s, 1 - p)
     results = []
     for i, ((b, _, _, ttft0_ms, tpot0_ms), j, figures) in enumerate(zip(active, first_bad.tolist(), at_figures)):
-        bound, why = _binding(cfg, j >= sizes[i], {k: v[i] for k, v in fails.items()}, *figures, b.n_cap, b.context, slo)
+        capped = found[i] >= len(full[i])
+        bound, why = _binding(cfgs[b.variant], capped, {k: v[i] for k, v in fails.items()}, *figures, b.n_cap, b.context, slo)
         if j == 0:
-            results.append((b.index, _zero(Bound.SLO, f"{why} even at {load.rps[offsets[i]]:.2g} req/s", ttft0_ms, tpot0_ms)))
+            results.append((b.variant, b.index, _zero(Bound.SLO, f"{why} even at {load.rps[offsets[i]]:.2g} req/s", ttft0_ms, tpot0_ms)))
             continue
         rps, ttft_ms, tpot = curves.take()
-        results.append((b.index, CellCapacity(
+        results.append((b.variant, b.index, CellCapacity(
             max_rps=float(load.rps[last[i]]), bound=bound, detail=why, batch=float(pts.grid[last[i]]),
             ttft0_ms=ttft0_ms, tpot0_ms=tpot0_ms, curve_rps=rps, curve_ttft_ms=ttft_ms, tpot_curve=tpot)))
     return results

@@ -36,6 +36,8 @@ class Points:
     """Bucket (row of bucket_classes) of each point."""
     bucket_hit: np.ndarray
     """(buckets,): share of each bucket's prompt tokens served by the prefix cache (computed before, attended over)."""
+    budget: np.ndarray
+    """max_num_batched_tokens of each point's config (the chunk-budget search evaluates several at once)."""
 
     @property
     def classes(self) -> np.ndarray:
@@ -92,8 +94,7 @@ def chunked_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
     """Chunked prefill (vLLM V1): every step carries one decode token per running sequence plus prompt
     tokens within max_num_batched_tokens. On average a step carries N * I / O prompt tokens; a prompt
     rides in ceil(I / room) steps, each slowed by its chunk (the interruption a decoding request sees)."""
-    budget = float(cfg.engine.max_num_batched_tokens)
-    room, room_hi = np.maximum(budget - pts.grid, 1.0), np.maximum(budget - pts.n_hi, 1.0)
+    room, room_hi = np.maximum(pts.budget - pts.grid, 1.0), np.maximum(pts.budget - pts.n_hi, 1.0)
     hit = pts.hit
     new = pts.inp * (1 - hit)  # prompt tokens to compute; the cached prefix is attended over, not recomputed
     step = mixed_step(cfg, pts.grid, pts.context, pts.grid * new / pts.out, extra_context=pts.inp * (1 + hit) / 2)

@@ -6,16 +6,23 @@ A new source (a kernel database, a fitted surrogate) is one class with `build`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 
 from planner.demand.series import DemandSeries
-from planner.perf.capacity import capacity_row
+from planner.perf.capacity import capacity_rows
+from planner.perf.memory import ServingConfig
 from planner.schemas.workload import SLO
 from planner.supply.candidates import Candidate
 from planner.supply.table import CapacityTable
+
+
+def _siblings(cfg: ServingConfig) -> tuple:
+    """What configs that differ only in their token budget share (candidates list them next to each other)."""
+    return replace(cfg.replica, engine=replace(cfg.engine, max_num_batched_tokens=0)), cfg.key if cfg.spec else None
 
 
 class CapacitySource(Protocol):
@@ -28,12 +35,13 @@ class CapacitySource(Protocol):
 
 @dataclass(frozen=True)
 class AnalyticalModel:
-    """The performance model: one `capacity_row` per candidate config."""
+    """The performance model: one capacity row per candidate config, the token budgets of one config together."""
 
     candidates: tuple[Candidate, ...]
 
     def build(self, demand: DemandSeries, slo: SLO) -> CapacityTable:
-        cells = tuple(capacity_row(c.config, demand.buckets, slo) for c in self.candidates)
+        cells = tuple(row for _, group in itertools.groupby(self.candidates, key=lambda c: _siblings(c.config))
+                      for row in capacity_rows([c.config for c in group], demand.buckets, slo))
         shape = (len(self.candidates), len(demand.buckets))
         max_rps = np.array([[cell.max_rps for cell in row] for row in cells], dtype=float).reshape(shape)
         configs = tuple(c.config.replica for c in self.candidates)
