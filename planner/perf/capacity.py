@@ -300,31 +300,17 @@ def _evaluate(cfgs: Sequence[ServingConfig], active: list, grids: list[np.ndarra
     return pts, offsets, load, checks, first_bad
 
 
-def _first_failures(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: float) -> list[int]:  # noqa: ANN001
-    """Each bucket's first failing point on its full batch grid (its length when none fails), found from a
-    coarse pass and a scan of the one gap it leaves: the checks only turn from pass to fail as load grows, so
-    this is the point a scan of the whole grid finds, for a fraction of the evaluations."""
+def _loaded_cells(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: float) -> list[tuple[int, int, CellCapacity]]:  # noqa: ANN001
+    """Cells (config variant, bucket, cell) of the buckets that pass the zero-load checks: the largest point of
+    the batch grid meeting every check. A coarse pass finds the gap where each bucket first fails; the second
+    pass evaluates the coarse points below it and every grid point in it. The checks only turn from pass to
+    fail as load grows, so this finds the point a scan of the whole grid finds, for a fraction of the work;
+    the latency curves are drawn from the second pass's points."""
     full = [_batch_grid(b.n_cap) for b, *_ in active]
     coarse = [_coarse(len(g)) for g in full]
     bad = _evaluate(cfgs, active, [g[c] for g, c in zip(full, coarse)], slo, p)[-1].tolist()
-    spans = [(0, 0) if j == 0 else (c[j - 1] + 1, c[j] + 1) if j < len(c) else (len(g), len(g))
+    grids = [g[c] if j == len(c) else g[np.concatenate([c[:j], np.arange(c[j - 1] + 1 if j else 0, c[j] + 1)])]
              for g, c, j in zip(full, coarse, bad)]
-    scan = [i for i, (lo, hi) in enumerate(spans) if hi > lo]
-    found = [lo for lo, _ in spans]
-    if scan:
-        fine = _evaluate(cfgs, [active[i] for i in scan], [full[i][slice(*spans[i])] for i in scan], slo, p)[-1].tolist()
-        for i, j in zip(scan, fine):
-            found[i] = spans[i][0] + j
-    return found
-
-
-def _loaded_cells(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: float) -> list[tuple[int, int, CellCapacity]]:  # noqa: ANN001
-    """Cells (config variant, bucket, cell) of the buckets that pass the zero-load checks: the largest point of
-    the batch grid meeting every check, evaluated again with its curve points and the first failing point."""
-    full = [_batch_grid(b.n_cap) for b, *_ in active]
-    found = _first_failures(cfgs, active, slo, p)
-    grids = [g[np.concatenate([_curve_points(j - 1) if j else np.arange(0), [j] if j < len(g) else []]).astype(int)]
-             for g, j in zip(full, found)]
     pts, offsets, load, checks, first_bad = _evaluate(cfgs, active, grids, slo, p)
     slo_s = slo.tpot_ms / 1e3
     sizes = np.diff(offsets)
@@ -336,8 +322,7 @@ def _loaded_cells(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: floa
     curves = _Curves(load, active, first_bad.tolist(), offsets, slo_s, 1 - p)
     results = []
     for i, ((b, _, _, ttft0_ms, tpot0_ms), j, figures) in enumerate(zip(active, first_bad.tolist(), at_figures)):
-        capped = found[i] >= len(full[i])
-        bound, why = _binding(cfgs[b.variant], capped, {k: v[i] for k, v in fails.items()}, *figures, b.n_cap, b.context, slo)
+        bound, why = _binding(cfgs[b.variant], j >= sizes[i], {k: v[i] for k, v in fails.items()}, *figures, b.n_cap, b.context, slo)
         if j == 0:
             results.append((b.variant, b.index, _zero(Bound.SLO, f"{why} even at {load.rps[offsets[i]]:.2g} req/s", ttft0_ms, tpot0_ms)))
             continue
