@@ -31,7 +31,8 @@ def profile_csv(table: CapacityTable, comments: Sequence[str] = ()) -> str:
             source = f"planner model: {cell.bound}: {cell.detail}" if cell else table.source
             writer.writerow([cfg.gpu, bucket.input_lo, "" if bucket.input_hi >= OPEN else bucket.input_hi,
                              bucket.output_lo, "" if bucket.output_hi >= OPEN else bucket.output_hi,
-                             repr(rps), repr(float(table.costs[k])), cfg.quant, cfg.tp, cfg.kv_dtype, source])
+                             repr(rps), repr(float(table.costs[k])), cfg.quant, cfg.tp, cfg.kv_dtype, source,
+                             cfg.engine.max_num_batched_tokens])
     return buf.getvalue()
 
 

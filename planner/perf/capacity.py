@@ -303,14 +303,15 @@ def _evaluate(cfgs: Sequence[ServingConfig], active: list, grids: list[np.ndarra
 def _loaded_cells(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: float) -> list[tuple[int, int, CellCapacity]]:  # noqa: ANN001
     """Cells (config variant, bucket, cell) of the buckets that pass the zero-load checks: the largest point of
     the batch grid meeting every check. A coarse pass finds the gap where each bucket first fails; the second
-    pass evaluates the coarse points below it and every grid point in it. The checks only turn from pass to
+    pass evaluates the coarse points below it (every grid point below it, when that is few) and every grid
+    point in it. The checks only turn from pass to
     fail as load grows, so this finds the point a scan of the whole grid finds, for a fraction of the work;
     the latency curves are drawn from the second pass's points."""
     full = [_batch_grid(b.n_cap) for b, *_ in active]
     coarse = [_coarse(len(g)) for g in full]
     bad = _evaluate(cfgs, active, [g[c] for g, c in zip(full, coarse)], slo, p)[-1].tolist()
-    grids = [g[c] if j == len(c) else g[np.concatenate([c[:j], np.arange(c[j - 1] + 1 if j else 0, c[j] + 1)])]
-             for g, c, j in zip(full, coarse, bad)]
+    grids = [g[c] if j == len(c) else g[:c[j] + 1] if c[j] <= FIRST_ROUND
+             else g[np.concatenate([c[:j], np.arange(c[j - 1] + 1, c[j] + 1)])] for g, c, j in zip(full, coarse, bad)]
     pts, offsets, load, checks, first_bad = _evaluate(cfgs, active, grids, slo, p)
     slo_s = slo.tpot_ms / 1e3
     sizes = np.diff(offsets)

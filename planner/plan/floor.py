@@ -53,7 +53,8 @@ def workload_work(catalog: Catalog, model_id: str, demand: DemandSeries) -> Work
 
 
 def physical_floor(catalog: Catalog, table: CapacityTable, demand: DemandSeries, slo: SLO, plan_cost: float) -> FloorDoc | None:
-    """The cheapest GPU type / weight format / KV dtype among the table's configs at its physical floor."""
+    """The cheapest GPU type / weight format / KV dtype among the table's configs at its physical floor (None
+    when no config's GPU is in the catalog)."""
     if not table.configs:
         return None
     spec0 = table.configs[0]
@@ -63,7 +64,7 @@ def physical_floor(catalog: Catalog, table: CapacityTable, demand: DemandSeries,
     seen = set()
     for spec, cost in zip(table.configs, table.costs.tolist()):
         combo = (spec.gpu, spec.quant, spec.kv_dtype)
-        if combo in seen:
+        if combo in seen or spec.gpu not in catalog.gpus:  # a measured profile may name GPUs the catalog lacks
             continue
         seen.add(combo)
         gpu, quant, kv = catalog.gpu(spec.gpu), catalog.quant(spec.quant), catalog.kv_dtype(spec.kv_dtype)
@@ -87,7 +88,8 @@ def physical_floor(catalog: Catalog, table: CapacityTable, demand: DemandSeries,
                             memory_gpus=needs["memory"], prefill_tflops=work.prefill_flops / 1e12,
                             decode_tflops=work.decode_flops / 1e12, hbm_tb_per_s=traffic / 1e12, live_kv_gb=kv_live / 1e9,
                             weights_gb=weights / 1e9, ratio=0.0)
-    assert best is not None
+    if best is None:
+        return None
     ratio = plan_cost / best.cost_per_hour if best.cost_per_hour > 0 else float("inf")
     return best.model_copy(update={"ratio": ratio})
 

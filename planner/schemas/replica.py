@@ -36,11 +36,11 @@ class EngineParams:
 
 
 def config_key(gpu: str, quant: str, tp: int, kv_dtype: str, role: Role = "unified", chunk: int | None = None) -> str:
-    """`h100/fp8/tp2`, `/kv-fp8` appended for an fp8 KV cache, `/chunk2048` for the token budget of a
-    chunked-prefill engine and `/prefill` or `/decode` for a disaggregated role: how plans, profiles,
+    """`h100/fp8/tp2`, `/kv-fp8` appended for an fp8 KV cache, `/chunk2048` for a chunked-prefill token budget
+    other than vLLM's default 8192, and `/prefill` or `/decode` for a disaggregated role: how plans, profiles,
     routing tables and the simulator name a config."""
     kv = "" if kv_dtype == "fp16" else f"/kv-{kv_dtype}"
-    chunk_part = "" if chunk is None else f"/chunk{chunk}"
+    chunk_part = "" if chunk is None or chunk == EngineParams.max_num_batched_tokens else f"/chunk{chunk}"
     role_part = "" if role == "unified" else f"/{role}"
     return f"{gpu}/{quant}/tp{tp}{kv}{chunk_part}{role_part}"
 

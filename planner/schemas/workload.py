@@ -200,9 +200,10 @@ class Engine(Base):
 
     def params(self, budget: int | None = None) -> EngineParams:
         """The same settings as the plain record the performance model takes, at `budget` tokens per step
-        (default: the first the search tries)."""
+        (default: the workload's one value, else the engine's own default, as a measured profile ran)."""
         fields = self.model_dump()
-        fields["max_num_batched_tokens"] = self.budgets()[0] if budget is None else budget
+        one = self.max_num_batched_tokens if isinstance(self.max_num_batched_tokens, int) else EngineParams.max_num_batched_tokens
+        fields["max_num_batched_tokens"] = one if budget is None else budget
         return EngineParams(**fields)
 
 

@@ -91,7 +91,7 @@ def _config_costs(profile: Profile, rows: list[ProfileRow], loaded: LoadedWorklo
     for r in rows:
         if r.config in costs:
             continue
-        gpu, _, tp, _ = r.config
+        gpu, _, tp = r.config[:3]
         if r.config in given:
             costs[r.config] = given[r.config]
         elif gpu in pricing.overrides:

@@ -91,3 +91,18 @@ traffic:
     kept = 997 / 2001
     assert second.share == pytest.approx(0.5 * kept) and second.input_max == 3996
     assert demand.dropped_share == pytest.approx(0.5 * (1 - kept))
+
+
+def test_bucket_cache_hit_is_the_token_weighted_share_of_cached_prompt_tokens():
+    base = _trace()
+    cached = np.where(base.input_tokens == 1000, 600, 0)  # long prompts reuse 600 tokens, short ones nothing
+    trace = Trace(base.arrival_s, base.input_tokens, base.output_tokens, "planner", cached_tokens=cached)
+    model = load_catalog().model("llama-3.1-8b")
+    edges = {"input": [1, 512], "output": [1]}
+    traffic = Traffic(trace="t.csv", buckets=edges)
+    short, long = demand_from_trace(trace, traffic, model, "t.csv").buckets
+    assert (short.cache_hit, long.cache_hit) == (0.0, pytest.approx(0.6))
+    off = Traffic(trace="t.csv", buckets=edges, prefix_cache={"enabled": False})
+    assert [b.cache_hit for b in demand_from_trace(trace, off, model, "t.csv").buckets] == [0.0, 0.0]
+    given = Traffic(trace="t.csv", buckets=edges, prefix_cache={"hit_rate": 0.25})
+    assert [b.cache_hit for b in demand_from_trace(base, given, model, "t.csv").buckets] == [pytest.approx(0.25, abs=0.01)] * 2

@@ -29,7 +29,7 @@ def test_each_reader_reads_what_it_detects(write) -> None:  # noqa: ANN001
     assert {o.metric for o in obs} == {"ttft_ms", "tpot_ms", "output_tok_s"} and obs[0].mode == "rate" and obs[0].load == 4.0
     assert obs[0].input_tokens == 512 and obs[0].output_tokens == 128  # 51200 / 100, 12800 / 100
     rows = detect(write("p.csv", PROFILE), "profile").read(write("p.csv", PROFILE), context).items.rows
-    assert rows[0].config == ("h100", "bf16", 1, "fp16") and rows[0].max_rps == 8.0
+    assert rows[0].config == ("h100", "bf16", 1, "fp16", 8192) and rows[0].max_rps == 8.0
 
 
 def test_vllm_json_needs_the_hardware(write) -> None:  # noqa: ANN001

@@ -80,3 +80,23 @@ def test_real_azure_and_mooncake_traces():
     assert len(conv) == 19366 and conv.layout == "azure2023" and 3000 < conv.duration_s < 3700
     moon = read_trace(shared_file("traces/mooncake/conversation_trace.jsonl"))
     assert len(moon) == 12031 and moon.input_tokens.max() == 126195
+
+
+def test_prefix_hits_from_mooncake_hash_ids(write) -> None:
+    from planner.io.traces import read_trace
+
+    # blocks of 512 tokens; a request hits on its leading blocks that an earlier request had
+    lines = ['{"timestamp": 0, "input_length": 1500, "output_length": 10, "hash_ids": [1, 2, 3]}',
+             '{"timestamp": 10, "input_length": 1600, "output_length": 10, "hash_ids": [1, 2, 4, 3]}',  # 1, 2 hit; 4 misses
+             '{"timestamp": 20, "input_length": 100, "output_length": 10, "hash_ids": [5]}',
+             '{"timestamp": 5, "input_length": 1500, "output_length": 10, "hash_ids": [1, 2, 3]}']  # arrives 2nd: all hit
+    trace = read_trace(write("t.jsonl", "\n".join(lines) + "\n"))
+    # arrival order: t=0 (no hit), t=5 (3 blocks = 1536, capped at 1500 - 1), t=10 (2 blocks), t=20 (none)
+    assert trace.cached_tokens.tolist() == [0, 1499, 1024, 0]
+
+
+def test_cached_tokens_column_is_read_and_clipped(write) -> None:
+    from planner.io.traces import read_trace
+
+    trace = read_trace(write("t.csv", "arrival_s,input_tokens,output_tokens,cached_tokens\n0,100,5,40\n1,50,5,80\n"))
+    assert trace.cached_tokens.tolist() == [40, 49]

@@ -63,7 +63,7 @@ def test_simulate_replays_every_request_of_the_real_trace(solved, tmp_path, case
     assert given["requests"] == given["completed"] == rows and given["rejected"] == 0
     assert given["rejected_by_reason"] == {"over_context": 0, "no_route": 0, "kv_too_small": 0}
     assert sum(pool["requests"] for pool in given["pools"]) == rows
-    assert given["chunked_prefill"] == settings.get("engine", {}).get("chunked_prefill", False)  # the workload's engine
+    assert given["chunked_prefill"] == settings.get("engine", {}).get("chunked_prefill", True)  # the workload's engine (default on)
     assert given["preemptions"] >= 0 and 0 < given["gpu_utilization"] <= 1 and 0 < given["kv_occupancy_peak"] <= 1
     # the run spans the recorded hour (the last request finishes after the last arrival)
     span = float(read_trace(trace).arrival_s.max())

@@ -251,7 +251,7 @@ def test_missing_and_unknown_columns(write):
     assert stderr.splitlines() == [
         f"error: {profile}:1: unknown column 'max_rsp' (did you mean 'max_rps'?)",
         f"{profile}:1: missing column 'max_rps'; expected a header with gpu,input_lo,input_hi,output_lo,output_hi,max_rps "
-        "(optional: cost_per_hour,quant,tp,kv_dtype,source)",
+        "(optional: cost_per_hour,quant,tp,kv_dtype,source,max_num_batched_tokens)",
     ]
 
 

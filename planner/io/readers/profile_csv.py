@@ -14,13 +14,13 @@ from pathlib import Path
 from planner.schemas.ranges import OPEN, Rect, bucket_label, overlap
 from planner.errors import WorkloadError, suggest
 from planner.io.readers import ReadContext, ReadResult, read_head, register
-from planner.schemas.replica import ReplicaSpec, config_key
+from planner.schemas.replica import EngineParams, ReplicaSpec, config_key
 
 REQUIRED = ("gpu", "input_lo", "input_hi", "output_lo", "output_hi", "max_rps")
-OPTIONAL = ("cost_per_hour", "quant", "tp", "kv_dtype", "source")
+OPTIONAL = ("cost_per_hour", "quant", "tp", "kv_dtype", "source", "max_num_batched_tokens")
 COLUMNS = REQUIRED + OPTIONAL
-DEFAULTS = {"quant": "bf16", "tp": "1", "kv_dtype": "fp16", "cost_per_hour": "", "source": ""}
-Config = tuple[str, str, int, str]  # gpu, quant, tp, kv_dtype
+DEFAULTS = {"quant": "bf16", "tp": "1", "kv_dtype": "fp16", "cost_per_hour": "", "source": "", "max_num_batched_tokens": ""}
+Config = tuple[str, str, int, str, int]  # gpu, quant, tp, kv_dtype, max_num_batched_tokens (the engine's)
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,8 @@ class ProfileRow:
     @staticmethod
     def spec_of(config: Config, model: str) -> ReplicaSpec:
         """A row's config as a ReplicaSpec of `model` (a profile is for one model)."""
-        gpu, quant, tp, kv_dtype = config
-        return ReplicaSpec(model, gpu, quant, kv_dtype, tp)
+        gpu, quant, tp, kv_dtype, budget = config
+        return ReplicaSpec(model, gpu, quant, kv_dtype, tp, engine=EngineParams(max_num_batched_tokens=budget))
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ class Profile:
 
 
 def _key(config: Config) -> str:
-    return config_key(*config)
+    gpu, quant, tp, kv_dtype, budget = config
+    return config_key(gpu, quant, tp, kv_dtype, chunk=budget)
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -156,12 +157,16 @@ def _parse_row(line: int, v: dict[str, str]) -> tuple[ProfileRow | None, list[st
     tp = _number(v["tp"])
     if tp is None or tp != int(tp) or not 1 <= tp <= 64:
         errors.append(f"tp: expected a whole number of GPUs per replica from 1 to 64, got {v['tp']!r}")
+    budget = _number(v["max_num_batched_tokens"]) if v["max_num_batched_tokens"] else EngineParams.max_num_batched_tokens
+    if budget is None or budget != int(budget) or budget < 1:
+        errors.append(f"max_num_batched_tokens: expected a whole number of tokens >= 1 (or empty for vLLM's default "
+                      f"{EngineParams.max_num_batched_tokens}), got {v['max_num_batched_tokens']!r}")
     for column in ("gpu", "quant", "kv_dtype"):
         if not v[column]:
             errors.append(f"{column}: expected a non-empty id")
-    if errors or max_rps is None or tp is None:
+    if errors or max_rps is None or tp is None or budget is None:
         return None, errors
-    config = (v["gpu"], v["quant"], int(tp), v["kv_dtype"])
+    config = (v["gpu"], v["quant"], int(tp), v["kv_dtype"], int(budget))
     return ProfileRow(line, config, (bucket[0], bucket[1], bucket[2], bucket[3]), max_rps, cost), []
 
 
