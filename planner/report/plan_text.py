@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from planner.demand.series import HOURS_PER_MONTH
 from planner.plan.model import Plan
-from planner.report.tables import TableData, md_table, money, ms, per_month, render_rich, rich_table
-
-TABLE_WIDTH = 140
-"""Columns of the terminal rendering (wide enough for the pool table's binding column)."""
+from planner.report.tables import TableData, md_table, money, ms, per_month, render_rich
 
 
 def headline(plan: Plan) -> list[tuple[str, str]]:
@@ -26,8 +23,9 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
         rows.append(("instances", ", ".join(f"{i.count} x {i.name} ({i.gpus_per_instance} x {i.gpu})" for i in plan.instances)))
     best = plan.cheapest_baseline
     if best is not None and plan.saving_vs_single_type is not None:
-        rows.append(("vs single GPU type", f"cheapest is {best.gpu} at {money(best.cost_per_hour)}/hour: "
-                     f"this plan saves {plan.saving_vs_single_type:.1%}"))
+        saving = plan.saving_vs_single_type
+        verdict = f"this plan saves {saving:.1%}" if saving >= 0 else f"this plan costs {-saving:.1%} more"
+        rows.append(("vs single GPU type", f"cheapest is {best.gpu} at {money(best.cost_per_hour)}/hour: {verdict}"))
     if plan.simplest is not None:
         rows.append((plan.simplest.label, simplest_text(plan)))
     rows += [("rule", r.text) for r in plan.rules]
@@ -101,15 +99,15 @@ def _shown(plan: Plan) -> tuple[str, ...]:
     return (("slots",) if plan.slots else ()) + ("pools", "routing", "baselines")
 
 
-def render_table(plan: Plan, color: bool = False, width: int = TABLE_WIDTH) -> str:
-    """The terminal view: headline, pools, routing, baselines, notes."""
+def render_table(plan: Plan, color: bool = False, width: int | None = None) -> str:
+    """The terminal view: headline, pools, routing, baselines, notes, at `width` columns (default: the terminal's)."""
     from rich.table import Table
 
     head = Table(show_header=False, box=None, title="Plan", title_justify="left")
     for key, value in headline(plan):
         head.add_row(key, value)
     tables = plan_tables(plan)
-    items = [head] + [rich_table(tables[k]) for k in _shown(plan)] + [f"note: {n}" for n in plan.notes]
+    items = [head] + [tables[k] for k in _shown(plan)] + [f"note: {n}" for n in plan.notes]
     return render_rich(items, width, color)
 
 
