@@ -14,6 +14,7 @@ from typing import Any
 from planner.demand.build import build_demand
 from planner.demand.rebucket import demand_on_buckets
 from planner.demand.series import DemandSeries
+from planner.demand.slots import with_slots
 from planner.errors import InfeasibleError, SolverError
 from planner.io.catalog import Catalog, load_catalog
 from planner.io.workload import LoadedWorkload, check_ids, load_workload, workload_from_dict
@@ -23,6 +24,7 @@ from planner.optimize.solvers import SolveStatus
 from planner.optimize.tradeoffs import relaxations
 from planner.plan.build import assemble_plan, fleet_problem
 from planner.plan.fleet import explain_relaxations, fleet_setup, needs_catalog
+from planner.plan.slots import assemble_slotted_plan, is_slotted
 from planner.plan.model import Plan
 from planner.io.overrides import Overrides, apply_overrides, describe
 from planner.supply.candidates import Rejection, enumerate_candidates
@@ -73,7 +75,7 @@ def prepare(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (),
         profile = MeasuredProfile.load(loaded, catalog)
         demand = demand_on_buckets(loaded, model, profile.profile.buckets, str(profile.profile.path))
         return Problem(loaded, catalog, demand, profile.build(demand, w.slo), ())
-    demand = build_demand(loaded, model)
+    demand = with_slots(build_demand(loaded, model), w.traffic, loaded.where("traffic", "slots"))
     candidates, rejected = enumerate_candidates(loaded, catalog)
     if not candidates:
         reasons = "; ".join(f"{r.key}: {r.reason}" for r in rejected[:8])
@@ -103,8 +105,11 @@ def plan_from_table(loaded: LoadedWorkload, table: CapacityTable, demand: Demand
     rules and assemble the Plan. `catalog` (instance types, TDPs) is loaded from `catalog_files` when needed."""
     w = loaded.workload
     settings = SolverSettings(solver or w.solver.name, time_limit_s or w.solver.time_limit_s, w.solver.mip_gap)
-    if catalog is None and needs_catalog(loaded):
+    if catalog is None and (needs_catalog(loaded) or is_slotted(loaded, demand)):
         catalog = load_catalog(catalog_files)
+    if is_slotted(loaded, demand):
+        assert catalog is not None
+        return assemble_slotted_plan(loaded, table, demand, catalog, settings, catalog_files)
     setup = fleet_setup(loaded, catalog, table)
     problem = fleet_problem(table, demand, w.utilization_target, setup=setup)
     best = optimize_fleet(problem, settings)
@@ -114,4 +119,4 @@ def plan_from_table(loaded: LoadedWorkload, table: CapacityTable, demand: Demand
         raise InfeasibleError(explain_relaxations(problem.rules, relaxations(problem, settings)))
     if best.solution is None:
         raise SolverError(f"the solver stopped without a plan (status {best.status}); raise solver.time_limit_s")
-    return assemble_plan(loaded, table, demand, best, settings, catalog_files, setup, catalog)
+    return assemble_plan(loaded, table, demand, best, settings, catalog_files, setup, catalog=catalog)

@@ -1,7 +1,6 @@
 """`planner catalog`: what the catalogs hold, with sources."""
 from __future__ import annotations
 
-import io
 import json
 
 import click
@@ -47,8 +46,7 @@ def catalog(what: str, catalog_files: tuple[str, ...], fmt: str, output: str | N
     Example: planner catalog gpus --catalog my-gpus.yaml
     """
     import pandas as pd
-    from rich.console import Console
-    from rich.table import Table
+    from planner.report.tables import TableData, render_rich
 
     rows = _entries(load_catalog(catalog_files), what)
     if fmt == "json":
@@ -58,14 +56,9 @@ def catalog(what: str, catalog_files: tuple[str, ...], fmt: str, output: str | N
     if fmt == "csv":
         emit(frame.to_csv(index=False), output)
         return
-    table = Table(title=f"catalog: {what}", title_justify="left")
-    for col in _COLUMNS[what]:
-        table.add_column(col, overflow="fold")
-    for _, row in frame.iterrows():
-        table.add_row(*[str(v) for v in row])
-    buf = io.StringIO()
-    Console(file=buf, width=200, no_color=True).print(table)
-    emit(buf.getvalue(), output)
+    cells = [[str(v) for v in row] for _, row in frame.iterrows()]
+    table = TableData(f"catalog: {what}", list(_COLUMNS[what]), cells, frozenset(range(len(_COLUMNS[what]))))
+    emit(render_rich([table]).removesuffix("\n"), output)
 
 
 COMMANDS = [catalog]

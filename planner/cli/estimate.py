@@ -29,12 +29,16 @@ SCHEMA_VERSION = 1
 @click.option("--no-flash-attention", is_flag=True, help="Materialise attention scores in HBM.")
 @click.option("--max-num-seqs", type=click.IntRange(min=1), default=256, show_default=True, help="Engine cap on live sequences.")
 @click.option("--gpu-memory-utilization", type=FiniteFloat(0.05, 1.0), default=0.9, show_default=True, help="Fraction of GPU memory the engine may use.")
+@click.option("--max-num-batched-tokens", type=click.IntRange(min=1), default=8192, show_default=True,
+              help="Engine token budget per step (vLLM's profiling run measures the activation peak at it).")
+@click.option("--block-size", type=click.Choice(["8", "16", "32"]), default="16", show_default=True, help="KV block size in tokens.")
 @catalog_option
 @format_option("table", "json")
 @click.option("-o", "output", type=click.Path(dir_okay=False, writable=True),
               help="Write the result to this file (atomically); --output is the output length here.")
 def estimate(model, gpu, quant, kv_dtype, tp, inp, out, batch, max_throughput, rate, concurrency, spec, no_paged_kv,  # noqa: ANN001, PLR0913
-             no_flash_attention, max_num_seqs, gpu_memory_utilization, catalog_files, fmt, output) -> None:
+             no_flash_attention, max_num_seqs, gpu_memory_utilization, max_num_batched_tokens, block_size, catalog_files, fmt,
+             output) -> None:
     """Latency and throughput of one replica configuration under one kind of load.
 
     Example: planner estimate --model llama-3.1-8b --gpu h100 --input 512 --output 256 --rate 10
@@ -51,7 +55,8 @@ def estimate(model, gpu, quant, kv_dtype, tp, inp, out, batch, max_throughput, r
 
     catalog = load_catalog(catalog_files)
     engine = EngineParams(paged_kv=not no_paged_kv, flash_attention=not no_flash_attention, max_num_seqs=max_num_seqs,
-                    gpu_memory_utilization=gpu_memory_utilization)
+                    gpu_memory_utilization=gpu_memory_utilization, max_num_batched_tokens=max_num_batched_tokens,
+                    block_size=int(block_size))
     cfg = build_config(catalog, model, gpu, quant, kv_dtype, tp, engine, parse_spec(spec, catalog.models) if spec else None)
     if batch:
         result = est.lockstep(cfg, inp, out, batch)

@@ -25,6 +25,7 @@ COMMANDS = {
     "sweep": ("whatif", "Solve a grid of what-ifs in parallel; infeasible points are rows with their reason."),
     "sensitivity": ("whatif", "Monthly cost when each GPU price, the traffic and each SLO moves by ±delta, one at a time."),
     "report": ("whatif", "A shareable report: headline, pools, routing, baselines, frontier, sensitivity, inputs and sources."),
+    "export": ("export", "Write a plan as deployment files: vLLM launch commands, Kubernetes manifests, SkyPilot services."),
     "simulate": ("simulate", "Replay requests through a plan's pools and replicas: p50/p90/p99 TTFT, TPOT, SLO attainment, utilization."),
 }
 """Command name -> (module under planner.cli defining it, one-line help shown by `planner --help`)."""

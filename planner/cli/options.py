@@ -21,6 +21,25 @@ class FiniteFloat(click.FloatRange):
         return number
 
 
+class Threshold(click.ParamType):
+    """`5%` or `5` (percent of the old monthly cost) or `$2000` (dollars a month): ('%', 5.0) or ('$', 2000.0)."""
+
+    name = "threshold"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        text = str(value).strip().replace(",", "")
+        kind = "$" if text.startswith("$") else "%"
+        try:
+            number = float(text.strip("$%").strip())
+        except ValueError:
+            self.fail(f"{value!r}: expected a percentage (5%) or dollars a month ($2000)", param, ctx)
+        if not math.isfinite(number) or number < 0:
+            self.fail(f"{value!r}: expected a finite, non-negative threshold", param, ctx)
+        return kind, number
+
+
 SEED = click.IntRange(min=0, max=2**63 - 1)
 """A random seed: numpy's generators take non-negative integers."""
 

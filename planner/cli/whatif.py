@@ -1,13 +1,14 @@
 """`planner compare | diff | sweep | sensitivity | report`: what-if studies for planning meetings (docs/whatif.md)."""
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
 import click
 
 from planner.cli.options import (
-    FiniteFloat, catalog_option, emit, format_option, output_option, scenario_option, set_option,
+    FiniteFloat, Threshold, catalog_option, emit, format_option, output_option, scenario_option, set_option,
 )
 from planner.io.files import write_atomic
 
@@ -60,21 +61,33 @@ def compare(workload: str, scenarios: str, catalog_files: tuple[str, ...], fmt: 
 @click.argument("new", type=click.Path(exists=True, dir_okay=False))
 @format_option("table", "md", "json", "html")
 @output_option
-@click.option("--fail-above", "fail_above", type=FiniteFloat(min=0), default=None, metavar="PCT",
-              help="Exit 1 when the monthly cost grows by more than PCT percent (CI gate).")
-def diff(old: str, new: str, fmt: str, output: str | None, fail_above: float | None) -> None:
-    """Compare two saved plans (planner solve --format json); optionally fail when cost grows too much.
+@click.option("--fail-above", "fail_above", type=Threshold(), default=None, metavar="PCT%|$USD",
+              help="Exit 1 when the monthly cost grows by more than this: a percentage (5%, or 5) or dollars a month ($2000).")
+def diff(old: str, new: str, fmt: str, output: str | None, fail_above: tuple[str, float] | None) -> None:
+    """Compare two saved plans (planner solve --format json), Infracost-style: each added (+), removed (-) or
+    resized (~) pool with its $/month, the total change, and the summaries; optionally fail as a CI gate.
 
-    Example: planner diff plan-main.json plan-pr.json --fail-above 10
+    Example: planner diff plan-main.json plan-pr.json --fail-above 5%   (or --fail-above '$2000')
     """
+    from planner.report.whatif_text import format_change, render_diff
     from planner.studies.compare import diff as diff_plans
 
     comp = diff_plans(old, new, (old, new))
-    emit(_comparison_text(comp, fmt, f"Plan diff: {old} -> {new}"), output)
-    growth = comp.max_growth()
-    if fail_above is not None and growth is not None and growth * 100 > fail_above:
-        click.echo(f"error: monthly cost grows {growth:+.1%}, more than the allowed {fail_above:g} %", err=True)
+    emit(render_diff(comp, fmt), output)
+    if fail_above is None:
+        return
+    kind, limit = fail_above
+    change = comp.changes()[1]
+    if change is None:
+        click.echo("error: one of the plans has no cost to compare", err=True)
         sys.exit(1)
+    grown = (change.fraction if change.fraction is not None else math.inf) * 100 if kind == "%" else change.usd_per_month
+    if grown > limit:
+        allowed = f"{limit:g} %" if kind == "%" else f"${limit:,.0f}/month"
+        click.echo(f"error: the monthly cost grows by {format_change(change)}, more than the allowed {allowed}", err=True)
+        sys.exit(1)
+
+
 
 
 @click.command()

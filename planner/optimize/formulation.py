@@ -189,15 +189,17 @@ def dominated(costs: np.ndarray, max_rps: np.ndarray, same: np.ndarray | None = 
     """Configs another config beats: no dearer and at least as capable in every bucket (the first such
     config in order is kept on exact ties). Removing them never changes the optimum.
 
+    `costs` may have one column per price tier: a config then beats another only when no dearer at every tier.
     `same` (a group label per config, e.g. its GPU type) limits the comparison to configs of one group, and
     `size` (e.g. TP) must also be no larger: needed when costs are not the whole story (instances, caps, power).
     """
     n = len(costs)
+    prices = costs.reshape(n, -1)  # one column per tier when several prices must all be no dearer
     out = np.zeros(n, dtype=bool)
     for k in range(n):
-        no_dearer = costs <= costs[k]
+        no_dearer = (prices <= prices[k]).all(axis=1)
         at_least = (max_rps >= max_rps[k]).all(axis=1)
-        strictly = (costs < costs[k]) | (max_rps > max_rps[k]).any(axis=1)
+        strictly = (prices < prices[k]).any(axis=1) | (max_rps > max_rps[k]).any(axis=1)
         if size is not None:
             no_dearer &= size <= size[k]
             strictly |= size < size[k]

@@ -15,7 +15,7 @@ from planner.demand.buckets import Bucket
 from planner.errors import PlannerError
 from planner.perf.bound import Bound
 from planner.perf.capacity import CellCapacity, cell_capacity
-from planner.perf.memory import GB, ServingConfig, kv_bytes_per_token, max_batch, max_kv_tokens, weight_bytes_per_gpu
+from planner.perf.memory import GB, GIB, ServingConfig, kv_bytes_per_token, max_batch, max_kv_tokens, vllm_kv_cache, weight_bytes_per_gpu
 from planner.perf.step import StepTime, decode_step, mixed_step, prefill_step
 from planner.schemas.workload import SLO
 
@@ -51,6 +51,9 @@ class Estimate:
     overloaded: bool = False
     max_rps: float | None = None
     notes: tuple[str, ...] = field(default=())
+    kv_cache: dict[str, float] = field(default_factory=dict)
+    """One GPU's memory as vLLM's startup profiling splits it (GiB) and the KV blocks it allocates
+    (planner.perf.memory.vllm_kv_cache)."""
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -69,8 +72,17 @@ def _base(cfg: ServingConfig, mode: str, inp: int, out: int, prefill: StepTime, 
         mode=mode, config=cfg.key, input_tokens=inp, output_tokens=out,
         weights_gb_per_gpu=weight_bytes_per_gpu(cfg) / GB, kv_bytes_per_token=kv_bytes_per_token(cfg.model, cfg.kv),
         kv_tokens=max_kv_tokens(cfg), max_batch=max_batch(cfg, inp + out / 2),
-        prefill_ms=prefill.breakdown_ms(), decode_ms=decode.breakdown_ms(), **kw,
+        prefill_ms=prefill.breakdown_ms(), decode_ms=decode.breakdown_ms(), kv_cache=kv_cache_summary(cfg), **kw,
     )
+
+
+def kv_cache_summary(cfg: ServingConfig) -> dict[str, float]:
+    """vllm_kv_cache in GiB per GPU, with the block count and size (what vLLM's startup log reports)."""
+    k = vllm_kv_cache(cfg)
+    gib = {name: round(getattr(k, f"{name}_bytes") / GIB, 3)
+           for name in ("total", "budget", "weights", "activation", "non_torch", "kv", "cuda_graph")}
+    return {**gib, "gpu_memory_utilization": cfg.engine.gpu_memory_utilization, "block_size": k.block_size,
+            "blocks": k.blocks, "tokens": k.tokens}
 
 
 def _decode_kind(step: StepTime) -> Bound:

@@ -121,11 +121,14 @@ def chunked_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
     service_tail = t_base + total(pts.input_p99)
     wait = queue_wait(rho, service, p)
     ttft = service + t_step + np.sqrt((service_tail - service) ** 2 + wait**2)
-    # A prompt longer than the budget fills step after step with chunks, so a short-output request beside it
-    # (of this bucket or of any other the MILP routes to the pool) may decode in full steps only; the busy-period
-    # model averages that away, so such buckets also require the full step within the TPOT SLO. Chunks late in
-    # the bucket's p99 prompt attend over most of it.
+    # A prompt longer than the budget, or a backlog of prompts that is, fills step after step with chunks, so a
+    # short-output request beside it (of this bucket or of any other the MILP routes to the pool) may decode in
+    # full steps only; the busy-period model averages that away, so there the full step must also be within the
+    # TPOT SLO. Chunks late in the bucket's p99 prompt attend over most of it.
     full = np.asarray(mixed_step(cfg, pts.n_hi, pts.context, room_hi,
                                  extra_context=np.maximum(pts.input_p99 - room_hi / 2, room_hi / 2)).total_s)
-    full = np.where(pts.input_p99 * (1 - hit) > room_hi, full, 0.0)
+    # the p-quantile prompt backlog, in prompts (geometric queue length tail: P(Q >= k) = rho^k)
+    backlog = np.log(1 - p) / np.log(np.clip(rho, 1e-12, 1 - 1e-12))
+    fills = np.maximum(pts.input_p99, backlog * pts.inp) * (1 - hit) > room_hi
+    full = np.where(fills, full, 0.0)
     return Load(rps, rho, ttft, t_base, step, per_step, steps, own, t_step, np.minimum(rho, 0.999), full)

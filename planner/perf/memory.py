@@ -16,13 +16,6 @@ from planner.schemas.replica import EngineParams, ReplicaSpec
 GB = 1e9
 EMBED_BYTES = 2.0
 """Embedding and LM-head tables stay 16-bit under every quantization format (vLLM, AWQ, GPTQ, FP8)."""
-RUNTIME_RESERVE_BYTES = 1.0 * GB
-"""CUDA context, cuBLAS workspaces and CUDA graphs outside the vLLM budget: the middle of the 0.5-1.5 GB
-that vLLM startup logs show between the profiled peak and the free memory (docs/methodology.md, "Memory")."""
-NCCL_RESERVE_BYTES = 0.5 * GB
-"""Extra NCCL buffers per GPU when TP > 1: NCCL's default NCCL_BUFFSIZE is 4 MiB per channel and peer, and with
-the custom all-reduce and CUDA-graph-captured collectives vLLM reserves a few hundred MB; 0.5 GB rounds that up
-(an assumption, docs/methodology.md, "Memory")."""
 
 
 @dataclass(frozen=True)
@@ -120,28 +113,27 @@ def kv_bytes_per_token_per_gpu(cfg: ServingConfig) -> float:
 
 
 def activation_bytes_per_gpu(cfg: ServingConfig) -> float:
-    """Peak activation memory vLLM profiles at max_num_batched_tokens, plus fp32 logits of a full batch."""
+    """Peak activation memory vLLM's profiling run measures at max_num_batched_tokens, plus the fp32 logits of
+    its dummy sampler run over max_num_seqs sequences (docs/methodology.md, "KV blocks as vLLM allocates them").
+
+    Per token, 16-bit: the MLP's gate+up output and the activated half live at once (3 x ffn / tp) next to
+    the residual stream, norm output and attention in/out (3.5 x hidden); vLLM's logged peaks for
+    Llama-3.1-8B at 20,000 and 29,000 batched tokens are 111 KiB per token, this gives 112 KiB.
+    """
     m, e = cfg.model, cfg.engine
-    per_token = 2.0 * (4 * m.hidden_size + 2 * m.ffn_dim / cfg.tp)  # residual, norm, qkv/o, gate+up (16-bit)
-    logits = e.max_num_seqs * m.vocab_size * 4.0 / cfg.tp
+    per_token = 2.0 * (3 * m.ffn_dim / cfg.tp + 3.5 * m.hidden_size)
+    logits = e.max_num_seqs * m.vocab_size * 4.0
     return e.max_num_batched_tokens * per_token + logits
 
 
 def kv_budget_bytes_per_gpu(cfg: ServingConfig) -> float:
-    """memory * gpu_memory_utilization - weights - activations - runtime reserve (may be negative)."""
-    reserve = RUNTIME_RESERVE_BYTES + (NCCL_RESERVE_BYTES if cfg.tp > 1 else 0.0)
-    usable = cfg.gpu.memory_gb * GB * cfg.engine.gpu_memory_utilization
-    return usable - weight_bytes_per_gpu(cfg) - activation_bytes_per_gpu(cfg) - reserve
+    """Bytes per GPU vLLM gives the KV cache (planner.perf.memory.vllm_kv_cache; may be negative)."""
+    return vllm_kv_cache(cfg).kv_bytes
 
 
 def max_kv_tokens(cfg: ServingConfig) -> int:
-    """Tokens of KV cache a replica holds, in whole blocks (0 when the weights do not fit)."""
-    budget = kv_budget_bytes_per_gpu(cfg)
-    if budget <= 0:
-        return 0
-    block = cfg.engine.block_size
-    blocks = int(budget // (kv_bytes_per_token_per_gpu(cfg) * block))
-    return blocks * block
+    """Tokens of KV cache a replica holds: vLLM's block count x block size (0 when the weights do not fit)."""
+    return vllm_kv_cache(cfg).tokens
 
 
 def tokens_reserved_per_sequence(cfg: ServingConfig, mean_tokens: float) -> float:
@@ -168,3 +160,69 @@ def tp_problem(cfg: ServingConfig) -> str | None:
     if m.n_kv_heads % tp and tp % m.n_kv_heads:
         return f"TP {tp} and {m.n_kv_heads} KV heads: neither divides the other"
     return None
+
+
+# ---- KV blocks as vLLM allocates them (docs/methodology.md, "KV blocks as vLLM allocates them") ----------
+
+GIB = 2.0**30
+CUDA_TOTAL_GIB = {"h100": 79.22, "a100-80gb": 79.15, "a100-40gb": 39.39, "h200": 139.81, "l40s": 44.52, "l4": 22.05, "a10g": 22.19}
+"""Device memory as CUDA reports it (torch.cuda.mem_get_info total), the `total_gpu_memory` vLLM multiplies by
+gpu_memory_utilization: H100 79.22 GiB (vLLM PR #10511 log), A100-80GB 79.15 GiB and A100-40GB 39.39 GiB
+(vLLM / TensorRT-LLM startup logs); H200, L40S, L4, A10G: nvidia-smi's total less ~0.5 GiB, as on the logged
+GPUs. A GPU not listed: its memory_gb taken as GiB less 1 % (80 GB HBM parts are 80 GiB physically)."""
+NON_TORCH_BYTES = 1.0 * GIB
+"""Memory the profiling run sees outside PyTorch's allocator on one GPU: CUDA context, cuBLAS/cuDNN
+workspaces, the attention backend's buffers. vLLM logs 0.13-1.79 GiB (docs/methodology.md); 1.0 GiB."""
+NCCL_BYTES = 0.5 * GIB
+"""Extra per GPU at TP > 1 seen by the profiling run: NCCL buffers (NCCL_BUFFSIZE 4 MiB per channel and peer)
+and vLLM's custom all-reduce buffers; an assumption, a few hundred MB rounded up."""
+CUDA_GRAPH_BYTES = 0.5 * GIB
+"""CUDA graphs are captured after the KV cache is allocated (vLLM V1), so they do not reduce the block count;
+they take ~0.3-1.5 GiB on top of gpu_memory_utilization, which is why 1.0 would run out of memory."""
+
+
+@dataclass(frozen=True)
+class VllmKvCache:
+    """The memory budget of one GPU of a replica, as vLLM's startup profiling splits it, and the KV blocks."""
+
+    total_bytes: float
+    """Device memory as CUDA reports it."""
+    budget_bytes: float
+    """total x gpu_memory_utilization."""
+    weights_bytes: float
+    activation_bytes: float
+    non_torch_bytes: float
+    kv_bytes: float
+    """budget - weights - activation peak - non-torch memory (negative: the model does not fit)."""
+    block_bytes: float
+    """One block of block_size tokens over all layers (and the draft model's, with speculative decoding)."""
+    block_size: int
+    blocks: int
+    """`# GPU blocks` (V0) / GPU KV cache size // block_size (V1): floor(kv_bytes / block_bytes), 0 if negative."""
+    cuda_graph_bytes: float
+    """Taken after the KV cache, on top of the budget (not in kv_bytes)."""
+
+    @property
+    def tokens(self) -> int:
+        """vLLM V1's `GPU KV cache size: N tokens` (per replica: every GPU holds its heads of every token)."""
+        return self.blocks * self.block_size
+
+
+def cuda_total_bytes(gpu: GPU) -> float:
+    """Device memory CUDA reports for `gpu` (CUDA_TOTAL_GIB, else memory_gb read as GiB less 1 %)."""
+    return CUDA_TOTAL_GIB.get(gpu.id, gpu.memory_gb * 0.99) * GIB
+
+
+def vllm_kv_cache(cfg: ServingConfig) -> VllmKvCache:
+    """What vLLM's worker does at startup (v0.6+ `determine_num_available_blocks` / V1 `determine_available_memory`):
+    available = total x gpu_memory_utilization - weights - activation peak at max_num_batched_tokens - non-torch
+    memory (NCCL buffers with TP), then blocks = available // (block_size x KV bytes per token on this GPU)."""
+    e = cfg.engine
+    total = cuda_total_bytes(cfg.gpu)
+    budget = total * e.gpu_memory_utilization
+    weights, activation = weight_bytes_per_gpu(cfg), activation_bytes_per_gpu(cfg)
+    non_torch = NON_TORCH_BYTES + (NCCL_BYTES if cfg.tp > 1 else 0.0)
+    kv = budget - weights - activation - non_torch
+    block = kv_bytes_per_token_per_gpu(cfg) * e.block_size
+    return VllmKvCache(total, budget, weights, activation, non_torch, kv, block, e.block_size,
+                       max(0, int(kv // block)), CUDA_GRAPH_BYTES)

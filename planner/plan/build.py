@@ -101,15 +101,16 @@ def demand_summary(demand: DemandSeries) -> DemandSummary:
 
 def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, best: FleetOutcome,
                   settings: SolverSettings, catalog_files: tuple[str | Path, ...] = (), setup: FleetSetup = FleetSetup(),
-                  catalog: Catalog | None = None) -> Plan:
+                  pool_costs: dict[ReplicaSpec, float] | None = None, catalog: Catalog | None = None) -> Plan:
     """The Plan of a solved fleet (`best` has a solution), with its baselines, the simplest plan within
     `fleet.simplest_within`, the binding fleet rules and their cost, the physical floor (given the catalog),
-    notes and inputs echo."""
+    notes and inputs echo. `pool_costs` replaces the pools' costs worked out from the problem (a plan over
+    slots prices them by tier)."""
     assert best.solution is not None and best.result is not None and best.cost_per_hour is not None
     w = loaded.workload
     rates = demand.bucket_rates()
     problem = fleet_problem(table, demand, w.utilization_target, setup=setup)
-    pools, routing = build_pools(table, rates, best.solution, best.solution.pool_costs(problem))
+    pools, routing = build_pools(table, rates, best.solution, pool_costs or best.solution.pool_costs(problem))
     simplest = None
     if setup.simplest_within is not None:
         simpler = simplest_within(problem, settings, best, setup.simplest_within)

@@ -51,6 +51,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "simplest": plan.simplest.model_dump() if plan.simplest else None,
         "rules": [r.model_dump() for r in plan.rules],
         "floor": None if plan.floor is None else plan.floor.model_dump(),
+        "slots": [t.model_dump() for t in plan.slots],
+        "tiers": plan.tiers.model_dump() if plan.tiers else None,
         "inputs": plan.inputs,
         "notes": list(plan.notes),
     }
@@ -68,7 +70,7 @@ def plan_from_doc(doc: PlanDoc) -> Plan:
     routing, baselines = tuple(doc.routing), tuple(doc.baselines)
     return Plan(doc.status, doc.solver.name, doc.solver.gap, doc.solver.runtime_s, doc.cost_per_hour, pools, routing, baselines,
                 doc.design_rps, doc.output_tokens_per_s, doc.input_tokens_per_s, doc.model, SLO(**doc.slo),
-                doc.utilization_target, doc.demand, instances=tuple(doc.instances), simplest=doc.simplest, rules=tuple(doc.rules),
+                doc.utilization_target, doc.demand, instances=tuple(doc.instances), simplest=doc.simplest, rules=tuple(doc.rules), slots=tuple(doc.slots), tiers=doc.tiers,
                 mean_over_design=doc.cost_per_million_tokens.mean_over_design, inputs=doc.inputs.model_dump(), notes=tuple(doc.notes),
                 floor=doc.floor)
 

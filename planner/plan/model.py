@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from planner.demand.series import HOURS_PER_MONTH
 from planner.schemas.plan import BaselineDoc as Baseline
 from planner.schemas.plan import DemandDoc as DemandSummary
-from planner.schemas.plan import AlternativeDoc, InstanceDoc, RuleDoc
+from planner.schemas.plan import AlternativeDoc, InstanceDoc, RuleDoc, SlotDoc, TiersDoc
 from planner.schemas.plan import FloorDoc as Floor
 from planner.schemas.plan import RouteDoc as Route
 from planner.schemas.replica import ReplicaSpec
@@ -90,6 +90,10 @@ class Plan:
     """The fleet with the fewest pools within `fleet.simplest_within` of this one's cost (None: this one is it)."""
     rules: tuple[RuleDoc, ...] = ()
     """Fleet rules that bind, each with the cost without it."""
+    slots: tuple[SlotDoc, ...] = ()
+    """The fleet per time slot (`traffic.slots`); pools and routing are then the busiest slot's, and the cost
+    is the month's mix over 730 h."""
+    tiers: TiersDoc | None = None
     mean_over_design: float | None = None
     """Mean traffic / design rate (planner.demand.series.RateStats.mean_over_design): how busy the fleet is on average."""
     inputs: dict[str, Any] = field(default_factory=dict)

@@ -15,6 +15,12 @@ def render_estimate(e: Estimate) -> str:
     lines = [f"{e.config}  {e.input_tokens} in / {e.output_tokens} out  mode {e.mode}"]
     lines.append(f"  weights {e.weights_gb_per_gpu:.2f} GB/GPU, KV {e.kv_bytes_per_token / 1e3:.1f} kB/token, "
                  f"{e.kv_tokens} KV tokens, max batch {e.max_batch}, live batch {e.batch:.1f}")
+    if e.kv_cache:
+        k = e.kv_cache
+        lines.append(f"  vLLM KV cache per GPU: {k['total']:.2f} GiB x {k['gpu_memory_utilization']:g} = {k['budget']:.2f} GiB"
+                     f" - weights {k['weights']:.2f} - activations {k['activation']:.2f} - non-torch {k['non_torch']:.2f}"
+                     f" = {k['kv']:.2f} GiB -> {k['blocks']:,} blocks of {k['block_size']} tokens"
+                     f" ({k['tokens']:,} tokens); CUDA graphs ~{k['cuda_graph']:.1f} GiB on top")
     p99 = f" (p99 {e.ttft_ms_p99:.1f})" if e.ttft_ms_p99 is not None else ""
     lines.append(f"  TTFT {e.ttft_ms:.1f} ms{p99}")
     p99 = f" (p99 {e.tpot_ms_p99:.2f})" if e.tpot_ms_p99 is not None else ""

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from planner.demand.series import HOURS_PER_MONTH
 from planner.plan.model import Plan
-from planner.report.tables import TableData, md_table, money, ms, per_month, render_rich, rich_table
-
-TABLE_WIDTH = 140
-"""Columns of the terminal rendering (wide enough for the pool table's binding column)."""
+from planner.report.tables import TableData, md_table, money, ms, per_month, render_rich
 
 
 def headline(plan: Plan) -> list[tuple[str, str]]:
@@ -26,8 +23,9 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
         rows.append(("instances", ", ".join(f"{i.count} x {i.name} ({i.gpus_per_instance} x {i.gpu})" for i in plan.instances)))
     best = plan.cheapest_baseline
     if best is not None and plan.saving_vs_single_type is not None:
-        rows.append(("vs single GPU type", f"cheapest is {best.gpu} at {money(best.cost_per_hour)}/hour: "
-                     f"this plan saves {plan.saving_vs_single_type:.1%}"))
+        saving = plan.saving_vs_single_type
+        verdict = f"this plan saves {saving:.1%}" if saving >= 0 else f"this plan costs {-saving:.1%} more"
+        rows.append(("vs single GPU type", f"cheapest is {best.gpu} at {money(best.cost_per_hour)}/hour: {verdict}"))
     if plan.simplest is not None:
         rows.append((plan.simplest.label, simplest_text(plan)))
     rows += [("rule", r.text) for r in plan.rules]
@@ -35,6 +33,21 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
     if floor is not None:
         rows.append(("physical floor", f"{money(floor.cost_per_hour)}/hour ({floor.gpus:g} x {floor.gpu} at dense peak, "
                      f"{floor.binding}-bound): this plan is {floor.ratio:.1f}x"))
+    if plan.tiers is not None:
+        rows += tier_rows(plan)
+    return rows
+
+
+def tier_rows(plan: Plan) -> list[tuple[str, str]]:
+    """A plan over slots: the reserved baseline and the month's mix against one fleet all day."""
+    t = plan.tiers
+    assert t is not None
+    reserved = ", ".join(f"{n} x {k}" for k, n in t.reserved.items()) or "none"
+    rows = [("slots", f"{len(plan.slots)}, sized separately; pools below are the busiest slot's"),
+            ("reserved baseline", f"{reserved} ({t.reserved_tier or 'no reserved tier asked for'})")]
+    compare = [("all on demand at peak", t.all_on_demand_at_peak_per_month), ("all reserved", t.all_reserved_per_month)]
+    parts = [f"{name} {money(v)}/month ({(t.mix_per_month - v) / v:+.1%})" for name, v in compare if v]
+    rows.append(("mix vs one fleet all day", f"{money(t.mix_per_month)}/month; " + "; ".join(parts)))
     return rows
 
 
@@ -69,7 +82,11 @@ def plan_tables(plan: Plan) -> dict[str, TableData]:
                money(plan.cost_per_million_tokens("output"))],
               [f"at the mean rate ({'-' if mean is None else f'{mean:.0%}'} of design: actual utilization)",
                money(plan.cost_per_million_tokens("input", "mean")), money(plan.cost_per_million_tokens("output", "mean"))]]
+    slots = [[sl.label, f"{sl.hours_per_month:,.1f}", f"{sl.rate_rps:,.2f}", _counts(sl.reserved), _counts(sl.on_demand), _counts(sl.spot),
+              money(sl.cost_per_hour)] for sl in plan.slots]
     return {
+        "slots": TableData("Fleet per slot (replicas by tier)", ["slot", "h/month", "req/s", "reserved", "on-demand", "spot", "$/h"],
+                           slots, frozenset({0, 3, 4, 5})),
         "pools": TableData("Pools", ["GPU", "quant", "TP", "chunk", "replicas", "GPUs", "$/h", "util", f"{pct} TTFT ms",
                                      f"{pct} TPOT ms", "binding"], pools, frozenset({0, 1, 10})),
         "routing": TableData("Routing (bucket -> pool shares)", ["bucket (tokens)", "req/s", "pools"], routing, frozenset({0, 2})),
@@ -78,22 +95,31 @@ def plan_tables(plan: Plan) -> dict[str, TableData]:
     }
 
 
-def render_table(plan: Plan, color: bool = False, width: int = TABLE_WIDTH) -> str:
-    """The terminal view: headline, pools, routing, baselines, notes."""
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} x {k}" for k, n in counts.items()) or "-"
+
+
+def _shown(plan: Plan) -> tuple[str, ...]:
+    """The tables a plan shows, in order (the slot table only for a plan over slots)."""
+    return (("slots",) if plan.slots else ()) + ("pools", "routing", "baselines")
+
+
+def render_table(plan: Plan, color: bool = False, width: int | None = None) -> str:
+    """The terminal view: headline, pools, routing, baselines, notes, at `width` columns (default: the terminal's)."""
     from rich.table import Table
 
     head = Table(show_header=False, box=None, title="Plan", title_justify="left")
     for key, value in headline(plan):
         head.add_row(key, value)
     tables = plan_tables(plan)
-    items = [head] + [rich_table(tables[k]) for k in ("pools", "routing", "baselines")] + [f"note: {n}" for n in plan.notes]
+    items = [head] + [tables[k] for k in _shown(plan)] + [f"note: {n}" for n in plan.notes]
     return render_rich(items, width, color)
 
 
 def render_markdown(plan: Plan) -> str:
     tables = plan_tables(plan)
     lines = ["# Plan", ""] + [f"- **{k}**: {v}" for k, v in headline(plan)]
-    for key in ("pools", "routing", "baselines"):
+    for key in _shown(plan):
         t = tables[key]
         lines += ["", f"## {t.title}", "", md_table(t.header, t.rows).rstrip("\n")]
     lines += [""] + [f"> note: {n}" for n in plan.notes]

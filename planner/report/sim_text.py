@@ -1,15 +1,11 @@
 """A simulation summary as a terminal table or JSON, and the one-line verdict shown next to a plan."""
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from planner.io.files import jsonable as _jsonable
-from planner.report.tables import per_month
+from planner.report.tables import TableData, per_month, render_rich
 
 
 def _num(x: float | None, digits: int = 0) -> str:
@@ -54,18 +50,12 @@ def render_simulation(summary: dict[str, Any], fmt: str = "table") -> str:
     """The summary as `table` (overall and per pool) or `json` (the versioned schema)."""
     if fmt == "json":
         return json.dumps(_jsonable(summary), indent=2) + "\n"
-    table = Table(title=f"Simulation ({summary['routing_policy']} routing, seed {summary['seed']}, {summary['duration_s']:,.0f} s)",
-                  title_justify="left")
-    table.add_column("pool")
-    for name, _, _ in _COLUMNS:
-        table.add_column(name, justify="right")
-    for row in summary["pools"] + [dict(summary, pool="all", replicas=None)]:
-        table.add_row(f"{row['pool']} x{row['replicas']}" if row["replicas"] else row["pool"],
-                      *[_cell(row, key, digits) for _, key, digits in _COLUMNS])
-    buf = io.StringIO()
-    Console(file=buf, width=220, no_color=True).print(table)
+    rows = [[f"{row['pool']} x{row['replicas']}" if row["replicas"] else row["pool"], *[_cell(row, key, digits) for _, key, digits in _COLUMNS]]
+            for row in summary["pools"] + [dict(summary, pool="all", replicas=None)]]
+    title = f"Simulation ({summary['routing_policy']} routing, seed {summary['seed']}, {summary['duration_s']:,.0f} s)"
+    table = render_rich([TableData(title, ["pool", *(name for name, _, _ in _COLUMNS)], rows)]).removesuffix("\n")
     rejected = {k: v for k, v in summary["rejected_by_reason"].items() if v}
-    lines = [buf.getvalue().rstrip("\n"), verdict_line(summary)]
+    lines = [table.rstrip("\n"), verdict_line(summary)]
     if rejected:
         lines.append("rejected: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in rejected.items()))
     return "\n".join(lines) + "\n"

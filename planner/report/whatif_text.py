@@ -1,15 +1,14 @@
 """What-if results as terminal tables, Markdown, CSV and JSON: comparisons (Infracost-style deltas), sweeps, sensitivity."""
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 from planner.io.files import jsonable as _jsonable
-from planner.report.tables import md_table
+from planner.report.tables import TableData, md_table, render_rich
 from planner.report.tables import money as _money
 from planner.report.tables import ms as _ms
-from planner.studies.compare import Comparison, CostChange
+from planner.studies.compare import Column, Comparison, CostChange
 from planner.studies.sensitivity import Sensitivity
 from planner.studies.sweep import Sweep
 
@@ -18,9 +17,45 @@ def format_change(change: CostChange | None) -> str:
     """`+$12,300/month (+18 %)`, Infracost-style; `-` when either side has no plan."""
     if change is None:
         return "-"
-    sign = "+" if change.usd_per_month >= 0 else "-"
     pct = "" if change.fraction is None else f" ({change.fraction * 100:+.0f} %)"
-    return f"{sign}${abs(change.usd_per_month):,.0f}/month{pct}"
+    return f"{signed_money(change.usd_per_month)}/month{pct}"
+
+
+def render_diff(comp: Comparison, fmt: str) -> str:
+    """`planner diff` in Infracost's shape: a `+`/`-`/`~` line per changed pool with its $/month, the total
+    monthly change, then the two plans' summaries side by side (`md`: the same as Markdown; `json`: data)."""
+    if fmt == "json":
+        return json.dumps(_jsonable(comp.to_dict()), indent=2) + "\n"
+    old, new = comp.columns
+    change = comp.changes()[1]
+    lines = [f"Plan diff: {old.name} -> {new.name}", ""]
+    width = max([len(p.key) for p in comp.pools] + [10])
+    for p in comp.pools:
+        n, g = p.new_replicas - p.old_replicas, p.new_gpus - p.old_gpus
+        gpus = f"({g:+d} GPU{'s' if abs(g) > 1 else ''})"
+        if p.action == "~":
+            what = f"{p.old_replicas} -> {p.new_replicas} replicas {gpus}"
+        else:
+            what = f"{n:+d} replica{'s' if abs(n) > 1 else ''} {gpus}"
+        lines.append(f"{p.action} {p.key:<{width}}  {what:<28} {signed_money(p.usd_per_month):>13}/month")
+    if not comp.pools:
+        lines.append("  no pool changed")
+    counts = {a: sum(p.action == a for p in comp.pools) for a in "+-~"}
+    lines += ["", f"Monthly cost change: {format_change(change)}" + (
+        f", from {_money(old.summary['cost_per_month'])} to {_money(new.summary['cost_per_month'])}" if change else ""),
+        f"{len(comp.pools)} pools changed: {counts['+']} added, {counts['-']} removed, {counts['~']} resized", ""]
+    renamed = Comparison((Column("old", old.summary, old.reason), Column("new", new.summary, new.reason)))
+    header, rows = comparison_table(renamed)
+    if fmt == "md":
+        return "\n".join(f"    {ln}" if ln else "" for ln in lines) + "\n" + md_table(header, rows)
+    return "\n".join(lines) + "\n" + _rich(header, rows, title="Summary (old = first plan, new = second)")
+
+
+def signed_money(usd: float) -> str:
+    """`+$1,234` / `-$1,234` / `$0`: the sign always in front of the dollar."""
+    if round(usd) == 0:
+        return "$0"
+    return f"{'+' if usd > 0 else '-'}${abs(usd):,.0f}"
 
 
 def short_reason(reason: str | None) -> str:
@@ -67,18 +102,9 @@ def comparison_table(comp: Comparison) -> tuple[list[str], list[list[str]]]:
     return ["", *(c.name for c in comp.columns)], [[label] + [col[i] for col in cells] for i, label in enumerate(COMPARISON_ROWS)]
 
 
-def _rich(header: list[str], rows: list[list[str]], title: str = "") -> str:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title or None, title_justify="left")
-    for i, col in enumerate(header):
-        table.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    buf = io.StringIO()
-    Console(file=buf, width=160, no_color=True, highlight=False).print(table)
-    return buf.getvalue()
+def _rich(header: list[str], rows: list[list[str]], title: str = "", left: frozenset[int] = frozenset({0})) -> str:
+    """A titled table fitted to the terminal (planner.report.tables.render_rich); `left`: the text columns."""
+    return render_rich([TableData(title, header, rows, left)]).removesuffix("\n")
 
 
 def _value(v: Any) -> str:
@@ -109,7 +135,7 @@ def render_sweep(result: Sweep, fmt: str) -> str:
     header, rows = sweep_rows(result)
     if fmt == "md":
         return md_table(header, rows)
-    return _rich(header, rows, title=f"Sweep over {', '.join(result.params)}")
+    return _rich(header, rows, title=f"Sweep over {', '.join(result.params)}", left=frozenset({0, len(header) - 1}))
 
 
 def sensitivity_rows(sens: Sensitivity) -> tuple[list[str], list[list[str]]]:

@@ -90,6 +90,31 @@ class RuleDoc(_Doc):
     cost_per_hour_without: float | None = None
 
 
+class SlotDoc(_Doc):
+    """One time slot of a plan over slots: its hours, traffic and replicas by tier (config key -> count)."""
+
+    label: str
+    hours_per_month: float
+    rate_rps: float
+    reserved: dict[str, int] = {}
+    on_demand: dict[str, int] = {}
+    spot: dict[str, int] = {}
+    cost_per_hour: float
+    gpus_by_type: dict[str, int] = {}
+
+
+class TiersDoc(_Doc):
+    """A plan over slots in $/month: the tier mix against one fleet all day, on demand (sized for the peak) or
+    all reserved (None where some GPU type has no reserved price)."""
+
+    reserved_tier: str | None = None
+    reserved: dict[str, int] = {}
+    """The reserved baseline: replicas by config key, paid in every slot."""
+    mix_per_month: float
+    all_on_demand_at_peak_per_month: float | None = None
+    all_reserved_per_month: float | None = None
+
+
 class BucketDemandDoc(_Doc):
     bucket: str
     rate_rps: float
@@ -186,5 +211,7 @@ class PlanDoc(_Doc):
     simplest: AlternativeDoc | None = None
     rules: list[RuleDoc] = []
     floor: FloorDoc | None = None
+    slots: list[SlotDoc] = []
+    tiers: TiersDoc | None = None
     inputs: InputsDoc
     notes: list[str] = []

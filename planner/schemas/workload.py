@@ -91,6 +91,12 @@ class Traffic(Base):
     without them (`skip`: counted in the plan's notes; `report`: also list the first five on stderr)."""
     buckets: BucketEdges = BucketEdges()
     prefix_cache: PrefixCache = PrefixCache()
+    # ---- demand over time (issue 14) ----
+    slots: Literal["hourly", "15min"] | Annotated[int, Field(ge=1, le=1000)] | None = None
+    """Cut the trace into time slots sized separately: `hourly`, `15min`, or N equal slots over the trace
+    (docs/fleet.md, "Slots and tiers"); each slot's rate is the design rate of its own windows."""
+    slot_profile: list[Positive] | None = None
+    """With a histogram: the rate of each equal-length slot as a multiple of `rate_rps` (e.g. 24 hourly values)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> "Traffic":
@@ -106,7 +112,21 @@ class Traffic(Base):
             raise ValueError("`rate_rps` goes with `histogram`; to rescale a trace use `target_rps` or `rate_scale`")
         if self.target_rps is not None and self.rate_scale != 1.0:
             raise ValueError("give `target_rps` or `rate_scale`, not both")
+        if self.slots is not None and self.trace is None:
+            raise ValueError("`slots` cuts a trace; with a histogram give `slot_profile` (one rate multiple per slot)")
+        if self.slot_profile is not None and self.histogram is None:
+            raise ValueError("`slot_profile` goes with `histogram`; a trace is cut with `slots`")
         return self
+
+
+class Spot(Base):
+    """Spot capacity: at most `max_gpus` per GPU type per slot, and a replica counts as (1 - loss) of one."""
+
+    max_gpus: dict[str, Annotated[int, Field(ge=0)]]
+    """Spot GPUs one can expect to get per slot, by GPU id (types not listed: no spot)."""
+    loss: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
+    """Share of spot capacity to assume lost to interruptions at any time (your provider's interruption rate
+    plus replacement time); the SLO is met with the rest. No default: it is your risk to choose."""
 
 
 class Pricing(Base):
@@ -120,6 +140,10 @@ class Pricing(Base):
     the instance named by each price row), priced per instance; `gpu`: per GPU-hour, as if GPUs were sold singly."""
     cross_instance_tp: bool = False
     """With `unit: instance`, let a TP group span instances (only over a fast inter-node fabric; off by default)."""
+    reserved: Literal["reserved-1y", "reserved-3y"] | None = None
+    """Also buy reserved capacity at this commitment, paid in every slot and shared by all (docs/fleet.md)."""
+    spot: Spot | None = None
+    """Also buy spot capacity per slot, within an availability cap and counted net of its interruption loss."""
 
 
 # ---- fleet rules (issue 14: simple fleets, caps, budget, power, redundancy) ----

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from planner import api
+from planner.demand.series import HOURS_PER_MONTH
 from planner.errors import WorkloadError
 from planner.plan.document import read_plan
 from planner.plan.model import Plan
@@ -54,10 +55,42 @@ class Column:
 
 
 @dataclass(frozen=True)
+class PoolChange:
+    """One pool of a plan diff, Infracost-style: added (+), removed (-) or changed (~), with its monthly cost change."""
+
+    key: str
+    action: str
+    """`+` added, `-` removed, `~` changed replica count."""
+    old_replicas: int
+    new_replicas: int
+    old_gpus: int
+    new_gpus: int
+    usd_per_month: float
+    """New monthly cost of the pool minus the old (negative when it shrinks or goes)."""
+
+
+def pool_changes(old: Plan, new: Plan) -> tuple[PoolChange, ...]:
+    """Pools that differ between two plans, matched by config key; unchanged pools are left out."""
+    before, after = {p.key: p for p in old.pools}, {p.key: p for p in new.pools}
+    out = []
+    for key in sorted(before.keys() | after.keys()):
+        a, b = before.get(key), after.get(key)
+        if a is not None and b is not None and a.replicas == b.replicas:
+            continue
+        action = "+" if a is None else "-" if b is None else "~"
+        old_cost, new_cost = (a.cost_per_hour if a else 0.0), (b.cost_per_hour if b else 0.0)
+        out.append(PoolChange(key, action, a.replicas if a else 0, b.replicas if b else 0, a.gpus if a else 0,
+                              b.gpus if b else 0, (new_cost - old_cost) * HOURS_PER_MONTH))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class Comparison:
     """Scenarios side by side; the first column is the reference every change is measured against."""
 
     columns: tuple[Column, ...]
+    pools: tuple[PoolChange, ...] = ()
+    """Per-pool changes between the two plans of a `diff` (empty for scenario comparisons)."""
 
     def changes(self) -> list[CostChange | None]:
         """Change in $/month of each column against the first (None where either side has no plan)."""
@@ -77,11 +110,14 @@ class Comparison:
         return max(growth) if growth else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema_version": 1, "reference": self.columns[0].name, "columns": [
+        out = {"schema_version": 1, "reference": self.columns[0].name, "columns": [
             {"name": c.name, "summary": c.summary, "reason": c.reason,
              "change_per_month": None if ch is None else ch.usd_per_month,
              "change_fraction": None if ch is None else ch.fraction}
             for c, ch in zip(self.columns, self.changes())]}
+        if self.pools:
+            out["pools"] = [vars(p) for p in self.pools]
+        return out
 
 
 def compare(workload: api.WorkloadInput, scenarios: Sequence[str], catalog_files: Sequence[str] = (), jobs: int = 1,
@@ -104,6 +140,7 @@ def compare(workload: api.WorkloadInput, scenarios: Sequence[str], catalog_files
 def diff(old: Plan | str | Path, new: Plan | str | Path, names: tuple[str, str] | None = None) -> Comparison:
     """Two plans (saved by `planner solve --format json`, or Plan objects) as a two-column comparison."""
     names = names or (str(old) if not isinstance(old, Plan) else "old", str(new) if not isinstance(new, Plan) else "new")
-    return Comparison((Column(names[0], summarize(read_plan(old))), Column(names[1], summarize(read_plan(new)))))
+    a, b = read_plan(old), read_plan(new)
+    return Comparison((Column(names[0], summarize(a)), Column(names[1], summarize(b))), pool_changes(a, b))
 
 

@@ -81,16 +81,22 @@ def expand_grid(params: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
 
 
 def point_record(point: Mapping[str, Any], plan: Plan | None, reason: str | None) -> dict[str, Any]:
-    """One sweep row: the parameter values, status, costs, GPUs by type and the single-GPU-type baselines."""
-    row: dict[str, Any] = dict(point)
+    """One sweep row: the parameter values (as swept, under their own names), status, costs, the fleet's GPU count
+    (`total_gpus`, so that a swept `gpus` keeps its values), GPUs by type and the single-GPU-type baselines."""
     if plan is None:
-        return row | {"status": "infeasible", "reason": reason, "cost_per_hour": None, "cost_per_month": None,
-                      "cost_per_million_output_tokens": None, "gpus": None, "gpus_by_type": {}, "baselines": {}}
-    s = summarize(plan)
-    return row | {"status": s["status"], "reason": None, "cost_per_hour": s["cost_per_hour"], "cost_per_month": s["cost_per_month"],
-                  "cost_per_million_output_tokens": s["cost_per_million_output_tokens"], "gpus": s["gpus"],
-                  "gpus_by_type": s["gpus_by_type"],
-                  "baselines": {b.gpu: b.cost_per_hour for b in plan.baselines}}
+        result = {"status": "infeasible", "reason": reason, "cost_per_hour": None, "cost_per_month": None,
+                  "cost_per_million_output_tokens": None, "total_gpus": None, "gpus_by_type": {}, "baselines": {}}
+    else:
+        s = summarize(plan)
+        result = {"status": s["status"], "reason": None, "cost_per_hour": s["cost_per_hour"], "cost_per_month": s["cost_per_month"],
+                  "cost_per_million_output_tokens": s["cost_per_million_output_tokens"], "total_gpus": s["gpus"],
+                  "gpus_by_type": s["gpus_by_type"], "baselines": {b.gpu: b.cost_per_hour for b in plan.baselines}}
+    return dict(point) | {k: v for k, v in result.items() if k not in point}
+
+
+def _cell(value: Any) -> Any:
+    """A swept value for one CSV cell: lists as `[h100,l4]` (as given on the command line), scalars unchanged."""
+    return "[" + ",".join(map(str, value)) + "]" if isinstance(value, (list, tuple)) else value
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,7 @@ class Sweep:
 
         rows = []
         for r in self.records:
-            flat = {k: v for k, v in r.items() if k not in ("gpus_by_type", "baselines")}
+            flat = {k: _cell(v) if k in self.params else v for k, v in r.items() if k not in ("gpus_by_type", "baselines")}
             flat |= {f"gpus_{g}": n for g, n in r["gpus_by_type"].items()}
             flat |= {f"baseline_{g}": c for g, c in r["baselines"].items()}
             rows.append(flat)

@@ -60,6 +60,22 @@ class PriceBook:
         return [InstanceOffer(i.id, gpu, i.gpus, tier, i.usd_per_hour[tier], f"{i.source} ({i.date})")  # type: ignore[index]
                 for i in self.catalog.instances_for(gpu, self.pricing.provider, tier)]
 
+    def tier_price(self, gpu: str, tier: str) -> Offer | None:
+        """USD per GPU-hour of `gpu` at `tier` at the workload's provider: the catalog's per-GPU row for that tier,
+        else the instance the on-demand row names, at that tier, divided by its GPUs (how prices.yaml derives
+        its per-GPU rates). None when the catalog has no such price. A pricing.overrides rate applies to every tier."""
+        if gpu in self.pricing.overrides:
+            return Offer(tier, self.pricing.overrides[gpu], 0, "pricing.overrides in the workload")
+        months = {"reserved-1y": 12, "reserved-3y": 36}.get(tier, 0)
+        row = self.catalog.price(gpu, self.pricing.provider, tier)
+        if row is not None:
+            return Offer(tier, row.usd_per_gpu_hour, months, f"{row.source} ({row.date})")
+        base = self.catalog.price(gpu, self.pricing.provider, "on-demand")
+        for inst in self.catalog.instances_for(gpu, self.pricing.provider, tier):
+            if base is not None and inst.id == base.instance:
+                return Offer(tier, inst.usd_per_hour[tier] / inst.gpus, months, f"{inst.id}: {inst.source} ({inst.date})")  # type: ignore[index]
+        return None
+
     def providers_selling(self, gpu: str) -> list[str]:
         """Providers with a price for `gpu` in the workload's tier (for error hints)."""
         return sorted(p.provider for p in self.catalog.prices.values() if p.gpu == gpu and p.tier == self.pricing.tier)

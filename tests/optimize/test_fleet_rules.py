@@ -135,3 +135,42 @@ def test_single_pool_closed_form_matches_the_milp():
     milp = optimize_fleet(problem.with_rules(FleetRules(max_pools=1)), SETTINGS)
     assert closed.cost_per_hour == pytest.approx(milp.cost_per_hour)
     assert closed.solution.replicas == milp.solution.replicas
+
+
+# ---- slots and tiers (planner.optimize.slots) ----
+def _slotted(rates, hours, od, res, spot=None, **extra):
+    from planner.optimize.slots import SlottedProblem
+
+    n = len(od)
+    specs = tuple(ReplicaSpec("m", f"g{k}", "bf16", "fp16", 1) for k in range(n))
+    nan = np.full(n, np.nan)
+    return SlottedProblem(specs, np.ones((n, 1)), np.array(rates, float).reshape(-1, 1), np.array(hours, float), 1.0,
+                          np.array(od, float), np.array(res, float) if res is not None else nan,
+                          np.array(spot, float) if spot is not None else nan, **extra)
+
+
+def test_two_slots_reserve_exactly_the_baseline():
+    # Slot A needs 2 replicas, slot B 4 (1 req/s each, rho 1), 365 h each. On-demand $1/h, reserved $0.6/h
+    # (paid all 730 h). Reserving r: 0.6*730 r + 365 (max(0, 2-r) + max(0, 4-r)):
+    # r=0: 2190, r=1: 1898, r=2: 1606, r=3: 1679, r=4: 1752 -> reserve 2 (the baseline), 2 more on demand in B.
+    # (A 3rd reserved replica is busy half the time: 0.6 > 0.5 x $1, so it loses.)
+    from planner.optimize.slots import optimize_slots
+
+    out = optimize_slots(_slotted([2.0, 4.0], [365, 365], [1.0], [0.6]), SETTINGS)
+    sol = out.solution
+    assert {s.gpu: n for s, n in sol.reserved.items()} == {"g0": 2}
+    assert [sum(d.values()) for d in sol.on_demand] == [0, 2] and sol.cost_per_month == pytest.approx(1606.0)
+    # One fleet all day: 4 on demand = 2920 $/month; 4 reserved = 1752.
+    problem = _slotted([2.0, 4.0], [365, 365], [1.0], [0.6])
+    assert optimize_slots(problem.all_day("on-demand"), SETTINGS).solution.cost_per_month == pytest.approx(2920.0)
+    assert optimize_slots(problem.all_day("reserved"), SETTINGS).solution.cost_per_month == pytest.approx(1752.0)
+
+
+def test_spot_counts_net_of_its_loss_and_within_its_cap():
+    # One slot of 730 h, 3 req/s. On-demand $1, spot $0.3 with 50 % loss: a spot replica counts as 0.5.
+    # Spot capped at 4 GPUs: 4 spot (= 2 replicas' worth) + 1 on demand = 4 x 0.3 + 1 = $2.2/h < 3 on demand.
+    from planner.optimize.slots import optimize_slots
+
+    sol = optimize_slots(_slotted([3.0], [730], [1.0], None, [0.3], spot_loss=0.5, spot_gpus={"g0": 4}), SETTINGS).solution
+    assert sum(sol.spot[0].values()) == 4 and sum(sol.on_demand[0].values()) == 1
+    assert sol.cost_per_month == pytest.approx(2.2 * 730)

@@ -27,8 +27,9 @@ def test_prefill_of_mixed_prompts_has_the_same_tokens_and_attention_work(cfg):
 
 def test_kv_geometry(cfg):
     model = build_step_model(cfg)
-    # 412,512 KV tokens (planner.perf.memory.max_kv_tokens) in blocks of 16 tokens
-    assert model.kv_blocks == 412512 // 16
+    # vLLM's blocks (planner.perf.memory.vllm_kv_cache): 79.22 GiB x 0.9 - 14.96 weights - 1.00 activations
+    # - 1.00 non-torch = 54.34 GiB over 2 MiB blocks (16 tokens x 128 KiB) = 27,823 blocks
+    assert model.kv_blocks == 27823
     assert model.reserve_blocks == 0  # paged
 
 

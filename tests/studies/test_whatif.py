@@ -79,13 +79,39 @@ def test_diff_and_fail_above_exit_codes(path, tmp_path):
     assert ok.exit_code == 0, ok.output
     assert f"+${new_cost - old_cost:,.0f}/month (+{growth_pct:.0f} %)" in ok.output
     fail = runner.invoke(cli, ["diff", str(old), str(new), "--fail-above", f"{growth_pct - 1:.2f}"])
-    assert fail.exit_code == 1 and "error: monthly cost grows" in fail.output
+    assert fail.exit_code == 1 and "error: the monthly cost grows by" in fail.output
     shrink = runner.invoke(cli, ["diff", str(new), str(old), "--fail-above", "0"])
     assert shrink.exit_code == 0  # cost went down
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     res = runner.invoke(cli, ["diff", str(bad), str(new)])
     assert res.exit_code == 2 and res.output.strip() == f"error: {bad}:1: not valid JSON: Expecting property name enclosed in double quotes"
+
+
+def test_diff_is_infracost_shaped_with_money_and_percent_gates(path, tmp_path):
+    old, new = _save(path, tmp_path, "old.json"), _save(path, tmp_path, "new.json", scenario="growth")
+    a, b = planner.solve(path), planner.solve(path, scenario="growth")
+    comp = diff(old, new)
+    # every changed pool is one line; their monthly changes add up to the total change
+    assert sum(p.usd_per_month for p in comp.pools) == pytest.approx(comp.changes()[1].usd_per_month, abs=0.02)
+    keys = {p.key for p in a.pools} | {p.key for p in b.pools}
+    assert {p.key for p in comp.pools} <= keys and all(p.action in "+-~" for p in comp.pools)
+    out = CliRunner().invoke(cli, ["diff", str(old), str(new)]).output
+    for p in comp.pools:
+        assert next(ln for ln in out.splitlines() if ln.startswith(f"{p.action} {p.key} ")).endswith("/month")
+    assert "Monthly cost change: +$" in out and "pools changed:" in out
+    grown = comp.changes()[1].usd_per_month
+    runner = CliRunner()
+    assert runner.invoke(cli, ["diff", str(old), str(new), "--fail-above", f"${grown + 10:.0f}"]).exit_code == 0
+    money = runner.invoke(cli, ["diff", str(old), str(new), "--fail-above", f"${grown - 10:.0f}"])
+    assert money.exit_code == 1 and "more than the allowed $" in money.output
+    assert runner.invoke(cli, ["diff", str(old), str(new), "--fail-above", "5%"]).exit_code == 1
+    assert runner.invoke(cli, ["diff", str(old), str(new), "--fail-above", "500%"]).exit_code == 0
+    for bad in ("nan", "inf", "-5%", "five"):
+        res = runner.invoke(cli, ["diff", str(old), str(new), "--fail-above", bad])
+        assert res.exit_code == 2 and "--fail-above" in res.output and "Traceback" not in res.output
+    same = runner.invoke(cli, ["diff", str(old), str(old)]).output
+    assert "no pool changed" in same and "Monthly cost change: $0/month" in same
 
 
 def test_sweep_rows_include_infeasible_points_with_reason(path):

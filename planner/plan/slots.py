@@ -1,0 +1,118 @@
+"""A plan over time slots (docs/fleet.md, "Slots and tiers"): the slotted problem from the workload's prices per
+tier, and the Plan of its solution: the fleet per slot, the reserved baseline, and the month's cost of the mix
+against one fleet all day (on demand, sized for the peak; or all reserved)."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from planner.demand.series import HOURS_PER_MONTH, DemandSeries
+from planner.errors import InfeasibleError, SolverError
+from planner.io.catalog import Catalog
+from planner.io.workload import LoadedWorkload, input_error
+from planner.optimize.fleet import FleetOutcome, SolverSettings
+from planner.optimize.formulation import FleetSolution
+from planner.optimize.slots import SlotOutcome, SlottedProblem, SlotSolution, optimize_slots
+from planner.plan.build import assemble_plan
+from planner.plan.model import Plan
+from planner.schemas.plan import SlotDoc, TiersDoc
+from planner.supply.prices import PriceBook
+from planner.supply.table import CapacityTable
+
+UNSUPPORTED = ("max_pools", "pool_overhead_per_hour", "min_replicas", "redundancy", "power")
+"""Fleet rules the slotted MILP does not model yet (an error says so rather than ignoring them)."""
+
+
+def is_slotted(loaded: LoadedWorkload, demand: DemandSeries) -> bool:
+    """Whether the workload plans over slots or tiers (several periods, reserved or spot capacity)."""
+    p = loaded.workload.pricing
+    return len(demand.periods) > 1 or p.reserved is not None or p.spot is not None
+
+
+def _check(loaded: LoadedWorkload) -> None:
+    w = loaded.workload
+    if w.pricing.unit == "instance":
+        raise input_error(loaded, ("pricing", "unit"), "instances are not combined with slots, reserved or spot capacity yet; use unit: gpu")
+    defaults = type(w.fleet)()
+    for name in UNSUPPORTED:
+        if getattr(w.fleet, name) != getattr(defaults, name):
+            raise input_error(loaded, ("fleet", name), "not modelled with slots, reserved or spot capacity yet (docs/fleet.md); "
+                              "limits and budget_per_month are")
+
+
+def slotted_problem(loaded: LoadedWorkload, catalog: Catalog, table: CapacityTable, demand: DemandSeries) -> SlottedProblem:
+    """Per-slot rates and hours, and one replica's USD/hour per tier for every config (NaN: not sold so)."""
+    _check(loaded)
+    w = loaded.workload
+    book = PriceBook(catalog, w.pricing)
+
+    def prices(tier: str | None) -> np.ndarray:
+        per_gpu = {}
+        for gpu in {c.gpu for c in table.configs}:
+            offer = book.tier_price(gpu, tier) if tier else None
+            per_gpu[gpu] = offer.usd_per_gpu_hour if offer else np.nan
+        return np.array([per_gpu[c.gpu] * c.tp for c in table.configs], dtype=float)
+
+    spot = w.pricing.spot
+    limits = {k: v for k, v in w.fleet.limits.items() if k in catalog.gpus}
+    return SlottedProblem(table.configs, table.max_rps, demand.rates[0], np.array([p.hours_per_month for p in demand.periods]),
+                          w.utilization_target, table.costs.astype(float), prices(w.pricing.reserved), prices("spot" if spot else None),
+                          spot.loss if spot else 0.0, dict(spot.max_gpus) if spot else {}, limits, w.fleet.budget_per_month)
+
+
+def _keys(counts: dict) -> dict[str, int]:
+    return {spec.key: n for spec, n in sorted(counts.items(), key=lambda kv: kv[0].key)}
+
+
+def _gpus(counts: dict) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for spec, n in counts.items():
+        out[spec.gpu] = out.get(spec.gpu, 0) + spec.tp * n
+    return dict(sorted(out.items()))
+
+
+def _slot_costs(problem: SlottedProblem, sol: SlotSolution, t: int) -> dict:
+    """USD/hour of each config's replicas in slot t, at their tiers."""
+    row = {spec: k for k, spec in enumerate(problem.configs)}
+    out: dict = {}
+    for counts, price in ((sol.reserved, problem.reserved), (sol.on_demand[t], problem.on_demand), (sol.spot[t], problem.spot)):
+        for spec, n in counts.items():
+            out[spec] = out.get(spec, 0.0) + float(price[row[spec]]) * n
+    return out
+
+
+def _all_day(problem: SlottedProblem, tier: str, settings: SolverSettings) -> float | None:
+    if tier == "reserved" and np.isnan(problem.reserved).all():
+        return None
+    outcome = optimize_slots(problem.all_day(tier), settings)
+    return outcome.solution.cost_per_month if outcome.solution else None
+
+
+def assemble_slotted_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, catalog: Catalog,
+                          settings: SolverSettings, catalog_files: tuple[str | Path, ...] = ()) -> Plan:
+    """Solve over the slots and build the Plan: pools and routing of the busiest slot, the fleet per slot, the
+    reserved baseline, and the mix's $/month against one fleet all day (on demand at peak, all reserved)."""
+    problem = slotted_problem(loaded, catalog, table, demand)
+    outcome: SlotOutcome = optimize_slots(problem, settings)
+    if outcome.status.value == "infeasible":
+        raise InfeasibleError("no fleet serves every slot within the SLOs, caps and budget; "
+                              "hint: raise fleet.limits or budget_per_month, or allow more GPU types")
+    if outcome.solution is None or outcome.result is None:
+        raise SolverError(f"the solver stopped without a plan (status {outcome.status}); raise solver.time_limit_s")
+    sol = outcome.solution
+    peak = int(np.argmax(problem.rates.sum(axis=1)))
+    slots = [SlotDoc(label=period.name, hours_per_month=period.hours_per_month, rate_rps=float(problem.rates[t].sum()),
+                     reserved=_keys(sol.reserved), on_demand=_keys(sol.on_demand[t]), spot=_keys(sol.spot[t]),
+                     cost_per_hour=float(sum(_slot_costs(problem, sol, t).values())), gpus_by_type=_gpus(sol.replicas(t)))
+             for t, period in enumerate(demand.periods)]
+    tiers = TiersDoc(reserved_tier=loaded.workload.pricing.reserved, reserved=_keys(sol.reserved), mix_per_month=sol.cost_per_month,
+                     all_on_demand_at_peak_per_month=_all_day(problem, "on-demand", settings),
+                     all_reserved_per_month=_all_day(problem, "reserved", settings) if loaded.workload.pricing.reserved else None)
+    at_peak = replace(demand, periods=(demand.periods[peak],), rates=demand.rates[:, peak:peak + 1, :])
+    best = FleetOutcome(outcome.status, FleetSolution(sol.replicas(peak), sol.shares[peak]), sol.cost_per_month / HOURS_PER_MONTH, outcome.result)
+    plan = assemble_plan(loaded, table, at_peak, best, settings, catalog_files, pool_costs=_slot_costs(problem, sol, peak))
+    notes = plan.notes + (f"pools and routing are the busiest slot's ({demand.periods[peak].name}); the cost is the month's mix "
+                          f"over {len(slots)} slots / {HOURS_PER_MONTH:g} h",)
+    return replace(plan, slots=tuple(slots), tiers=tiers, notes=notes)
