@@ -1,6 +1,7 @@
 """Benchmark-tool readers: vLLM, SGLang, AIPerf, GenAI-Perf, GuideLLM.
 
 Fixtures, and how they were made (no tool can run a benchmark here: no GPU, no server):
+- tests/io/fixtures/aiperf013_*: written by the real AIPerf 0.13.0 exporters (see test_files_written_by_aiperf_0_13_exporters).
 - tests/io/fixtures/aiperf_*: the example outputs published in AIPerf's docs/tutorials/working-with-profile-exports.md
   (ai-dynamo/aiperf), trimmed; the CSV gains the Input Sequence Length row AIPerf writes.
 - tests/io/fixtures/genai_perf_*.csv: the layout of GenAI-Perf's CsvExporter (triton perf_analyzer
@@ -156,3 +157,16 @@ def test_units_other_than_ms_are_converted(run, write) -> None:  # noqa: ANN001
     doc["time_to_first_token"] = {"unit": "ns", "avg": run.ttft_ms * 1e6}
     obs = {o.metric: o for o in _read(write("ns.json", json.dumps(doc)))}
     assert math.isclose(obs["ttft_ms"].measured, run.ttft_ms, rel_tol=1e-9)
+
+
+def test_files_written_by_aiperf_0_13_exporters() -> None:
+    """aiperf013_*: written by AIPerf 0.13.0's own MetricsJsonExporter and MetricsCsvExporter (pip install aiperf),
+    fed a BenchmarkConfig from its CLI converter (`--concurrency 16`) and MetricResults of a planner-simulated run
+    (19.62 ms mean TTFT, 10.15 ms ITL, 6.84 req/s, 1751.2 tok/s, 512/256 tokens); no server needed."""
+    obs = {o.metric: o for o in _read(FIXTURES / "aiperf013_profile_export_aiperf.json")}
+    assert (obs["ttft_ms"].mode, obs["ttft_ms"].load) == ("concurrency", 16.0)  # input_config.phases[0].concurrency
+    assert (obs["ttft_ms"].measured, obs["tpot_ms"].measured, obs["output_tok_s"].measured) == (19.62, 10.15, 1751.2)
+    assert (obs["ttft_ms"].input_tokens, obs["ttft_ms"].output_tokens) == (512, 256)
+    csv_obs = {o.metric: o for o in _read(FIXTURES / "aiperf013_profile_export_aiperf.csv")}
+    assert {m: o.measured for m, o in csv_obs.items()} == {m: o.measured for m, o in obs.items()}
+    assert csv_obs["ttft_ms"].load == 6.84  # the CSV does not record the load: the measured rate
