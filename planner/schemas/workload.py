@@ -189,7 +189,8 @@ class Engine(Base):
 
 class SolverOptions(Base):
     name: Literal["highs", "cbc"] = "highs"
-    time_limit_s: Positive = 30.0
+    time_limit_s: Annotated[float, Field(ge=0.1, le=86400, allow_inf_nan=False)] = 30.0
+    """Seconds the MILP solver may run (0.1 s to a day; the CLI's --time-limit has the same floor)."""
     mip_gap: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 1e-6
 
 
