@@ -73,3 +73,10 @@ def test_single_measurement_files_are_refused(tmp_path) -> None:  # noqa: ANN001
                                      "  histogram:\n    - {input: [1, 1024], output: [1, 256], share: 1}\n")
     res = CliRunner().invoke(cli, ["profile", "from-runs", str(path), "--gpu", "h100", "--workload", str(tmp_path / "w.yaml")])
     assert res.exit_code == 2 and "holds single measurements, not benchmark runs" in res.output
+
+
+def test_a_benchmark_file_as_capacity_profile_says_how_to_convert_it(tmp_path) -> None:  # noqa: ANN001
+    (tmp_path / "runs.jsonl").write_text(LAYOUTS["sglang-bench-jsonl"](_run(512, 128, 4.0, 100, 20)))
+    with pytest.raises(PlannerError, match=r"runs.jsonl: this is a sglang-bench-jsonl benchmark result, not a capacity profile; "
+                                           r"turn its runs into one with `planner profile from-runs runs.jsonl@GPU"):
+        read_profile(tmp_path / "runs.jsonl")
