@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from planner.cli.options import catalog_option, emit, output_option
+from planner.cli.options import RegularFile, catalog_option, emit, output_option
 
 
 @click.group()
@@ -12,7 +12,7 @@ def profile() -> None:
 
 
 @profile.command()
-@click.argument("workload", type=click.Path(exists=True, dir_okay=False))
+@click.argument("workload", type=RegularFile())
 @catalog_option
 @output_option
 def export(workload: str, catalog_files: tuple[str, ...], output: str | None) -> None:
@@ -33,7 +33,7 @@ def export(workload: str, catalog_files: tuple[str, ...], output: str | None) ->
 
 @profile.command("from-runs")
 @click.argument("runs", nargs=-1, required=True)
-@click.option("--workload", required=True, type=click.Path(exists=True, dir_okay=False), help="Workload whose SLOs the rates must meet.")
+@click.option("--workload", required=True, type=RegularFile(), help="Workload whose SLOs the rates must meet.")
 @click.option("--gpu", help="GPU id the runs were measured on (or per file: FILE@gpu/quant/tpN[/kv-fp8]).")
 @click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True, help="TP of the runs.")
 @click.option("--quant", default="bf16", show_default=True, help="Weight format of the runs.")
