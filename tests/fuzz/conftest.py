@@ -2,7 +2,7 @@
 
 Only two outcomes are allowed for hostile input: a result (exit 0; 1 for the CI gates of diff and --verify;
 3 when no fleet can meet the SLOs) or a clean error naming the file (and line where there is one), exit 2.
-Never a traceback, never a hang. `PLANNER_FUZZ_EXAMPLES=2000 pytest tests/fuzz -n0` is the long run
+Never a traceback, never a hang. `PLANNER_FUZZ_EXAMPLES=2000 pytest tests/fuzz` is the long run
 (docs/contributing.md); CI runs the default budget, under 3 minutes on 2 cores.
 """
 from __future__ import annotations
