@@ -41,10 +41,15 @@ class Problem:
     """Everything upstream of the optimizer, for callers that want to inspect or reuse it."""
 
     loaded: LoadedWorkload
+    """The validated workload (with overrides applied) and where it came from."""
     catalog: Catalog
+    """GPUs, models, quantization formats and prices used."""
     demand: DemandSeries
+    """Buckets and their design rates."""
     table: CapacityTable
+    """Max req/s of every candidate config in every bucket under the SLOs."""
     rejected: tuple[Rejection, ...]
+    """Configs left out before the table, each with why (does not fit, TP does not divide the heads, ...)."""
 
 
 def as_loaded(workload: WorkloadInput) -> LoadedWorkload:

@@ -24,3 +24,12 @@ def test_every_command_has_help_with_an_example():
     for name, command in walk(cli):
         assert command.help and "Example:" in command.help, f"`planner {name}` has no usage example in its help"
         assert name.split()[0] in (ROOT / "README.md").read_text(), f"README does not mention `planner {name}`"
+
+
+def test_api_reference_is_generated_from_the_current_docstrings():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("render_api", ROOT / "scripts" / "render_api.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (ROOT / "docs" / "api.md").read_text() == module.render(), "docs/api.md is stale: run python scripts/render_api.py"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from planner.cli.options import catalog_option, emit, output_option
+from planner.cli.options import RegularFile, catalog_option, emit, output_option
 
 
 @click.command()
-@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("results", nargs=-1, required=True, type=RegularFile())
 @click.option("--model", help="Model id the vLLM JSON results were measured with (CSV rows name their own).")
 @click.option("--gpu", help="GPU id of the vLLM JSON results.")
 @click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True, help="TP of the vLLM JSON results.")

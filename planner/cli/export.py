@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import click
 
-from planner.cli.options import catalog_option
+from planner.cli.options import RegularFile, catalog_option
 
 
 @click.command()
-@click.argument("plan", type=click.Path(exists=True, dir_okay=False))
+@click.argument("plan", type=RegularFile())
 @click.option("--to", "to", type=click.Choice(["vllm", "k8s", "skypilot"]), required=True, help="What to write.")
 @click.option("-o", "out_dir", type=click.Path(file_okay=False), required=True, help="Folder to write into (created).")
 @click.option("--model-path", help="Checkpoint to serve (a Hugging Face repo or a path) instead of the catalog's repo.")

@@ -40,11 +40,24 @@ class Threshold(click.ParamType):
         return kind, number
 
 
+class RegularFile(click.Path):
+    """An existing regular file: FIFOs and devices are refused before anything blocks reading them."""
+
+    def __init__(self) -> None:
+        super().__init__(exists=True, dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        if not Path(path).is_file():
+            self.fail(f"{value}: not a regular file (a FIFO or device); give a file", param, ctx)
+        return path
+
+
 SEED = click.IntRange(min=0, max=2**63 - 1)
 """A random seed: numpy's generators take non-negative integers."""
 
 catalog_option = click.option(
-    "--catalog", "catalog_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+    "--catalog", "catalog_files", multiple=True, type=RegularFile(),
     help="Extra catalog YAML (GPUs, models, prices); may repeat. Entries replace shipped ones with the same id.",
 )
 output_option = click.option(

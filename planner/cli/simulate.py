@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from planner.cli.options import SEED, FiniteFloat, catalog_option, emit, format_option, output_option
+from planner.cli.options import SEED, FiniteFloat, RegularFile, catalog_option, emit, format_option, output_option
 from planner.errors import WorkloadError
 from planner.io.files import write_atomic
 from planner.simulate.policies import POLICIES
@@ -37,10 +37,10 @@ def write_timeline(result, path: str) -> None:  # noqa: ANN001 - SimResult, impo
 
 
 @click.command()
-@click.argument("plan", type=click.Path(exists=True, dir_okay=False))
-@click.option("--trace", "trace_file", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.argument("plan", type=RegularFile())
+@click.option("--trace", "trace_file", type=RegularFile(), default=None,
               help="Replay this trace (as recorded) instead of the plan's workload traffic.")
-@click.option("--workload", "workload_file", type=click.Path(exists=True, dir_okay=False), default=None,
+@click.option("--workload", "workload_file", type=RegularFile(), default=None,
               help="Take traffic, SLOs and engine settings from this workload instead of the plan's echo.")
 @duration_option
 @seed_option

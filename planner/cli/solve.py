@@ -6,13 +6,14 @@ import sys
 import click
 
 from planner.cli.options import (
-    BAD_ROWS_HELP, SEED, FiniteFloat, catalog_option, emit, format_option, output_option, scenario_option, set_option,
+    BAD_ROWS_HELP, SEED, FiniteFloat, RegularFile, catalog_option, emit, format_option, output_option, scenario_option,
+    set_option,
 )
 from planner.optimize.solvers import SOLVERS
 
 
 @click.command()
-@click.argument("workload", type=click.Path(exists=True, dir_okay=False))
+@click.argument("workload", type=RegularFile())
 @catalog_option
 @format_option("table", "json", "csv", "md")
 @output_option

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from planner.cli.options import emit, on_bad_rows_option, output_option
+from planner.cli.options import FiniteFloat, emit, on_bad_rows_option, output_option
 from planner.demand.synthetic import KINDS
 from planner.errors import WorkloadError
 from planner.io.files import write_atomic
@@ -15,7 +15,8 @@ MAX_GENERATED = 1e8
 """Most requests `trace generate` writes (~4 GB of CSV)."""
 format_choice = click.option("--format", "trace_format", type=click.Choice(["auto", "csv", "jsonl", "parquet"]), default="auto",
                              help="Trace format (auto: from the file name; .csv.gz is csv).")
-window_option = click.option("--window", type=float, default=60.0, show_default=True, help="Window (s) for peak/p95 rates.")
+window_option = click.option("--window", type=FiniteFloat(min=0, min_open=True), default=60.0, show_default=True,
+                             help="Window (s) for peak/p95 rates.")
 
 
 @click.group()
@@ -44,14 +45,6 @@ def generate(kind: str, rps: float, minutes: float, seed: int, output: str) -> N
     click.echo(f"wrote {output}: {len(t)} requests over {t.duration_s / 60:.1f} min ({KINDS[kind].description})", err=True)
 
 
-def _window(window: float) -> float:
-    import math
-
-    if not (math.isfinite(window) and window > 0):
-        raise WorkloadError(f"--window: expected a positive number of seconds, got {window}")
-    return window
-
-
 @trace.command()
 @click.argument("path")
 @format_choice
@@ -67,7 +60,6 @@ def stats(path: str, trace_format: str, window: float, on_bad_rows: str) -> None
     from planner.io.traces.histogram import summarise
     from planner.io.traces.scan import scan_trace
 
-    window = _window(window)
     with scan_trace(path, trace_format, on_bad_rows) as scan:  # type: ignore[arg-type]
         h = summarise(scan, [1], [1], 2**62, window, (50, 90, 99))
         layout = scan.layout.name
@@ -115,7 +107,6 @@ def bucket(path: str, trace_format: str, window: float, on_bad_rows: str, input_
     Example: planner trace bucket 'logs/*.parquet' -o traffic.yaml; planner trace bucket logs.csv --sql --dialect spark
     """
     edges_in, edges_out = _edges(input_edges, "--input-edges"), _edges(output_edges, "--output-edges")
-    window = _window(window)
     if sql:
         from planner.io.traces.warehouse import bucket_sql
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from planner.cli.options import (
-    FiniteFloat, Threshold, catalog_option, emit, format_option, output_option, scenario_option, set_option,
+    FiniteFloat, RegularFile, Threshold, catalog_option, emit, format_option, output_option, scenario_option, set_option,
 )
 from planner.io.files import write_atomic
 
-workload_argument = click.argument("workload", type=click.Path(exists=True, dir_okay=False))
+workload_argument = click.argument("workload", type=RegularFile())
 jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=-1), default=-1, show_default=True,
                            help="Parallel solver processes (joblib); -1 = one per CPU.")
 
@@ -57,8 +57,8 @@ def compare(workload: str, scenarios: str, catalog_files: tuple[str, ...], fmt: 
 
 
 @click.command()
-@click.argument("old", type=click.Path(exists=True, dir_okay=False))
-@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@click.argument("old", type=RegularFile())
+@click.argument("new", type=RegularFile())
 @format_option("table", "md", "json", "html")
 @output_option
 @click.option("--fail-above", "fail_above", type=Threshold(), default=None, metavar="PCT%|$USD",

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from planner.optimize.formulation import FleetFormulation, FleetSolution, dominated
+from planner.optimize.headroom import enforce_utilization
 from planner.optimize.problem import FleetProblem
 from planner.optimize.solvers import SolveResult, SolveStatus, solve
 
@@ -43,7 +44,7 @@ def optimize_fleet(problem: FleetProblem, settings: SolverSettings = SolverSetti
     result = solve(formulation.model, settings.name, settings.time_limit_s, settings.mip_gap)
     if not result.has_solution:
         return FleetOutcome(result.status, result=result)
-    solution = formulation.decode(result.values)
+    solution = enforce_utilization(problem, formulation.decode(result.values))
     return FleetOutcome(result.status, solution, solution.cost_per_hour(problem), result)
 
 

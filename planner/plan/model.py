@@ -69,19 +69,33 @@ class Plan:
     """Result of `planner solve`. `to_dict()` is the versioned JSON document (planner.schemas.plan.PlanDoc)."""
 
     status: str
+    """`optimal`, or `time_limit` when the solver stopped at its time limit (then `gap` says how far from proven)."""
     solver: str
+    """The MILP solver that produced it (`highs` or `cbc`)."""
     gap: float | None
+    """Relative gap between the plan's cost and the solver's proven bound (0 when optimal; None when unknown)."""
     runtime_s: float
+    """Solver wall time, seconds."""
     cost_per_hour: float
+    """USD per hour of the whole fleet (cost_per_month is this x 730 h)."""
     pools: tuple[Pool, ...]
+    """One pool per config bought: replicas, cost, utilization, predicted p99 latency, binding resource."""
     routing: tuple[Route, ...]
+    """Per request-size bucket, the share of its traffic each pool takes (what a load balancer needs)."""
     baselines: tuple[Baseline, ...]
+    """The cheapest fleet of each single GPU type (cost None with the reason where that type cannot serve it all)."""
     design_rps: float
+    """Request rate the fleet is sized for (req/s)."""
     output_tokens_per_s: float
+    """Output tokens per second at the design rate."""
     input_tokens_per_s: float
+    """Prompt tokens per second at the design rate."""
     model: str
+    """Catalog id of the served model."""
     slo: SLO
+    """The latency SLOs the plan meets (TTFT, TPOT at a percentile)."""
     utilization_target: float
+    """Most of its SLO capacity any pool runs at, at the design rate (a hard limit: planner.optimize.headroom)."""
     demand: DemandSummary
     """What the plan was sized for: design rate, how it was derived, each bucket's share and rate."""
     instances: tuple[InstanceDoc, ...] = ()
@@ -94,12 +108,15 @@ class Plan:
     """The fleet per time slot (`traffic.slots`); pools and routing are then the busiest slot's, and the cost
     is the month's mix over 730 h."""
     tiers: TiersDoc | None = None
+    """Reserved / on-demand / spot split when the workload plans price tiers (None otherwise)."""
     mean_over_design: float | None = None
     """Mean traffic / design rate (planner.demand.series.RateStats.mean_over_design): how busy the fleet is on average."""
     inputs: dict[str, Any] = field(default_factory=dict)
+    """Echo of what produced the plan: the workload, its hash, the trace and catalog files with their hashes."""
     notes: tuple[str, ...] = ()
+    """Caveats to read with the plan (time limit hit, requests dropped, bad trace rows skipped, ...)."""
     floor: Floor | None = None
-    """The physical floor (planner.plan.floor) and the plan's ratio to it; None for measured profiles."""
+    """The physical floor (planner.plan.floor) and the plan's ratio to it; None without a catalog."""
 
     @property
     def cost_per_month(self) -> float:

@@ -105,7 +105,9 @@ def assemble_slotted_plan(loaded: LoadedWorkload, table: CapacityTable, demand: 
     peak = int(np.argmax(problem.rates.sum(axis=1)))
     slots = [SlotDoc(label=period.name, hours_per_month=period.hours_per_month, rate_rps=float(problem.rates[t].sum()),
                      reserved=_keys(sol.reserved), on_demand=_keys(sol.on_demand[t]), spot=_keys(sol.spot[t]),
-                     cost_per_hour=float(sum(_slot_costs(problem, sol, t).values())), gpus_by_type=_gpus(sol.replicas(t)))
+                     cost_per_hour=float(sum(_slot_costs(problem, sol, t).values())), gpus_by_type=_gpus(sol.replicas(t)),
+                     gpus_by_tier={tier: _gpus(c) for tier, c in (("reserved", sol.reserved), ("on-demand", sol.on_demand[t]),
+                                                                   ("spot", sol.spot[t])) if c})
              for t, period in enumerate(demand.periods)]
     tiers = TiersDoc(reserved_tier=loaded.workload.pricing.reserved, reserved=_keys(sol.reserved), mix_per_month=sol.cost_per_month,
                      all_on_demand_at_peak_per_month=_all_day(problem, "on-demand", settings),

@@ -8,7 +8,7 @@ from typing import Any
 from planner.demand.series import HOURS_PER_MONTH
 from planner.plan.model import Plan
 from planner.report.plan_text import headline, plan_tables
-from planner.report.plots import composition_png, cost_curve_png, tornado_png
+from planner.report.plots import composition_png, cost_curve_png, slots_png, tornado_png
 from planner.studies.report import ReportData
 from planner.report.tables import html_table, money
 from planner.report.whatif_text import comparison_table, sensitivity_rows, sweep_rows
@@ -70,6 +70,7 @@ def render_report_html(data: ReportData) -> str:
     parts = [f"<h1>Capacity plan: {escape(data.title)}</h1>",
              f"<p class=sub>{escape(plan.model)} &middot; generated {data.generated} by planner &middot; status {escape(plan.status)}</p>",
              _cards(plan), "<ul>" + "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in headline(plan)) + "</ul>",
+             *_slots_html(plan, tables),
              "<h2>Pools</h2>", _table(tables["pools"].header, tables["pools"].rows), "<h2>Routing (bucket &rarr; pool shares)</h2>", _table(tables["routing"].header, tables["routing"].rows),
              "<h2>Cost per 1M tokens</h2>", _table(tables["tokens"].header, tables["tokens"].rows),
              "<p class=note>Each figure charges the whole fleet to one token kind, so input and output figures do not add up; "
@@ -87,6 +88,14 @@ def render_report_html(data: ReportData) -> str:
     if plan.notes:
         parts += ["<h2>Notes</h2><ul>"] + [f"<li>{escape(n)}</li>" for n in plan.notes] + ["</ul>"]
     return _page(f"Capacity plan: {data.title}", "\n".join(parts))
+
+
+def _slots_html(plan: Plan, tables: dict) -> list[str]:
+    """A plan over time slots: the stacked chart by GPU type and tier, and the slot table."""
+    if not plan.slots:
+        return []
+    return ["<h2>Fleet per slot</h2>", _img(slots_png(plan), "fleet per slot by GPU type and tier"),
+            _table(tables["slots"].header, tables["slots"].rows)]
 
 
 def _accuracy_html(data: ReportData) -> list[str]:

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from planner.demand.series import HOURS_PER_MONTH
+from planner.plan.model import Plan
 from planner.studies.sensitivity import Sensitivity
 from planner.studies.sweep import Sweep
 
@@ -98,6 +99,32 @@ def composition_png(sweep: Sweep, x: str | None = None, title: str = "Fleet comp
     ax.set_xlabel(", ".join(sweep.params))
     ax.set_ylabel("GPUs")
     ax.set_title(title + (" (x = infeasible)" if any(r["status"] == "infeasible" for r in rows) else ""))
+    ax.grid(axis="y", alpha=0.3)
+    if gpus:
+        ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def slots_png(plan: Plan, title: str = "Fleet per slot by GPU type and tier") -> bytes:
+    """GPUs in each time slot, stacked by (GPU type, tier): reserved solid, on-demand lighter, spot hatched."""
+    slots = plan.slots
+    gpus = sorted({g for sl in slots for by in sl.gpus_by_tier.values() for g in by})
+    style = {"reserved": (1.0, ""), "on-demand": (0.55, ""), "spot": (0.35, "//")}
+    fig = Figure(figsize=(max(6.0, 0.4 * len(slots) + 2), 4.0))
+    ax = fig.add_subplot()
+    bottom = [0] * len(slots)
+    for i, gpu in enumerate(gpus):
+        for tier, (alpha, hatch) in style.items():
+            counts = [sl.gpus_by_tier.get(tier, {}).get(gpu, 0) for sl in slots]
+            if not any(counts):
+                continue
+            ax.bar(range(len(slots)), counts, bottom=bottom, label=f"{gpu} {tier}", color=_PALETTE[i % len(_PALETTE)],
+                   alpha=alpha, hatch=hatch, edgecolor="#333" if hatch else None)
+            bottom = [b + c for b, c in zip(bottom, counts)]
+    ax.set_xticks(range(len(slots)), [sl.label for sl in slots], rotation=45 if len(slots) > 8 else 0,
+                  ha="right" if len(slots) > 8 else "center", fontsize=8)
+    ax.set_ylabel("GPUs")
+    ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     if gpus:
         ax.legend(fontsize=8)

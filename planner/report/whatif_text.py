@@ -69,7 +69,19 @@ def _gpus(by_type: dict[str, int]) -> str:
 
 
 COMPARISON_ROWS = ("status", "$/hour", "$/month", "$/1M output tokens", "$/1M input tokens", "GPUs", "GPUs by type",
-                   "p99 TTFT ms (worst pool)", "p99 TPOT ms (worst pool)", "vs first")
+                   "fleet shape", "p99 TTFT ms (worst pool)", "p99 TPOT ms (worst pool)", "vs first")
+
+
+def fleet_shape(s: dict[str, Any]) -> str:
+    """Pools, the simplest plan's cost when there is one, instances, slots and the reserved baseline, in brief."""
+    parts = [f"{s.get('pools', 0)} pool{'s' if s.get('pools', 0) != 1 else ''}"]
+    if s.get("simplest_cost_per_month") is not None:
+        parts.append(f"simplest {_money(s['simplest_cost_per_month'])}/month")
+    if s.get("instances"):
+        parts.append(", ".join(f"{n} x {k}" for k, n in s["instances"].items()))
+    if s.get("slots"):
+        parts.append(f"{s['slots']} slots, {sum(s.get('reserved', {}).values())} reserved")
+    return "; ".join(parts)
 
 
 def comparison_cells(comp: Comparison) -> list[list[str]]:
@@ -82,7 +94,7 @@ def comparison_cells(comp: Comparison) -> list[list[str]]:
             continue
         out.append([str(s["status"]), _money(s["cost_per_hour"]), _money(s["cost_per_month"]),
                     _money(s["cost_per_million_output_tokens"]), _money(s["cost_per_million_input_tokens"]), str(s["gpus"]),
-                    _gpus(s["gpus_by_type"]), _ms(s["ttft_ms_p99"]), _ms(s["tpot_ms_p99"]), format_change(change)])
+                    _gpus(s["gpus_by_type"]), fleet_shape(s), _ms(s["ttft_ms_p99"]), _ms(s["tpot_ms_p99"]), format_change(change)])
     return out
 
 

@@ -101,6 +101,8 @@ class SlotDoc(_Doc):
     spot: dict[str, int] = {}
     cost_per_hour: float
     gpus_by_type: dict[str, int] = {}
+    gpus_by_tier: dict[str, dict[str, int]] = {}
+    """GPUs by tier ("reserved", "on-demand", "spot") and GPU type (the stacked chart of the HTML report)."""
 
 
 class TiersDoc(_Doc):

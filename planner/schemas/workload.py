@@ -10,6 +10,11 @@ from planner.schemas.catalog import PriceTier
 from planner.schemas.replica import EngineParams
 
 TokenCount = Annotated[int, Field(ge=1)]
+Rate = Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False)]
+"""Requests per second: positive and at most a billion (beyond that the MILP's replica counts overflow)."""
+Scale = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
+UtilizationTarget = Annotated[float, Field(ge=0.01, le=1, allow_inf_nan=False)]
+"""Planned share of each pool's capacity: from 1 % (below, the replica counts explode) to 100 %."""
 Percentile = Annotated[float, Field(ge=50, lt=100, allow_inf_nan=False)]
 
 DEFAULT_INPUT_EDGES = (1, 128, 512, 2048, 8192, 32768)
@@ -74,12 +79,12 @@ class Traffic(Base):
     trace: str | None = None
     """Path to a request trace (relative to the workload file)."""
     format: Literal["auto", "csv", "jsonl", "parquet"] = "auto"
-    rate_rps: Positive | None = None
+    rate_rps: Rate | None = None
     """Mean request rate when the traffic is a histogram."""
     histogram: list[HistogramEntry] | None = None
-    rate_scale: Positive = 1.0
+    rate_scale: Scale = 1.0
     """Multiply the design rate (growth what-ifs)."""
-    target_rps: Positive | None = None
+    target_rps: Rate | None = None
     """Scale the trace so its design rate is exactly this many requests/s."""
     design_rate: Literal["peak", "mean", "p95"] = "peak"
     peak_window_s: Positive = 60.0
@@ -233,7 +238,8 @@ class Engine(Base):
 
 class SolverOptions(Base):
     name: Literal["highs", "cbc"] = "highs"
-    time_limit_s: Positive = 30.0
+    time_limit_s: Annotated[float, Field(ge=0.1, le=86400, allow_inf_nan=False)] = 30.0
+    """Seconds the MILP solver may run (0.1 s to a day; the CLI's --time-limit has the same floor)."""
     mip_gap: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 1e-6
 
 
@@ -262,7 +268,7 @@ class Workload(Base):
     kv_dtype: list[Literal["fp16", "fp8"]] = ["fp16"]
     tp: list[Annotated[int, Field(ge=1, le=64)]] = [1, 2, 4, 8]
     pricing: Pricing = Pricing()
-    utilization_target: Fraction = 0.8
+    utilization_target: UtilizationTarget = 0.8
     engine: Engine = Engine()
     solver: SolverOptions = SolverOptions()
     fleet: Fleet = Fleet()

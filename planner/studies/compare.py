@@ -13,6 +13,7 @@ from planner.demand.series import HOURS_PER_MONTH
 from planner.errors import WorkloadError
 from planner.plan.document import read_plan
 from planner.plan.model import Plan
+from planner.demand.series import HOURS_PER_MONTH
 from planner.studies.parallel import run_parallel, solve_point
 
 
@@ -30,6 +31,11 @@ def summarize(plan: Plan) -> dict[str, Any]:
         "gpus_by_type": plan.gpus_by_type,
         "ttft_ms_p99": max(ttft) if ttft else None,
         "tpot_ms_p99": max(tpot) if tpot else None,
+        "pools": len(plan.pools),
+        "simplest_cost_per_month": None if plan.simplest is None else round(plan.simplest.cost_per_hour * HOURS_PER_MONTH, 2),
+        "instances": {i.name: i.count for i in plan.instances},
+        "slots": len(plan.slots),
+        "reserved": dict(plan.tiers.reserved) if plan.tiers else {},
     }
 
 

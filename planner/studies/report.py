@@ -27,6 +27,19 @@ TRAFFIC_FACTORS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 ACCURACY_DOC = Path(__file__).resolve().parents[2] / "docs" / "accuracy.md"
 
 
+def accuracy_text() -> str | None:
+    """docs/accuracy.md as installed with the package (planner.docs, pyproject.toml), else from a source checkout."""
+    import importlib.resources
+
+    try:
+        shipped = importlib.resources.files("planner.docs") / "accuracy.md"
+        if shipped.is_file():
+            return shipped.read_text(encoding="utf-8")
+    except ModuleNotFoundError:  # an editable install maps only real packages; the source tree has the file
+        pass
+    return ACCURACY_DOC.read_text(encoding="utf-8") if ACCURACY_DOC.is_file() else None
+
+
 @dataclass(frozen=True)
 class Accuracy:
     """The model's known error bars: the first table of docs/accuracy.md and the heading above it."""
@@ -109,7 +122,8 @@ def build_report(workload: api.WorkloadInput, overrides: Overrides | None = None
     w = loaded.workload
     traffic_path, traffic_base = (("traffic.target_rps", w.traffic.target_rps) if w.traffic.target_rps is not None
                                   else ("traffic.rate_scale", w.traffic.rate_scale))
-    accuracy = read_accuracy(ACCURACY_DOC.read_text(encoding="utf-8"), "docs/accuracy.md") if ACCURACY_DOC.is_file() else None
+    text = accuracy_text()
+    accuracy = read_accuracy(text, "docs/accuracy.md") if text is not None else None
     return ReportData(
         plan=plan,
         title=w.name or (str(loaded.doc.path.stem) if loaded.doc else "workload"),

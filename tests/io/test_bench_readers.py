@@ -1,6 +1,8 @@
 """Benchmark-tool readers: vLLM, SGLang, AIPerf, GenAI-Perf, GuideLLM.
 
 Fixtures, and how they were made (no tool can run a benchmark here: no GPU, no server):
+- tests/io/fixtures/aiperf013_*: written by the real AIPerf 0.13.0 exporters (see test_files_written_by_aiperf_0_13_exporters).
+- tests/io/fixtures/guidellm_benchmarks.json: strategies and metric distributions made by guidellm 0.8.1 models.
 - tests/io/fixtures/aiperf_*: the example outputs published in AIPerf's docs/tutorials/working-with-profile-exports.md
   (ai-dynamo/aiperf), trimmed; the CSV gains the Input Sequence Length row AIPerf writes.
 - tests/io/fixtures/genai_perf_*.csv: the layout of GenAI-Perf's CsvExporter (triton perf_analyzer
@@ -156,3 +158,30 @@ def test_units_other_than_ms_are_converted(run, write) -> None:  # noqa: ANN001
     doc["time_to_first_token"] = {"unit": "ns", "avg": run.ttft_ms * 1e6}
     obs = {o.metric: o for o in _read(write("ns.json", json.dumps(doc)))}
     assert math.isclose(obs["ttft_ms"].measured, run.ttft_ms, rel_tol=1e-9)
+
+
+def test_files_written_by_aiperf_0_13_exporters() -> None:
+    """aiperf013_*: written by AIPerf 0.13.0's own MetricsJsonExporter and MetricsCsvExporter (pip install aiperf),
+    fed a BenchmarkConfig from its CLI converter (`--concurrency 16`) and MetricResults of a planner-simulated run
+    (19.62 ms mean TTFT, 10.15 ms ITL, 6.84 req/s, 1751.2 tok/s, 512/256 tokens); no server needed."""
+    obs = {o.metric: o for o in _read(FIXTURES / "aiperf013_profile_export_aiperf.json")}
+    assert (obs["ttft_ms"].mode, obs["ttft_ms"].load) == ("concurrency", 16.0)  # input_config.phases[0].concurrency
+    assert (obs["ttft_ms"].measured, obs["tpot_ms"].measured, obs["output_tok_s"].measured) == (19.62, 10.15, 1751.2)
+    assert (obs["ttft_ms"].input_tokens, obs["ttft_ms"].output_tokens) == (512, 256)
+    csv_obs = {o.metric: o for o in _read(FIXTURES / "aiperf013_profile_export_aiperf.csv")}
+    assert {m: o.measured for m, o in csv_obs.items()} == {m: o.measured for m, o in obs.items()}
+    assert csv_obs["ttft_ms"].load == 6.84  # the CSV does not record the load: the measured rate
+
+
+def test_guidellm_json_made_with_guidellm_models() -> None:
+    """guidellm_benchmarks.json: the strategies are guidellm 0.8.1's own AsyncPoissonStrategy(rate=4) and
+    ConcurrentStrategy(streams=10) dumped, every metric a StatusDistributionSummary.from_values of the per-request
+    values of a planner-simulated run (llama-3.1-8b on one H100, 512/256 tokens, 200 requests, seed 1); the
+    report shell around them is hand-made. The means below are numpy's over those requests."""
+    obs = _read(FIXTURES / "guidellm_benchmarks.json")
+    ttft = [o for o in obs if o.metric == "ttft_ms"]
+    assert [(o.mode, o.load) for o in ttft] == [("rate", 4.0), ("concurrency", 10.0)]
+    assert [o.measured for o in ttft] == pytest.approx([19.36576282672008, 19.419767997931967])
+    assert [o.measured for o in obs if o.metric == "tpot_ms"] == pytest.approx([9.029172277159946, 10.39633186964376])
+    assert [o.measured for o in obs if o.metric == "output_tok_s"] == pytest.approx([942.0428625094335, 2215.697168791107])
+    assert {(o.input_tokens, o.output_tokens) for o in obs} == {(512, 256)}

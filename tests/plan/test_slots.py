@@ -46,3 +46,14 @@ def test_slots_refuse_rules_they_do_not_model():
     w["fleet"] = {"redundancy": "n+1"}
     with pytest.raises(WorkloadError, match="fleet.redundancy: not modelled with slots"):
         api.solve(w)
+
+
+def test_slot_table_and_stacked_chart():
+    from planner.report.plan_text import render_table
+    from planner.report.plots import slots_png
+
+    plan = api.solve(_workload(reserved="reserved-1y"))
+    text = render_table(plan)
+    assert "Fleet per slot (replicas by tier)" in text and "reserved baseline" in text and "all on demand at peak" in text
+    assert slots_png(plan)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plan.slots[0].gpus_by_tier == {"reserved": plan.slots[0].gpus_by_type}

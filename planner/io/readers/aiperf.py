@@ -4,8 +4,8 @@ records (`profile_export.jsonl`).
 Fields used. Aggregated JSON (`profile_export_aiperf.json`, `profile_export_genai_perf.json`): `avg` (and
 `p99`) of time_to_first_token and inter_token_latency (both tools define ITL per request as (latency - TTFT) /
 (output tokens - 1), vLLM's TPOT), `avg` of output_token_throughput, request_throughput, input_sequence_length
-and output_sequence_length, and the load from input_config (AIPerf: loadgen.concurrency / loadgen.request_rate;
-GenAI-Perf: concurrency / request_rate, or perf_analyzer.stimulus). CSV (`profile_export_aiperf.csv`,
+and output_sequence_length, and the load from input_config (AIPerf >= 0.13: the profiling phase's concurrency or rate; older AIPerf:
+loadgen.concurrency / loadgen.request_rate; GenAI-Perf: concurrency / request_rate, or perf_analyzer.stimulus). CSV (`profile_export_aiperf.csv`,
 `profile_export_genai_perf.csv`): the same statistics by their display names ("Time To First Token (ms)", ...).
 JSONL: per request, metrics.time_to_first_token, inter_token_latency, input_sequence_length and
 output_sequence_length (values in their `unit`), metadata.request_start_ns / request_end_ns for the span;
@@ -33,13 +33,15 @@ UNIT_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3, "sec": 1e3}
 
 
 def _load(config: Any) -> tuple[str, float] | None:
-    """(mode, load) from an input_config of either tool, or None when it does not say."""
+    """(mode, load) from an input_config of either tool, or None when it does not say: AIPerf >= 0.13 keeps it in
+    phases[] (the profiling phase: type concurrency with `concurrency`, or poisson/constant with `rate`), older
+    AIPerf in loadgen, GenAI-Perf at the top or in perf_analyzer.stimulus."""
     if not isinstance(config, dict):
         return None
-    for where in (config.get("loadgen"), (config.get("perf_analyzer") or {}).get("stimulus"), config):
-        if isinstance(where, dict) and ({"concurrency", "request_rate"} & where.keys()):
-            if where.get("concurrency") or where.get("request_rate"):
-                return open_loop(where.get("request_rate"), where.get("concurrency"))
+    phases = [p for p in config.get("phases") or [] if isinstance(p, dict) and p.get("kind", "profiling") == "profiling"]
+    for where in (*phases, config.get("loadgen"), (config.get("perf_analyzer") or {}).get("stimulus"), config):
+        if isinstance(where, dict) and (where.get("concurrency") or where.get("request_rate") or where.get("rate")):
+            return open_loop(where.get("request_rate", where.get("rate")), where.get("concurrency"))
     return None
 
 

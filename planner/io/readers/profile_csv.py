@@ -74,7 +74,10 @@ def read_profile(path: str | Path) -> Profile:
     if not records:
         raise WorkloadError(f"{path}: the profile is empty; expected a header line ({','.join(REQUIRED)}) and one row per config and bucket")
     header_line, header = records[0]
-    columns = _check_header(path, header_line, [h.strip() for h in header])
+    try:
+        columns = _check_header(path, header_line, [h.strip() for h in header])
+    except WorkloadError as exc:
+        raise WorkloadError(_bench_hint(path) or str(exc)) from None
     problems: list[tuple[int, str]] = []
     rows = []
     for line, fields in records[1:]:
@@ -92,6 +95,16 @@ def read_profile(path: str | Path) -> Profile:
     if problems:
         raise WorkloadError("\n".join(f"{path}:{line}: {msg}" for line, msg in sorted(problems)))
     return Profile(path, tuple(rows), hashlib.sha256(raw).hexdigest())
+
+
+def _bench_hint(path: Path) -> str:
+    """A hint when `path` is a benchmark result rather than a profile: how to turn it into one."""
+    from planner.io.readers import READERS, _load_all
+
+    _load_all()
+    layout = next((r.name for r in READERS.values() if hasattr(r, "read_runs") and r.sniff(path)), None)
+    return "" if layout is None else (f"{path}: this is a {layout} benchmark result, not a capacity profile; turn its runs into one "
+                                      f"with `planner profile from-runs {path.name}@GPU/QUANT/tpN --workload W.yaml -o profile.csv`")
 
 
 def _records(path: Path, text: str) -> list[tuple[int, list[str]]]:
