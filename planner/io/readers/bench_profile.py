@@ -75,7 +75,7 @@ def profile_rows(sources: list[RunsOf], ttft_ms: float, tpot_ms: float) -> list[
                 files = sorted({r.ref.split("#")[0] for r in s.runs})
                 source = f"{note}: {len(s.runs)} benchmark runs of {', '.join(files)}"
                 rows.append([s.gpu, ilo, "" if ihi >= OPEN else ihi, olo, "" if ohi >= OPEN else ohi, repr(rps), "",
-                             s.quant, s.tp, s.kv_dtype, source])
+                             s.quant, s.tp, s.kv_dtype, source, ""])  # the runs' engine budget: its default
     if not rows:
         raise PlannerError(f"no run meets p99 TTFT <= {ttft_ms:g} ms and TPOT <= {tpot_ms:g} ms; a capacity profile needs "
                            "at least one load point within the SLOs (add runs at lower rates or concurrencies)")
