@@ -116,6 +116,21 @@ def _all_day(problem: SlottedProblem, tier: str, settings: SolverSettings) -> fl
     return outcome.solution.cost_per_month if outcome.solution else None
 
 
+def _explain(problem: SlottedProblem, settings: SolverSettings) -> str:
+    """Why no fleet serves every slot: the month's cost with the GPU caps, then the budget, relaxed alone."""
+    lines = ["no fleet serves every slot within the SLOs and the fleet rules; relaxing one rule at a time:"]
+    rules = [("the GPU caps (fleet.limits)", replace(problem, gpu_caps={}), bool(problem.gpu_caps)),
+             ("the budget (fleet.budget_per_month)", replace(problem, budget_per_month=None), problem.budget_per_month is not None)]
+    for label, relaxed, active in rules:
+        if not active:
+            continue
+        outcome = optimize_slots(relaxed, settings)
+        cost = outcome.solution.cost_per_month if outcome.solution else None
+        lines.append(f"- without {label}: " + ("still infeasible" if cost is None else f"feasible at ${cost:,.0f}/month"))
+    lines.append("hint: raise or remove that rule, allow more GPU types, or relax the SLO")
+    return "\n".join(lines)
+
+
 def assemble_slotted_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, catalog: Catalog,
                           settings: SolverSettings, catalog_files: tuple[str | Path, ...] = ()) -> Plan:
     """Solve over the slots and build the Plan: pools and routing of the busiest slot, the fleet per slot, the
@@ -123,8 +138,7 @@ def assemble_slotted_plan(loaded: LoadedWorkload, table: CapacityTable, demand: 
     problem = slotted_problem(loaded, catalog, table, demand)
     outcome: SlotOutcome = optimize_slots(problem, settings)
     if outcome.status.value == "infeasible":
-        raise InfeasibleError("no fleet serves every slot within the SLOs, caps and budget; "
-                              "hint: raise fleet.limits or budget_per_month, or allow more GPU types")
+        raise InfeasibleError(_explain(problem, settings))
     if outcome.solution is None or outcome.result is None:
         raise SolverError(f"the solver stopped without a plan (status {outcome.status}); raise solver.time_limit_s")
     sol = outcome.solution

@@ -58,3 +58,15 @@ def test_slot_table_and_stacked_chart():
     assert slots_png(plan)[:8] == b"\x89PNG\r\n\x1a\n"
     assert plan.slots[0].gpus_by_tier == {"reserved": plan.slots[0].gpus_by_type}
     assert sum(sum(v.values()) for v in plan.slots[1].gpus_by_tier.values()) == sum(plan.slots[1].gpus_by_type.values())
+
+
+def test_infeasible_slots_say_which_rule_to_relax():
+    from planner.errors import InfeasibleError
+
+    w = _workload(reserved="reserved-1y")
+    w["fleet"] = {"limits": {"a100-80gb": 1}, "budget_per_month": 100000}
+    with pytest.raises(InfeasibleError) as err:
+        api.solve(w)
+    text = str(err.value)
+    assert "- without the GPU caps (fleet.limits): feasible at $" in text
+    assert "- without the budget (fleet.budget_per_month): still infeasible" in text
