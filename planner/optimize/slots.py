@@ -1,13 +1,15 @@
-"""Demand over time (docs/fleet.md, "Slots and tiers"): one MILP over time slots with reserved capacity shared
-by every slot, and on-demand and spot capacity bought per slot.
+"""Demand over time (docs/fleet.md, "Slots and tiers"): one MILP over time slots with reserved GPUs paid every
+hour and shared by every slot (and every config and model on that GPU type), on-demand GPUs per slot, and spot
+replicas per slot.
 
-  min  sum_k p_res_k r_k H + sum_{k,t} h_t (p_od_k o_{k,t} + p_spot_k s_{k,t})        USD per month, H = sum_t h_t
-  s.t. sum_k x[b,k,t] = 1                                                          every bucket of every slot routed
-       sum_b rate[t,b] x[b,k,t] / cap[b,k] <= rho (r_k + o_{k,t} + (1 - loss) s_{k,t})   spot counts net of its loss
-       sum_{k on g} tp_k s_{k,t} <= spot_gpus_g;  sum_{k on g} tp_k (r_k + o_{k,t} + s_{k,t}) <= cap_g   per slot
-       cost <= budget;  r_k, o_{k,t}, s_{k,t} integer >= 0
-`fixed=True` allows only r_k (one fleet all day), priced at `reserved`: with the on-demand prices put there that
-is the fleet sized for the peak bought on demand (SlottedProblem.all_day), with reserved prices the all-reserved one.
+  min  sum_g p_res_g R_g H + sum_{g,t} h_t p_od_g O_{g,t} + sum_{k,t} h_t p_spot_k q_{k,t}    USD/month, H = sum_t h_t
+  s.t. sum_k x[b,k,t] = 1                                                every bucket of every slot routed
+       sum_b rate[t,b] x[b,k,t] / cap[b,k] <= rho (n_{k,t} + (1 - loss) q_{k,t})   spot counts net of its loss
+       sum_{k on g} tp_k n_{k,t} <= R_g + O_{g,t}                        replicas run on reserved or on-demand GPUs
+       sum_{k on g} tp_k q_{k,t} <= spot_gpus_g;  GPUs of g in use <= cap_g;  cost <= budget
+       n, q integer >= 0;  R, O >= 0 (integral at the optimum: the cost is piecewise linear in them with
+       breakpoints at the integer GPU counts the replicas use)
+`fixed=True` is one fleet all day: no O or q, every slot within R, priced at `reserved` (SlottedProblem.all_day).
 """
 from __future__ import annotations
 
@@ -21,9 +23,6 @@ from planner.optimize.formulation import SHARE_EPS, dominated
 from planner.optimize.linear import LinearModel
 from planner.optimize.solvers import SolveResult, SolveStatus, solve
 from planner.schemas.replica import ReplicaSpec
-
-TIERS = ("reserved", "on-demand", "spot")
-
 
 @dataclass(frozen=True)
 class SlottedProblem:
@@ -57,20 +56,22 @@ class SlottedProblem:
 
 @dataclass(frozen=True)
 class SlotSolution:
-    """Replicas per (config, tier) in each slot (reserved ones are the same in every slot), and shares per slot."""
+    """Reserved GPUs by type (the same in every slot), and per slot: on-demand GPUs by type, replicas on them,
+    spot replicas and routing shares."""
 
-    reserved: dict[ReplicaSpec, int]
-    on_demand: list[dict[ReplicaSpec, int]]
+    reserved_gpus: dict[str, int]
+    on_demand_gpus: list[dict[str, int]]
+    stable: list[dict[ReplicaSpec, int]]
+    """Replicas on reserved or on-demand GPUs, per slot."""
     spot: list[dict[ReplicaSpec, int]]
     shares: list[dict[tuple[int, ReplicaSpec], float]]
     cost_per_month: float
 
     def replicas(self, t: int) -> dict[ReplicaSpec, int]:
         """All replicas running in slot t."""
-        out = dict(self.reserved)
-        for part in (self.on_demand[t], self.spot[t]):
-            for spec, n in part.items():
-                out[spec] = out.get(spec, 0) + n
+        out = dict(self.stable[t])
+        for spec, n in self.spot[t].items():
+            out[spec] = out.get(spec, 0) + n
         return out
 
 
@@ -81,8 +82,9 @@ class SlotOutcome:
     result: SolveResult | None = None
 
 
-def _price(p: np.ndarray, k: int) -> float | None:
-    return None if math.isnan(p[k]) else float(p[k])
+def per_gpu(problem: SlottedProblem, prices: np.ndarray) -> dict[str, float]:
+    """USD per GPU-hour of each GPU type from per-replica prices (NaN: not sold at that tier)."""
+    return {c.gpu: float(prices[k]) / c.tp for k, c in enumerate(problem.configs)}
 
 
 class SlottedFormulation:
@@ -91,13 +93,14 @@ class SlottedFormulation:
     def __init__(self, problem: SlottedProblem) -> None:
         self.problem = p = problem
         self.model = m = LinearModel("slots")
-        n_slots = len(p.hours)
-        total_hours = float(p.hours.sum())
-        self.r: dict[int, int] = {}
-        self.o: dict[tuple[int, int], int] = {}
-        self.s: dict[tuple[int, int], int] = {}
+        self.n_slots = n_slots = len(p.hours)
+        self.gpus = sorted({c.gpu for c in p.configs})
+        self.n: dict[tuple[int, int], int] = {}
+        self.q: dict[tuple[int, int], int] = {}
+        self.r: dict[str, int] = {}
+        self.o: dict[tuple[str, int], int] = {}
         self.x: dict[tuple[int, int, int], int] = {}
-        cost: list[tuple[int, float]] = []
+        self.cost: list[tuple[int, float]] = []
         load: dict[tuple[int, int], list[tuple[int, float]]] = {}
         for t in range(n_slots):
             for b in np.flatnonzero(p.rates[t] > 0):
@@ -107,77 +110,70 @@ class SlottedFormulation:
                     routed.append((var, 1.0))
                     load.setdefault((int(k), t), []).append((var, float(p.rates[t, b] / p.max_rps[k, b])))
                 m.add_constraint(f"route_{t}_{b}", routed, "=", 1.0)
-        for k in range(len(p.configs)):
-            slots = [t for t in range(n_slots) if (k, t) in load]
-            if not slots:
-                continue
-            need = {t: math.ceil(sum(c for _, c in load[(k, t)]) / p.rho + 1e-9) for t in slots}
-            upper = max(need.values())
-            res = p.reserved[k]
-            if not math.isnan(res):
-                self.r[k] = m.add_variable(f"r_{k}", 0.0, upper, integer=True)
-                cost.append((self.r[k], float(res) * total_hours))
-            for t in slots:
-                room = list(load[(k, t)])
-                if k in self.r:
-                    room.append((self.r[k], -p.rho))
-                if not p.fixed:
-                    self._per_slot(k, t, need[t], room, cost)
-                m.add_constraint(f"room_{k}_{t}", room, "<=", 0.0)
-        self._caps(n_slots, cost)
-        m.minimize(cost)
+        spot_price = p.spot
+        for (k, t), terms in sorted(load.items()):
+            need = math.ceil(sum(c for _, c in terms) / p.rho + 1e-9)
+            n = self.n[(k, t)] = m.add_variable(f"n_{k}_{t}", 0.0, need, integer=True)
+            room = terms + [(n, -p.rho)]
+            gpu = p.configs[k].gpu
+            if not p.fixed and not math.isnan(spot_price[k]) and p.spot_gpus.get(gpu, 0) > 0 and p.spot_loss < 1:
+                q = self.q[(k, t)] = m.add_variable(f"q_{k}_{t}", 0.0, math.ceil(need / (1 - p.spot_loss)), integer=True)
+                room.append((q, -p.rho * (1 - p.spot_loss)))
+                self.cost.append((q, float(spot_price[k]) * float(p.hours[t])))
+            m.add_constraint(f"room_{k}_{t}", room, "<=", 0.0)
+        self._gpu_rows()
+        if p.budget_per_month is not None:
+            m.add_constraint("budget", self.cost, "<=", p.budget_per_month)
+        m.minimize(self.cost)
 
-    def _per_slot(self, k: int, t: int, upper: int, room: list[tuple[int, float]], cost: list[tuple[int, float]]) -> None:
+    def _gpu_rows(self) -> None:
+        """Reserved and on-demand GPUs per type, the rows that seat every slot's replicas on them, and caps."""
         p, m = self.problem, self.model
-        od = _price(p.on_demand, k)
-        if od is not None:
-            v = self.o[(k, t)] = m.add_variable(f"o_{k}_{t}", 0.0, upper, integer=True)
-            room.append((v, -p.rho))
-            cost.append((v, od * float(p.hours[t])))
-        spot = _price(p.spot, k)
-        if spot is not None and p.spot_gpus.get(p.configs[k].gpu, 0) > 0 and p.spot_loss < 1:
-            v = self.s[(k, t)] = m.add_variable(f"s_{k}_{t}", 0.0, math.ceil(upper / (1 - p.spot_loss)), integer=True)
-            room.append((v, -p.rho * (1 - p.spot_loss)))
-            cost.append((v, spot * float(p.hours[t])))
-
-    def _caps(self, n_slots: int, cost: list[tuple[int, float]]) -> None:
-        p, m = self.problem, self.model
-        for gpu in sorted({c.gpu for c in p.configs}):
+        reserved, on_demand = per_gpu(p, p.reserved), per_gpu(p, p.on_demand)
+        total_hours = float(p.hours.sum())
+        for gpu in self.gpus:
             on = [k for k, c in enumerate(p.configs) if c.gpu == gpu]
-            for t in range(n_slots):
-                spot = [(self.s[(k, t)], float(p.configs[k].tp)) for k in on if (k, t) in self.s]
+            if not math.isnan(reserved[gpu]):
+                self.r[gpu] = m.add_variable(f"R_{gpu}", 0.0, None)
+                self.cost.append((self.r[gpu], reserved[gpu] * total_hours))
+            for t in range(self.n_slots):
+                used = [(self.n[(k, t)], float(p.configs[k].tp)) for k in on if (k, t) in self.n]
+                if not used:
+                    continue
+                seats = [(self.r[gpu], -1.0)] if gpu in self.r else []
+                if not p.fixed and not math.isnan(on_demand[gpu]):
+                    self.o[(gpu, t)] = m.add_variable(f"O_{gpu}_{t}", 0.0, None)
+                    self.cost.append((self.o[(gpu, t)], on_demand[gpu] * float(p.hours[t])))
+                    seats.append((self.o[(gpu, t)], -1.0))
+                m.add_constraint(f"seat_{gpu}_{t}", used + seats, "<=", 0.0)
+                spot = [(self.q[(k, t)], float(p.configs[k].tp)) for k in on if (k, t) in self.q]
                 if spot:
                     m.add_constraint(f"spot_{gpu}_{t}", spot, "<=", float(p.spot_gpus[gpu]))
                 if gpu in p.gpu_caps:
-                    terms = [(self.r[k], float(p.configs[k].tp)) for k in on if k in self.r]
-                    terms += [(self.o[(k, t)], float(p.configs[k].tp)) for k in on if (k, t) in self.o] + spot
-                    m.add_constraint(f"cap_{gpu}_{t}", terms, "<=", float(p.gpu_caps[gpu]))
-        if p.budget_per_month is not None:
-            m.add_constraint("budget", cost, "<=", p.budget_per_month)
+                    m.add_constraint(f"cap_{gpu}_{t}", used + spot, "<=", float(p.gpu_caps[gpu]))
+            if gpu in p.gpu_caps and gpu in self.r:
+                m.add_constraint(f"cap_{gpu}_reserved", [(self.r[gpu], 1.0)], "<=", float(p.gpu_caps[gpu]))
 
     def decode(self, values: list[float], objective: float) -> SlotSolution:
-        p, n_slots = self.problem, len(self.problem.hours)
+        p, n_slots = self.problem, self.n_slots
 
         def count(v: int) -> int:
             return int(round(values[v] or 0))
 
-        reserved = {p.configs[k]: count(v) for k, v in self.r.items() if count(v) > 0}
-        on_demand = [{p.configs[k]: count(v) for (k, tt), v in self.o.items() if tt == t and count(v) > 0} for t in range(n_slots)]
-        spot = [{p.configs[k]: count(v) for (k, tt), v in self.s.items() if tt == t and count(v) > 0} for t in range(n_slots)]
+        def by_slot(var: dict[tuple[int, int], int]) -> list[dict[ReplicaSpec, int]]:
+            return [{p.configs[k]: count(v) for (k, tt), v in var.items() if tt == t and count(v) > 0} for t in range(n_slots)]
+
+        reserved = {g: count(v) for g, v in self.r.items() if count(v) > 0}
+        on_demand = [{g: count(v) for (g, tt), v in self.o.items() if tt == t and count(v) > 0} for t in range(n_slots)]
         shares = [{(b, p.configs[k]): float(values[v] or 0) for (tt, b, k), v in self.x.items() if tt == t and (values[v] or 0) > SHARE_EPS}
                   for t in range(n_slots)]
-        return SlotSolution(reserved, on_demand, spot, shares, float(objective))
-
-
+        return SlotSolution(reserved, on_demand, by_slot(self.n), by_slot(self.q), shares, float(objective))
 def optimize_slots(problem: SlottedProblem, settings: SolverSettings = SolverSettings()) -> SlotOutcome:
-    """Min-cost fleet over the slots; configs another beats at every tier (within their GPU type when caps apply)
-    are pruned first."""
+    """Min-cost fleet over the slots; configs another of their GPU type beats at every tier are pruned first."""
     tiers = np.nan_to_num(np.stack([problem.on_demand, problem.reserved, problem.spot], axis=1), nan=np.inf)
-    if problem.gpu_caps or problem.spot_gpus:  # per-GPU-type rows: compare within a type, by GPUs used too
-        beaten = dominated(tiers, problem.max_rps, same=np.array([c.gpu for c in problem.configs]),
-                           size=np.array([c.tp for c in problem.configs]))
-    else:
-        beaten = dominated(tiers, problem.max_rps)
+    # GPUs are reserved and capped per type, so a config is compared only with configs of its own type
+    beaten = dominated(tiers, problem.max_rps, same=np.array([c.gpu for c in problem.configs]),
+                       size=np.array([c.tp for c in problem.configs]))
     keep = [k for k in range(len(problem.configs)) if not beaten[k]]
     problem = problem.restricted(keep)
     if not problem.fixed and np.isnan(problem.reserved).all() and problem.budget_per_month is None:
@@ -206,6 +202,6 @@ def _slot_by_slot(problem: SlottedProblem, settings: SolverSettings) -> SlotOutc
     gaps = [r.gap for _, r in parts if r.gap is not None]
     merged = SolveResult(status, sum(s.cost_per_month for s in sols), max(gaps) if gaps else None,
                          sum(r.runtime_s for _, r in parts), parts[0][1].solver)
-    solution = SlotSolution({}, [s.on_demand[0] for s in sols], [s.spot[0] for s in sols], [s.shares[0] for s in sols],
-                            merged.objective or 0.0)
+    solution = SlotSolution({}, [s.on_demand_gpus[0] for s in sols], [s.stable[0] for s in sols], [s.spot[0] for s in sols],
+                            [s.shares[0] for s in sols], merged.objective or 0.0)
     return SlotOutcome(status, solution, merged)

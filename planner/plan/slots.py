@@ -14,7 +14,7 @@ from planner.io.catalog import Catalog
 from planner.io.workload import LoadedWorkload, input_error
 from planner.optimize.fleet import FleetOutcome, SolverSettings
 from planner.optimize.formulation import FleetSolution
-from planner.optimize.slots import SlotOutcome, SlottedProblem, SlotSolution, optimize_slots
+from planner.optimize.slots import SlotOutcome, SlottedProblem, SlotSolution, optimize_slots, per_gpu
 from planner.plan.build import assemble_plan
 from planner.plan.model import Plan
 from planner.schemas.plan import SlotDoc, TiersDoc
@@ -73,14 +73,40 @@ def _gpus(counts: dict) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def _slot_costs(problem: SlottedProblem, sol: SlotSolution, t: int) -> dict:
-    """USD/hour of each config's replicas in slot t, at their tiers."""
-    row = {spec: k for k, spec in enumerate(problem.configs)}
-    out: dict = {}
-    for counts, price in ((sol.reserved, problem.reserved), (sol.on_demand[t], problem.on_demand), (sol.spot[t], problem.spot)):
-        for spec, n in counts.items():
-            out[spec] = out.get(spec, 0.0) + float(price[row[spec]]) * n
+def _gpu_rates(problem: SlottedProblem, sol: SlotSolution, t: int) -> dict[str, float]:
+    """USD/hour per GPU in use of each type in slot t: its reserved and on-demand GPUs' cost (idle reserved GPUs
+    included) over the GPUs its replicas use, so the pools' costs add up to the slot's."""
+    reserved, on_demand = per_gpu(problem, problem.reserved), per_gpu(problem, problem.on_demand)
+    used = _gpus(sol.stable[t])
+    out = {}
+    for gpu, n in used.items():
+        r, o = sol.reserved_gpus.get(gpu, 0), sol.on_demand_gpus[t].get(gpu, 0)
+        paid = (r * reserved[gpu] if r else 0.0) + (o * on_demand[gpu] if o else 0.0)
+        out[gpu] = paid / n
     return out
+
+
+def _slot_costs(problem: SlottedProblem, sol: SlotSolution, t: int) -> dict:
+    """USD/hour of each config's replicas in slot t: GPUs at the slot's blended reserved/on-demand rate, plus spot."""
+    rate = _gpu_rates(problem, sol, t)
+    spot = per_gpu(problem, problem.spot)
+    out: dict = {}
+    for spec, n in sol.stable[t].items():
+        out[spec] = out.get(spec, 0.0) + rate[spec.gpu] * spec.tp * n
+    for spec, n in sol.spot[t].items():
+        out[spec] = out.get(spec, 0.0) + spot[spec.gpu] * spec.tp * n
+    return out
+
+
+def _slot_doc(problem: SlottedProblem, sol: SlotSolution, t: int, name: str, hours: float) -> SlotDoc:
+    idle = {g: n - _gpus(sol.stable[t]).get(g, 0) for g, n in sol.reserved_gpus.items()}
+    cost = sum(_slot_costs(problem, sol, t).values()) + sum(per_gpu(problem, problem.reserved)[g] * n for g, n in idle.items()
+                                                            if n > 0 and g not in _gpus(sol.stable[t]))
+    tiers = {"reserved": dict(sorted(sol.reserved_gpus.items())), "on-demand": dict(sorted(sol.on_demand_gpus[t].items())),
+             "spot": _gpus(sol.spot[t])}
+    return SlotDoc(label=name, hours_per_month=hours, rate_rps=float(problem.rates[t].sum()), replicas=_keys(sol.stable[t]),
+                   spot=_keys(sol.spot[t]), reserved_gpus=tiers["reserved"], on_demand_gpus=tiers["on-demand"], cost_per_hour=float(cost),
+                   gpus_by_type=_gpus(sol.replicas(t)), gpus_by_tier={k: v for k, v in tiers.items() if v})
 
 
 def _all_day(problem: SlottedProblem, tier: str, settings: SolverSettings) -> float | None:
@@ -90,6 +116,21 @@ def _all_day(problem: SlottedProblem, tier: str, settings: SolverSettings) -> fl
     return outcome.solution.cost_per_month if outcome.solution else None
 
 
+def _explain(problem: SlottedProblem, settings: SolverSettings) -> str:
+    """Why no fleet serves every slot: the month's cost with the GPU caps, then the budget, relaxed alone."""
+    lines = ["no fleet serves every slot within the SLOs and the fleet rules; relaxing one rule at a time:"]
+    rules = [("the GPU caps (fleet.limits)", replace(problem, gpu_caps={}), bool(problem.gpu_caps)),
+             ("the budget (fleet.budget_per_month)", replace(problem, budget_per_month=None), problem.budget_per_month is not None)]
+    for label, relaxed, active in rules:
+        if not active:
+            continue
+        outcome = optimize_slots(relaxed, settings)
+        cost = outcome.solution.cost_per_month if outcome.solution else None
+        lines.append(f"- without {label}: " + ("still infeasible" if cost is None else f"feasible at ${cost:,.0f}/month"))
+    lines.append("hint: raise or remove that rule, allow more GPU types, or relax the SLO")
+    return "\n".join(lines)
+
+
 def assemble_slotted_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, catalog: Catalog,
                           settings: SolverSettings, catalog_files: tuple[str | Path, ...] = ()) -> Plan:
     """Solve over the slots and build the Plan: pools and routing of the busiest slot, the fleet per slot, the
@@ -97,20 +138,14 @@ def assemble_slotted_plan(loaded: LoadedWorkload, table: CapacityTable, demand: 
     problem = slotted_problem(loaded, catalog, table, demand)
     outcome: SlotOutcome = optimize_slots(problem, settings)
     if outcome.status.value == "infeasible":
-        raise InfeasibleError("no fleet serves every slot within the SLOs, caps and budget; "
-                              "hint: raise fleet.limits or budget_per_month, or allow more GPU types")
+        raise InfeasibleError(_explain(problem, settings))
     if outcome.solution is None or outcome.result is None:
         raise SolverError(f"the solver stopped without a plan (status {outcome.status}); raise solver.time_limit_s")
     sol = outcome.solution
     peak = int(np.argmax(problem.rates.sum(axis=1)))
-    slots = [SlotDoc(label=period.name, hours_per_month=period.hours_per_month, rate_rps=float(problem.rates[t].sum()),
-                     reserved=_keys(sol.reserved), on_demand=_keys(sol.on_demand[t]), spot=_keys(sol.spot[t]),
-                     cost_per_hour=float(sum(_slot_costs(problem, sol, t).values())), gpus_by_type=_gpus(sol.replicas(t)),
-                     gpus_by_tier={tier: _gpus(c) for tier, c in (("reserved", sol.reserved), ("on-demand", sol.on_demand[t]),
-                                                                   ("spot", sol.spot[t])) if c})
-             for t, period in enumerate(demand.periods)]
-    tiers = TiersDoc(reserved_tier=loaded.workload.pricing.reserved, reserved=_keys(sol.reserved), mix_per_month=sol.cost_per_month,
-                     all_on_demand_at_peak_per_month=_all_day(problem, "on-demand", settings),
+    slots = [_slot_doc(problem, sol, t, period.name, period.hours_per_month) for t, period in enumerate(demand.periods)]
+    tiers = TiersDoc(reserved_tier=loaded.workload.pricing.reserved, reserved_gpus=dict(sorted(sol.reserved_gpus.items())),
+                     mix_per_month=sol.cost_per_month, all_on_demand_at_peak_per_month=_all_day(problem, "on-demand", settings),
                      all_reserved_per_month=_all_day(problem, "reserved", settings) if loaded.workload.pricing.reserved else None)
     at_peak = replace(demand, periods=(demand.periods[peak],), rates=demand.rates[:, peak:peak + 1, :])
     best = FleetOutcome(outcome.status, FleetSolution(sol.replicas(peak), sol.shares[peak]), sol.cost_per_month / HOURS_PER_MONTH, outcome.result)

@@ -42,9 +42,9 @@ def tier_rows(plan: Plan) -> list[tuple[str, str]]:
     """A plan over slots: the reserved baseline and the month's mix against one fleet all day."""
     t = plan.tiers
     assert t is not None
-    reserved = ", ".join(f"{n} x {k}" for k, n in t.reserved.items()) or "none"
+    reserved = ", ".join(f"{n} x {g}" for g, n in t.reserved_gpus.items()) or "none"
     rows = [("slots", f"{len(plan.slots)}, sized separately; pools below are the busiest slot's"),
-            ("reserved baseline", f"{reserved} ({t.reserved_tier or 'no reserved tier asked for'})")]
+            ("reserved baseline", f"{reserved} ({t.reserved_tier + ' GPUs, shared by every slot' if t.reserved_tier else 'no reserved tier asked for'})")]
     compare = [("all on demand at peak", t.all_on_demand_at_peak_per_month), ("all reserved", t.all_reserved_per_month)]
     parts = [f"{name} {money(v)}/month ({(t.mix_per_month - v) / v:+.1%})" for name, v in compare if v]
     rows.append(("mix vs one fleet all day", f"{money(t.mix_per_month)}/month; " + "; ".join(parts)))
@@ -82,11 +82,11 @@ def plan_tables(plan: Plan) -> dict[str, TableData]:
                money(plan.cost_per_million_tokens("output"))],
               [f"at the mean rate ({'-' if mean is None else f'{mean:.0%}'} of design: actual utilization)",
                money(plan.cost_per_million_tokens("input", "mean")), money(plan.cost_per_million_tokens("output", "mean"))]]
-    slots = [[sl.label, f"{sl.hours_per_month:,.1f}", f"{sl.rate_rps:,.2f}", _counts(sl.reserved), _counts(sl.on_demand), _counts(sl.spot),
-              money(sl.cost_per_hour)] for sl in plan.slots]
+    slots = [[sl.label, f"{sl.hours_per_month:,.1f}", f"{sl.rate_rps:,.2f}", _counts(sl.reserved_gpus), _counts(sl.on_demand_gpus),
+              _counts(sl.replicas), _counts(sl.spot), money(sl.cost_per_hour)] for sl in plan.slots]
     return {
-        "slots": TableData("Fleet per slot (replicas by tier)", ["slot", "h/month", "req/s", "reserved", "on-demand", "spot", "$/h"],
-                           slots, frozenset({0, 3, 4, 5})),
+        "slots": TableData("Fleet per slot", ["slot", "h/month", "req/s", "reserved GPUs", "on-demand GPUs", "replicas", "spot replicas", "$/h"],
+                           slots, frozenset({0, 3, 4, 5, 6})),
         "pools": TableData("Pools", ["GPU", "quant", "TP", "chunk", "replicas", "GPUs", "$/h", "util", f"{pct} TTFT ms",
                                      f"{pct} TPOT ms", "binding"], pools, frozenset({0, 1, 10})),
         "routing": TableData("Routing (bucket -> pool shares)", ["bucket (tokens)", "req/s", "pools"], routing, frozenset({0, 2})),

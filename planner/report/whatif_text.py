@@ -80,7 +80,7 @@ def fleet_shape(s: dict[str, Any]) -> str:
     if s.get("instances"):
         parts.append(", ".join(f"{n} x {k}" for k, n in s["instances"].items()))
     if s.get("slots"):
-        parts.append(f"{s['slots']} slots, {sum(s.get('reserved', {}).values())} reserved")
+        parts.append(f"{s['slots']} slots, {sum(s.get('reserved', {}).values())} reserved GPUs")
     return "; ".join(parts)
 
 

@@ -91,27 +91,30 @@ class RuleDoc(_Doc):
 
 
 class SlotDoc(_Doc):
-    """One time slot of a plan over slots: its hours, traffic and replicas by tier (config key -> count)."""
+    """One time slot of a plan over slots: its hours, traffic, GPUs by tier and replicas (config key -> count)."""
 
     label: str
     hours_per_month: float
     rate_rps: float
-    reserved: dict[str, int] = {}
-    on_demand: dict[str, int] = {}
+    replicas: dict[str, int] = {}
+    """Replicas on reserved or on-demand GPUs."""
     spot: dict[str, int] = {}
+    """Replicas on spot GPUs."""
+    reserved_gpus: dict[str, int] = {}
+    on_demand_gpus: dict[str, int] = {}
     cost_per_hour: float
     gpus_by_type: dict[str, int] = {}
     gpus_by_tier: dict[str, dict[str, int]] = {}
-    """GPUs by tier ("reserved", "on-demand", "spot") and GPU type (the stacked chart of the HTML report)."""
+    """GPUs paid for by tier ("reserved", "on-demand", "spot") and GPU type (the HTML report's stacked chart)."""
 
 
 class TiersDoc(_Doc):
     """A plan over slots in $/month: the tier mix against one fleet all day, on demand (sized for the peak) or
-    all reserved (None where some GPU type has no reserved price)."""
+    all reserved (None when no reserved tier was asked for or no GPU type has a reserved price)."""
 
     reserved_tier: str | None = None
-    reserved: dict[str, int] = {}
-    """The reserved baseline: replicas by config key, paid in every slot."""
+    reserved_gpus: dict[str, int] = {}
+    """The reserved baseline: GPUs by type, paid every hour and shared by every slot and config."""
     mix_per_month: float
     all_on_demand_at_peak_per_month: float | None = None
     all_reserved_per_month: float | None = None

@@ -35,7 +35,7 @@ def summarize(plan: Plan) -> dict[str, Any]:
         "simplest_cost_per_month": None if plan.simplest is None else round(plan.simplest.cost_per_hour * HOURS_PER_MONTH, 2),
         "instances": {i.name: i.count for i in plan.instances},
         "slots": len(plan.slots),
-        "reserved": dict(plan.tiers.reserved) if plan.tiers else {},
+        "reserved": dict(plan.tiers.reserved_gpus) if plan.tiers else {},
     }
 
 

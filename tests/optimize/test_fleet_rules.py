@@ -158,8 +158,8 @@ def test_two_slots_reserve_exactly_the_baseline():
 
     out = optimize_slots(_slotted([2.0, 4.0], [365, 365], [1.0], [0.6]), SETTINGS)
     sol = out.solution
-    assert {s.gpu: n for s, n in sol.reserved.items()} == {"g0": 2}
-    assert [sum(d.values()) for d in sol.on_demand] == [0, 2] and sol.cost_per_month == pytest.approx(1606.0)
+    assert sol.reserved_gpus == {"g0": 2} and sol.on_demand_gpus == [{}, {"g0": 2}]
+    assert [sum(d.values()) for d in sol.stable] == [2, 4] and sol.cost_per_month == pytest.approx(1606.0)
     # One fleet all day: 4 on demand = 2920 $/month; 4 reserved = 1752.
     problem = _slotted([2.0, 4.0], [365, 365], [1.0], [0.6])
     assert optimize_slots(problem.all_day("on-demand"), SETTINGS).solution.cost_per_month == pytest.approx(2920.0)
@@ -172,5 +172,23 @@ def test_spot_counts_net_of_its_loss_and_within_its_cap():
     from planner.optimize.slots import optimize_slots
 
     sol = optimize_slots(_slotted([3.0], [730], [1.0], None, [0.3], spot_loss=0.5, spot_gpus={"g0": 4}), SETTINGS).solution
-    assert sum(sol.spot[0].values()) == 4 and sum(sol.on_demand[0].values()) == 1
+    assert sum(sol.spot[0].values()) == 4 and sol.on_demand_gpus[0] == {"g0": 1}
     assert sol.cost_per_month == pytest.approx(2.2 * 730)
+
+
+def test_two_models_share_a_reserved_pool():
+    # Models A and B each on GPU g (tp1), one bucket each, 1 req/s per replica, rho 1, two slots of 365 h.
+    # A needs 3 then 1 replicas, B 1 then 3: 4 GPUs in use in both slots. On-demand $1/h, reserved $0.6/h.
+    # Reserved GPUs are shared, so 4 reserved GPUs serve A's peak in slot 1 and B's in slot 2:
+    # 4 x 0.6 x 730 = $1,752/month. Reserving per model (3 + 3 at their peaks, or 1 + 1 with 2 + 2 on demand)
+    # would cost more: 1 + 1 reserved and 2 on demand in each slot = 2 x 0.6 x 730 + 2 x 2 x 365 = $2,336.
+    from planner.optimize.slots import SlottedProblem, optimize_slots
+
+    specs = (ReplicaSpec("A", "g", "bf16", "fp16", 1), ReplicaSpec("B", "g", "bf16", "fp16", 1))
+    caps = np.array([[1.0, 0.0], [0.0, 1.0]])  # a model's replica serves only its own model's bucket
+    problem = SlottedProblem(specs, caps, np.array([[3.0, 1.0], [1.0, 3.0]]), np.array([365.0, 365.0]), 1.0,
+                             np.array([1.0, 1.0]), np.array([0.6, 0.6]), np.full(2, np.nan))
+    sol = optimize_slots(problem, SETTINGS).solution
+    assert sol.reserved_gpus == {"g": 4} and sol.on_demand_gpus == [{}, {}]
+    assert [{s.model: n for s, n in d.items()} for d in sol.stable] == [{"A": 3, "B": 1}, {"A": 1, "B": 3}]
+    assert sol.cost_per_month == pytest.approx(1752.0)

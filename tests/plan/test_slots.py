@@ -24,8 +24,8 @@ def test_reserved_baseline_is_the_quiet_slot_and_the_mix_beats_one_fleet_all_day
     quiet, busy = plan.slots
     assert quiet.hours_per_month == busy.hours_per_month == pytest.approx(365.0)
     assert busy.rate_rps == pytest.approx(2 * quiet.rate_rps)
-    assert plan.tiers.reserved == quiet.reserved and not quiet.on_demand
-    assert sum(quiet.reserved.values()) > 0 and sum(busy.on_demand.values()) > 0
+    assert plan.tiers.reserved_gpus == quiet.reserved_gpus == quiet.gpus_by_type and not quiet.on_demand_gpus
+    assert sum(busy.on_demand_gpus.values()) > 0
     t = plan.tiers
     assert t.mix_per_month <= t.all_on_demand_at_peak_per_month and t.mix_per_month <= t.all_reserved_per_month
     assert plan.cost_per_month == pytest.approx(t.mix_per_month)
@@ -54,6 +54,19 @@ def test_slot_table_and_stacked_chart():
 
     plan = api.solve(_workload(reserved="reserved-1y"))
     text = render_table(plan)
-    assert "Fleet per slot (replicas by tier)" in text and "reserved baseline" in text and "all on demand at peak" in text
+    assert "Fleet per slot" in text and "reserved baseline" in text and "all on demand at peak" in text
     assert slots_png(plan)[:8] == b"\x89PNG\r\n\x1a\n"
     assert plan.slots[0].gpus_by_tier == {"reserved": plan.slots[0].gpus_by_type}
+    assert sum(sum(v.values()) for v in plan.slots[1].gpus_by_tier.values()) == sum(plan.slots[1].gpus_by_type.values())
+
+
+def test_infeasible_slots_say_which_rule_to_relax():
+    from planner.errors import InfeasibleError
+
+    w = _workload(reserved="reserved-1y")
+    w["fleet"] = {"limits": {"a100-80gb": 1}, "budget_per_month": 100000}
+    with pytest.raises(InfeasibleError) as err:
+        api.solve(w)
+    text = str(err.value)
+    assert "- without the GPU caps (fleet.limits): feasible at $" in text
+    assert "- without the budget (fleet.budget_per_month): still infeasible" in text
