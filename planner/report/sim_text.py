@@ -16,10 +16,27 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.2%}"
 
 
+OVERSIZED = 0.5
+"""A pool of several replicas whose replayed p99 TTFT and TPOT are both under this share of the SLO is flagged:
+replay says it has far more room than the plan sized for (issue 12: pools 2-5 % busy at a quarter of the TPOT
+SLO passed as ok)."""
+
+
+def _oversized(row: dict[str, Any], slo: dict[str, Any]) -> bool:
+    ttft, tpot = row.get("ttft_ms_p99"), row.get("tpot_ms_p99")
+    if ttft is None or tpot is None:
+        return False
+    return ttft < OVERSIZED * slo["ttft_ms"] and tpot < OVERSIZED * slo["tpot_ms"]
+
+
 def verdict_line(summary: dict[str, Any]) -> str:
     """`SLOs met: 99.87% of requests within both SLOs (p99 TTFT 312 ms <= 1000, p99 TPOT 21.4 ms <= 50)`."""
     slo = summary["slo"]
-    head = f"p{slo['percentile']:g} SLOs met" if summary["slo_met"] else f"p{slo['percentile']:g} SLOs MISSED"
+    missed = [row["pool"] for row in summary.get("pools", ()) if not row["slo_met"]]
+    if summary["slo_met"] and missed:
+        head = f"p{slo['percentile']:g} SLOs MISSED by {', '.join(missed)} (met over the whole fleet)"
+    else:
+        head = f"p{slo['percentile']:g} SLOs met" if summary["slo_met"] else f"p{slo['percentile']:g} SLOs MISSED"
     ttft, tpot = summary["ttft_ms_p99"], summary["tpot_ms_p99"]
     return (f"{head}: {_pct(summary['slo_attainment'])} of requests within both SLOs "
             f"(TTFT {_pct(summary['ttft_attainment'])} <= {slo['ttft_ms']:g} ms, p99 {_num(ttft)} ms; "
@@ -70,8 +87,11 @@ def render_verification(check: "Verification", fmt: str, color: bool = False) ->
     plan_text = render_plan(check.plan, fmt, color)
     s = check.result.summary
     lines = ["", f"Verification (simulated {s['requests']:,} requests, {s['duration_s']:,.0f} s): {verdict_line(s)}"]
+    slo = s["slo"]
     for row in s["pools"]:
         mark = "ok" if row["slo_met"] else "MISSED"
+        if row["slo_met"] and row["replicas"] > 1 and _oversized(row, slo):
+            mark = f"ok but OVERSIZED (p99 TTFT and TPOT under {OVERSIZED:.0%} of the SLO: fewer replicas may hold)"
         lines.append(f"  {row['pool']} x{row['replicas']}: {mark}, {_pct(row['slo_attainment'])} within both SLOs, "
                      f"p99 TTFT {_num(row['ttft_ms_p99'])} ms, p99 TPOT {_num(row['tpot_ms_p99'], 1)} ms")
     if check.added:

@@ -76,8 +76,9 @@ class SimResult:
 
     @property
     def met(self) -> bool:
-        """Whether the fleet met both SLOs at their percentile."""
-        return bool(self.summary["slo_met"])
+        """Whether the fleet and every pool met both SLOs at their percentile: the plan holds each bucket to the
+        SLO on its own, so a pool that misses while the fleet's average passes is still a miss."""
+        return bool(self.summary["slo_met"]) and all(bool(row["slo_met"]) for row in self.summary["pools"])
 
     def busiest(self) -> tuple[str, int, ReplicaScheduler] | None:
         """(pool key, replica index, replica) with the most busy time."""

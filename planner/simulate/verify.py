@@ -208,4 +208,5 @@ def _with_replicas(plan: Plan, replicas: dict[str, int]) -> tuple[Plan, dict[str
     if not added:
         return plan, {}, 0.0
     note = "verify --repair added " + ", ".join(f"{n} x {key}" for key, n in added.items()) + f" (+${extra:,.2f}/hour) to meet the SLOs in simulation"
-    return replace(plan, pools=tuple(pools), cost_per_hour=plan.cost_per_hour + extra, notes=plan.notes + (note,)), added, extra
+    return (replace(plan, status="repaired", pools=tuple(pools), cost_per_hour=plan.cost_per_hour + extra, notes=plan.notes + (note,)),
+            added, extra)

@@ -50,6 +50,8 @@ def test_repair_adds_replicas_until_the_slos_hold(chat_plan):
     for pool in check.plan.pools:
         assert pool.replicas == {p.key: p.replicas for p in chat_plan.pools}[pool.key] + check.added.get(pool.key, 0)
     assert any("verify --repair added" in n for n in check.plan.notes)
+    assert check.plan.status == "repaired" and check.plan.to_dict()["status"] == "repaired"
+    assert all(row["slo_met"] for row in check.result.summary["pools"])  # met means every pool, not the average
 
 
 def test_histogram_workload_is_drawn_at_its_rate(tmp_path):

@@ -1,0 +1,24 @@
+"""The verification verdict: a pool that misses makes the plan miss; oversized pools are flagged; repair says so."""
+from __future__ import annotations
+
+from planner.report.sim_text import verdict_line, _oversized
+
+SLO = {"ttft_ms": 1000.0, "tpot_ms": 50.0, "percentile": 99.0}
+
+
+def _summary(fleet_met: bool, pools: list[tuple[str, bool]]) -> dict:
+    return {"slo": SLO, "slo_met": fleet_met, "slo_attainment": 0.995, "ttft_attainment": 1.0, "tpot_attainment": 0.995,
+            "ttft_ms_p99": 300.0, "tpot_ms_p99": 30.0, "pools": [{"pool": k, "slo_met": m} for k, m in pools]}
+
+
+def test_a_missed_pool_is_a_missed_plan_even_when_the_fleet_average_passes() -> None:
+    assert verdict_line(_summary(True, [("a", True), ("b", True)])).startswith("p99 SLOs met:")
+    line = verdict_line(_summary(True, [("a", True), ("b", False)]))
+    assert line.startswith("p99 SLOs MISSED by b (met over the whole fleet)")
+
+
+def test_oversized_needs_both_latencies_under_half_the_slo() -> None:
+    assert _oversized({"ttft_ms_p99": 400.0, "tpot_ms_p99": 20.0}, SLO)
+    assert not _oversized({"ttft_ms_p99": 600.0, "tpot_ms_p99": 20.0}, SLO)
+    assert not _oversized({"ttft_ms_p99": 400.0, "tpot_ms_p99": 30.0}, SLO)
+    assert not _oversized({"ttft_ms_p99": None, "tpot_ms_p99": 1.0}, SLO)
