@@ -12,12 +12,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from planner.demand.buckets import LENGTH_PERCENTILES, Bucket
+from planner.demand.bursts import burst_rate, burst_window
 
 from planner.schemas.ranges import OPEN, Rect, locate_rectangles
 from planner.demand.series import DemandSeries, RateStats, single_period
 from planner.errors import WorkloadError
 from planner.io.traces import Trace
-from planner.io.traces.histogram import CellStats, TraceHistogram, summarise
+from planner.io.traces.histogram import CellStats, TraceHistogram, summarise, window_sql
 from planner.io.traces.layout import TraceLayout
 from planner.io.traces.prefix import cached_prefix_tokens
 from planner.io.traces.scan import scan_trace
@@ -36,11 +37,15 @@ def build_demand(loaded: LoadedWorkload, model: LLM) -> DemandSeries:
     trace_path = loaded.trace_path()
     assert trace_path is not None  # the schema guarantees a trace or a histogram
     edges_in, edges_out = traffic.buckets.input, traffic.buckets.output
+    slo = loaded.workload.slo
+    window = burst_window(traffic.burst_window_s, slo.ttft_ms, traffic.peak_window_s)
     with scan_trace(trace_path, traffic.format, traffic.on_bad_rows, loaded.where("traffic", "trace")) as scan:
         histogram = summarise(scan, edges_in, edges_out, model.max_context, traffic.peak_window_s, LENGTH_PERCENTILES)
         files, fmt, layout = scan.files, scan.fmt, scan.layout
+        counts = None if window is None else scan.con.execute(window_sql("rows", window, model.max_context)).fetchnumpy()["requests"]
+    burst = None if counts is None else (burst_rate(counts, window, slo.percentile / 100), window)
     return demand_from_histogram(histogram, traffic, model, str(trace_path), _grid_rect(edges_in, edges_out),
-                                 _trace_hits(traffic, files, fmt, layout, model.max_context))
+                                 _trace_hits(traffic, files, fmt, layout, model.max_context), burst)
 
 
 def _trace_hits(traffic: Traffic, files: list, fmt: str, layout: TraceLayout, max_context: int) -> dict[int, float]:
@@ -162,9 +167,11 @@ def _cell_hits(cell: np.ndarray, inp: np.ndarray, cached: np.ndarray) -> dict[in
 
 
 def demand_from_histogram(h: TraceHistogram, traffic: Traffic, model: LLM, where: str, rect_of: Callable[[int], Rect],
-                          hits: dict[int, float] | None = None) -> DemandSeries:
+                          hits: dict[int, float] | None = None, burst: tuple[float, float] | None = None) -> DemandSeries:
     """Design rate of a bucketed trace (planner.io.traces.histogram, or the numpy path above) and its Buckets,
-    with each cell's prefix-cache hit share from `hits` (none given: none)."""
+    with each cell's prefix-cache hit share from `hits` (none given: none). `burst` (rate, window s): the
+    Poisson-equivalent rate of the trace's bursts, which raises the design rate when above it; `target_rps`
+    and `rate_scale` scale the trace's own statistic, the burst raise applies on top."""
     hits = hits or {}
     _check_overflow(h, model, traffic, where)
     kept = h.requests - h.dropped
@@ -172,8 +179,9 @@ def demand_from_histogram(h: TraceHistogram, traffic: Traffic, model: LLM, where
         raise WorkloadError(f"{where}: all requests arrive at the same instant; a rate cannot be measured (use a histogram with rate_rps)")
     series = h.series_rps
     mean = kept / h.duration_s
-    design = {"peak": float(series.max()), "mean": mean, "p95": float(np.percentile(series, 95))}[traffic.design_rate]
-    design *= _scale(traffic, design)
+    raw = {"peak": float(series.max()), "mean": mean, "p95": float(np.percentile(series, 95))}[traffic.design_rate]
+    raised = burst is not None and burst[0] > raw
+    design = (burst[0] if raised else raw) * _scale(traffic, raw)  # type: ignore[index] - raised implies burst
     buckets, rates = [], []
     for c in h.cells:
         ilo, ihi, olo, ohi = rect_of(c.cell)
@@ -184,7 +192,8 @@ def demand_from_histogram(h: TraceHistogram, traffic: Traffic, model: LLM, where
             input_mean=c.input_mean, output_mean=c.output_mean, input_p99=c.input_p99, input_max=c.input_max,
             output_max=c.output_max, output_q=c.output_q, input_q=c.input_q, cache_hit=_hit_share(traffic, hits, c.cell),
         ))
-    stats = RateStats(traffic.design_rate, traffic.peak_window_s, mean, float(series.max()), series)
+    stats = RateStats(traffic.design_rate, traffic.peak_window_s, mean, float(series.max()), series,
+                      *(burst if raised else (None, None)))  # type: ignore[misc] - raised implies burst
     return single_period(model.id, tuple(buckets), rates, design, stats, n_requests=h.requests, duration_s=h.duration_s,
                          dropped_requests=h.dropped, dropped_share=h.dropped / h.requests, skipped_rows=h.skipped)
 

@@ -39,13 +39,19 @@ class RateStats:
     peak_rps: float
     series_rps: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)
     """Rate in each full window of `window_s` seconds (empty for a histogram)."""
+    burst_rps: float | None = None
+    """The Poisson-equivalent rate of the trace's bursts (planner.demand.bursts) when it raised the design rate."""
+    burst_window_s: float | None = None
 
     @property
     def method(self) -> str:
         """How the design rate was derived, for people: `peak over 60 s windows`, `histogram rate_rps`."""
         if self.design_rate == "histogram":
             return "histogram rate_rps"
-        return f"{self.design_rate} over {self.window_s:g} s windows"
+        base = f"{self.design_rate} over {self.window_s:g} s windows"
+        if self.burst_rps is not None:
+            return f"{base}, raised for bursts in {self.burst_window_s:g} s windows"
+        return base
 
     @property
     def mean_over_design(self) -> float | None:
@@ -54,7 +60,7 @@ class RateStats:
         if self.design_rate in ("histogram", "mean"):
             return 1.0
         if self.design_rate == "peak" and self.mean_rps and self.peak_rps:
-            return min(1.0, self.mean_rps / self.peak_rps)
+            return min(1.0, self.mean_rps / max(self.peak_rps, self.burst_rps or 0.0))
         return None
 
 
