@@ -8,6 +8,7 @@ fold's `default` entry. In-sample errors (the shipped catalog, fitted on everyth
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from planner.calibration.fit import PRIOR, default_entry, fit_efficiency  # noqa: E402
+import yaml  # noqa: E402
+
 from planner.calibration.predict import errors, summarize  # noqa: E402
 from planner.io.catalog import load_catalog  # noqa: E402
 from planner.io.readers.measured import read_all  # noqa: E402
@@ -29,7 +32,13 @@ DATA = ROOT / "../shared/data/measured"
 DOC, PLOT = ROOT / "docs/accuracy.md", ROOT / "docs/accuracy.png"
 KIND = {"output_tok_s": "throughput", "req_s": "throughput", "ttft_ms": "TTFT", "tpot_ms": "TPOT", "e2e_ms": "E2E latency",
         "layer_matmul_ms": "operator: matmul", "allreduce_ms": "operator: all-reduce"}
-TARGET = {"throughput": 15.0, "TTFT": 20.0, "TPOT": 20.0}
+TARGET = {"throughput": 10.0, "TTFT": 15.0, "TPOT": 15.0}
+"""Median |error| targets (percent) of issue 13; every p90 target is P90_TARGET."""
+P90_TARGET = 30.0
+BANDS = ROOT / "catalogs/error_bands.yaml"
+BAND_METRIC = {"TTFT": "ttft", "TPOT": "tpot", "throughput": "throughput"}
+PLANNING_ENGINES = ("vllm", "sglang", "trtllm")
+"""Bands are written for the engines a plan can name; the Splitwise stack's rows still count in the `any` bands."""
 
 
 def loso(obs: list, catalog) -> pd.DataFrame:  # noqa: ANN001
@@ -76,18 +85,60 @@ def _plot(frame: pd.DataFrame) -> None:
     fig.savefig(PLOT, dpi=120)
 
 
+def _signed(frame: pd.DataFrame, by: list[str]) -> str:
+    """Median signed error per group: is a GPU (or engine, or TP) systematically favoured?"""
+    rows = frame.groupby(by)["error"].agg(["size", "median"]).reset_index()
+    return "\n".join(["| " + " | ".join(by) + " | n | median signed error |", "|" + "---|" * (len(by) + 2)]
+                     + ["| " + " | ".join(str(getattr(r, b)) for b in by) + f" | {r.size} | {r.median * 100:+.1f} % |"
+                        for r in rows.itertuples()])
+
+
+def band_entries(engine: pd.DataFrame) -> list[dict]:
+    """catalogs/error_bands.yaml: held-out |error| per (gpu | any) x (engine | any) x metric, with n and bias."""
+    frame = engine[engine["kind"].isin(BAND_METRIC)].dropna(subset=["error"]).assign(metric=lambda d: d["kind"].map(BAND_METRIC))
+    out = []
+    for gpu_all in (False, True):
+        for engine_all in (False, True):
+            part = frame.assign(gpu="any" if gpu_all else frame["gpu"], engine="any" if engine_all else frame["engine"])
+            part = part[part["engine"].isin((*PLANNING_ENGINES, "any"))]
+            for (gpu, eng, metric), grp in part.groupby(["gpu", "engine", "metric"]):
+                err = grp["error"] * 100
+                out.append({"gpu": gpu, "engine": eng, "metric": metric, "n": int(len(grp)),
+                            "median_abs_pct": round(float(err.abs().median()), 1),
+                            "p90_abs_pct": round(float(err.abs().quantile(0.9)), 1),
+                            "median_signed_pct": round(float(err.median()), 1),
+                            "source": "benchmarks/accuracy.py: leave-one-source-out errors on ../shared/data/measured "
+                                      "(docs/accuracy.md)", "date": DATE, "confidence": "medium" if len(grp) >= 20 else "low"})
+    return out
+
+
+DATE = "2026-12-02"
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, help="pickle of the fold results: read it if it exists, else write it "
+                                                   "(re-render the report without refitting)")
+    args = parser.parse_args()
     if not DATA.exists():
         print(f"measured data not found at {DATA}", file=sys.stderr)
         return 1
     catalog = load_catalog()
     obs, skipped = read_all(DATA)
-    held_out = loso(obs, catalog).assign(kind=lambda d: d["metric"].map(KIND))
-    in_sample = errors(obs, catalog).assign(kind=lambda d: d["metric"].map(KIND))
+    if args.cache and args.cache.exists():
+        held_out, in_sample = pd.read_pickle(args.cache)
+    else:
+        held_out = loso(obs, catalog).assign(kind=lambda d: d["metric"].map(KIND))
+        shipped = load_catalog()  # re-read: benchmarks/calibrate.py may have rewritten it while the folds ran
+        in_sample = errors(obs, shipped).assign(kind=lambda d: d["metric"].map(KIND))
+        if args.cache:
+            pd.to_pickle((held_out, in_sample), args.cache)
     engine = held_out[~held_out["kind"].str.startswith("operator")]
     _plot(engine.dropna(subset=["predicted"]))
     write_atomic(DOC, render(engine, held_out, in_sample, skipped))
-    print(f"wrote {DOC.relative_to(ROOT)} and {PLOT.relative_to(ROOT)}", file=sys.stderr)
+    header = "# Error bands of the performance model. GENERATED by benchmarks/accuracy.py (do not edit by hand).\n"
+    write_atomic(BANDS, header + yaml.safe_dump({"schema_version": 1, "error_bands": band_entries(engine)}, sort_keys=False))
+    print(f"wrote {DOC.relative_to(ROOT)}, {PLOT.relative_to(ROOT)} and {BANDS.relative_to(ROOT)}", file=sys.stderr)
     return 0
 
 
@@ -96,8 +147,9 @@ def render(engine: pd.DataFrame, held_out: pd.DataFrame, in_sample: pd.DataFrame
     verdict = []
     for kind, target in TARGET.items():
         r = head.loc[kind]
-        ok = r.median_pct <= target and r.p90_pct <= 35
-        verdict.append(f"| {kind} | {int(r.n)} | {r.median_pct:.1f} % (target <= {target:g} %) | {r.p90_pct:.1f} % (target <= 35 %) | "
+        ok = r.median_pct <= target and r.p90_pct <= P90_TARGET
+        verdict.append(f"| {kind} | {int(r.n)} | {r.median_pct:.1f} % (target <= {target:g} %) | {r.p90_pct:.1f} % "
+                       f"(target <= {P90_TARGET:g} %) | "
                        f"{'met' if ok else 'MISSED'} |")
     ins = summarize(in_sample[~in_sample["kind"].str.startswith("operator")], ["kind"])
     worst = engine.assign(abs_err=engine["error"].abs()).sort_values("abs_err", ascending=False).head(12)
@@ -107,6 +159,8 @@ def render(engine: pd.DataFrame, held_out: pd.DataFrame, in_sample: pd.DataFrame
     n_pcap = sum(1 for ref, _ in skipped if ref.startswith("h100-80gb-pcap"))
     return TEMPLATE.format(
         verdict="\n".join(verdict), by_kind_gpu=_table(engine, ["kind", "gpu"]), by_source=_table(engine, ["source", "kind"]),
+        by_engine=_table(engine, ["kind", "engine"]), by_tp=_table(engine, ["kind", "tp"]),
+        signed_gpu=_signed(engine[engine["kind"].isin(BAND_METRIC)], ["gpu", "kind"]),
         ops=_table(held_out[held_out["kind"].str.startswith("operator")], ["kind", "gpu"]),
         in_sample="\n".join(f"| {r.kind} | {r.n} | {r.median_pct:.1f} % | {r.p90_pct:.1f} % |" for r in ins.itertuples()),
         worst=worst_rows, skipped=skipped_rows, bias=_bias(engine), n_pcap=n_pcap, n_rows=len(engine), n_ops=len(held_out) - len(engine),
@@ -139,6 +193,28 @@ In-sample (the shipped catalog, fitted on every source), for comparison:
 
 {by_kind_gpu}
 
+## By engine (leave-one-source-out)
+
+`splitwise` is the Splitwise paper's own serving stack (its own engine kind, methodology "Engine profiles").
+
+{by_engine}
+
+## By TP degree (leave-one-source-out)
+
+{by_tp}
+
+## Signed error per GPU (target: within +/-10 %)
+
+Negative = predicted below measured: for TTFT and TPOT the model is faster than measured, for throughput slower.
+
+{signed_gpu}
+
+## Error bands
+
+Every `planner estimate` (and `planner solve --confidence p90`) reads these errors back from
+`catalogs/error_bands.yaml`, which this script writes: per GPU, engine and metric, the most specific
+group with at least 5 rows (else the GPU over all engines, the engine over all GPUs, all rows).
+
 ## By data set (leave-one-source-out), with the median signed error
 
 {by_source}
@@ -149,21 +225,21 @@ Median signed error (negative = the model is faster than the measurement):
 
 ## Where the targets are missed, and why
 
-- **Splitwise (Llama-2-70B, TP2/TP4, A100/H100), TTFT and TPOT.** Held out, it is predicted from factors
-  fitted on TensorRT-LLM/NIM/vLLM-CI measurements, and those engines run the same hardware faster: the
-  median signed error above is negative (the model predicts faster steps than Splitwise measured). The
-  gap is an engine difference (the 2023 Splitwise research stack versus TensorRT-LLM 0.14-0.17 with CUDA
-  graphs and custom all-reduce), not a hardware one, and one set of per-GPU factors cannot fit both.
-  Calibrate on your own engine (`planner calibrate`, docs/calibration.md) to remove it.
+- **Splitwise (Llama-2-70B, TP2/TP4, A100/H100), TTFT and TPOT.** These 152 rows are most of the TTFT and
+  TPOT rows, and they come from the Splitwise paper's own serving stack (engine kind `splitwise`). Held out,
+  no other data set measures that engine, so its `engine_kernel`/`engine_overhead` factors stay at 1 and the
+  rows are predicted with the GPU factors of the production engines (TensorRT-LLM, vLLM CI), which run the
+  same hardware faster: the signed error is negative. In sample the engine factors absorb the difference
+  (kernels ~0.94x, fixed overheads ~2.1x on A100; catalogs/efficiency.yaml), which is why the in-sample TTFT
+  and TPOT errors are much lower (7.7 % / 5.7 % median). The held-out number measures "an unseen engine", not the model's
+  physics; calibrate on your own engine (`planner calibrate`, docs/calibration.md) to remove it.
 - **Splitwise batch-64 prefills.** Two points (prefill of 64 x 512 tokens at TP2) measured 0.36-0.79 s,
   below the batch-32 points and below the compute roofline of the model's FLOPs; the PROVENANCE file
   flags them as noisy. The model stays physical (never faster than its roofline), so these rows keep a
   large error; they are reported, not dropped.
-- **Online serving at high load (TensorRT-LLM, Llama-3-70B TP4, 16 req/s).** The `--rate` mode reuses the
-  capacity model of `perf/capacity.py`, which charges every prefill as a separate step that stalls
-  decoding. TensorRT-LLM's in-flight batching piggybacks prefill chunks onto decode steps, so the
-  measured TPOT is lower than predicted near saturation. The offline `--max-throughput` mode models the
-  mixed (chunked-prefill) step and does not have this bias.
+- **Online serving at high load (TensorRT-LLM, Llama-3-70B TP4, 16 req/s).** The TensorRT-LLM rows are
+  now predicted with the engine's profile (in-flight batching: prompt chunks ride along with decode steps
+  through the capacity model's chunked-prefill path); near saturation the measured TPOT still differs most.
 - **Operators.** The all-reduce is a two-parameter line (a fixed latency + ring bytes / link bandwidth);
   measured NCCL times have a protocol switch (LL -> Simple) between small and large messages that a line
   cannot follow, and the small-message times are noisy (20-45 us at one size). Held out, the all-reduce
@@ -171,7 +247,13 @@ Median signed error (negative = the model is faster than the measurement):
   5-12 % median of a fit on the profiles themselves (methodology, "TP communication").
 - **L40S, H200.** Only 4-7 throughput rows each, all from one source: held out, they are predicted with
   the median factors of A100/H100, so their leave-one-source-out error mostly measures how different
-  these GPUs are from the data-rich ones.
+  these GPUs are from the data-rich ones (H200 is -20.6 % signed: predicted slower than measured).
+- **H100's bandwidth factor sits at its bound (1.0)** with a 2.5 ms fixed step overhead: the decode rows
+  cannot separate streaming efficiency from fixed time, and the fit takes the corner. Predictions stay at or
+  above the roofline, but a physical cap (~0.92 of peak HBM) would be the better prior; not yet done.
+- **NIM at 100 clients (TTFT 8 s measured).** The concurrency mode queues the extra clients by Little's law
+  but misses most of this queueing; the soft-L1 fit keeps this row from dragging the factors (it pulled
+  H100's fp8 compute to 0.30 under plain least squares).
 
 ## Operator timings (Vidur profiles, leave-one-source-out)
 

@@ -15,7 +15,7 @@ from planner.demand.build import build_demand
 from planner.demand.rebucket import demand_on_buckets
 from planner.demand.series import DemandSeries
 from planner.demand.slots import with_slots
-from planner.errors import InfeasibleError, SolverError
+from planner.errors import InfeasibleError, PlannerError, SolverError
 from planner.io.catalog import Catalog, load_catalog
 from planner.io.workload import LoadedWorkload, check_ids, load_workload, workload_from_dict
 from planner.optimize.diagnose import explain_infeasible
@@ -91,14 +91,27 @@ def prepare(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (),
 
 def solve(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (), solver: str | None = None,
           time_limit_s: float | None = None, overrides: Overrides | None = None, scenario: str | None = None,
-          catalog: Catalog | None = None) -> Plan:
+          catalog: Catalog | None = None, confidence: str = "p50") -> Plan:
     """The cheapest fleet meeting the workload's SLOs; raises InfeasibleError saying why when none does.
 
     `overrides` ({"slo.tpot_ms": 30} or ["slo.tpot_ms=30"]) and `scenario` (a name under `scenarios:`) are
-    what-ifs applied before validation; they are echoed in the plan's inputs.
+    what-ifs applied before validation; they are echoed in the plan's inputs. `confidence="p90"` sizes the fleet
+    on step times slowed by each GPU's p90 error band (perf.bands, docs/accuracy.md) instead of the model's own.
     """
-    problem = prepare(load(workload, overrides, scenario), catalog_files, catalog)
+    from planner.perf.bands import CONFIDENCE, bands_for, pessimistic_catalog
+
+    if confidence not in CONFIDENCE:
+        raise PlannerError(f"confidence {confidence!r}: expected one of {', '.join(CONFIDENCE)}")
+    loaded = load(workload, overrides, scenario)
+    catalog = catalog or load_catalog(catalog_files)
+    kind = loaded.workload.engine.kind
+    sized = pessimistic_catalog(catalog, kind) if confidence == "p90" else catalog
+    problem = prepare(loaded, catalog_files, sized)
     plan = plan_from_table(problem.loaded, problem.table, problem.demand, catalog_files, solver, time_limit_s, problem.catalog)
+    pools = tuple(replace(p, error_band=bands_for(catalog.error_bands, p.gpu, kind)) for p in plan.pools)
+    notes = plan.notes + ((f"sized for confidence p90: every GPU's step times slowed by its p90 error band under {kind}",)
+                          if confidence == "p90" else ())
+    plan = replace(plan, pools=pools, notes=notes)
     if overrides or scenario:
         plan = replace(plan, inputs={**plan.inputs, **describe(overrides, scenario)})
     return plan

@@ -9,7 +9,7 @@ from planner.errors import PlannerError
 from planner.io.catalog import Catalog
 from planner.perf import estimate
 from planner.perf.memory import ServingConfig, linear_params
-from planner.perf.step import achievable_bandwidth, allreduce_s, peak_flops
+from planner.perf.step import GEMMS_PER_LAYER, achievable_bandwidth, allreduce_s, peak_flops
 from planner.schemas.catalog import Efficiency
 from planner.schemas.observation import Observation
 
@@ -29,7 +29,8 @@ def _operator_ms(obs: Observation, cfg: ServingConfig) -> float:
         return float(allreduce_s(cfg, obs.load)) * 1e3
     layer = linear_params(cfg.model) / cfg.model.n_layers / cfg.tp
     flops = 2.0 * layer * obs.load
-    return max(flops / float(peak_flops(cfg, obs.load)), layer * cfg.quant.bytes_per_weight / achievable_bandwidth(cfg)) * 1e3
+    roofline = max(flops / float(peak_flops(cfg, obs.load)), layer * cfg.quant.bytes_per_weight / achievable_bandwidth(cfg))
+    return (roofline + GEMMS_PER_LAYER * cfg.eff.gemm_latency_us * 1e-6) * 1e3
 
 
 def predict(obs: Observation, catalog: Catalog) -> float:
@@ -66,7 +67,7 @@ def errors(obs: list[Observation], catalog: Catalog) -> "pd.DataFrame":
     rows = []
     for o in obs:
         pred = predict(o, catalog)
-        rows.append({"source": o.source, "ref": o.ref, "gpu": o.gpu, "model": o.model, "tp": o.tp, "quant": o.quant,
+        rows.append({"source": o.source, "ref": o.ref, "gpu": o.gpu, "engine": o.engine.kind, "model": o.model, "tp": o.tp, "quant": o.quant,
                      "mode": o.mode, "metric": o.metric, "measured": o.measured, "predicted": pred,
                      "error": pred / o.measured - 1 if math.isfinite(pred) else math.nan})
     return pd.DataFrame(rows)

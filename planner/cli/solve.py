@@ -27,9 +27,12 @@ from planner.optimize.solvers import SOLVERS
 @click.option("--repair", is_flag=True, help="With --verify: add replicas to pools that miss their SLOs until they hold.")
 @click.option("--max-repair-steps", type=click.IntRange(min=1), default=10, show_default=True, help="Repair rounds before giving up.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the verification run.")
+@click.option("--confidence", type=click.Choice(["p50", "p90"]), default="p50", show_default=True,
+              help="p90: size for the pessimistic end of the model's error band (docs/accuracy.md, \"Error bands\").")
 @click.pass_context
 def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, solver: str | None, time_limit_s: float | None,
-          overrides: tuple[str, ...], scenario: str | None, on_bad_rows: str | None, verify: bool, repair: bool, max_repair_steps: int, seed: int) -> None:
+          overrides: tuple[str, ...], scenario: str | None, on_bad_rows: str | None, verify: bool, repair: bool, max_repair_steps: int, seed: int,
+          confidence: str) -> None:
     """Find the cheapest GPU fleet that meets the workload's SLOs.
 
     Example: planner solve workloads/chat.yaml --set slo.tpot_ms=30 --format json -o plan.json
@@ -45,7 +48,7 @@ def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt
     if on_bad_rows is not None:
         overrides = (*overrides, f"traffic.on_bad_rows={on_bad_rows}")
     plan = api.solve(workload, catalog=catalog, catalog_files=catalog_files, solver=solver, time_limit_s=time_limit_s,
-                     overrides=overrides, scenario=scenario)
+                     overrides=overrides, scenario=scenario, confidence=confidence)
     if repair and not verify:
         raise click.UsageError("--repair needs --verify")
     if not verify:

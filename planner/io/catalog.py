@@ -14,11 +14,11 @@ from pydantic import BaseModel
 
 from planner.errors import CatalogError, suggest
 from planner.io.yamldoc import load_yaml, validate
-from planner.schemas.catalog import GPU, LLM, CatalogFile, Efficiency, Instance, KVDtype, Price, QuantFormat
+from planner.schemas.catalog import GPU, LLM, CatalogFile, Efficiency, ErrorBand, Instance, KVDtype, Price, QuantFormat
 
 log = logging.getLogger(__name__)
 
-_SECTIONS = ("gpus", "models", "quantization", "kv_dtypes", "efficiency", "prices", "instances")
+_SECTIONS = ("gpus", "models", "quantization", "kv_dtypes", "efficiency", "prices", "instances", "error_bands")
 
 
 def _key(section: str, entry: BaseModel) -> str:
@@ -28,6 +28,8 @@ def _key(section: str, entry: BaseModel) -> str:
         return f"{entry.provider}/{entry.id}"  # type: ignore[attr-defined]
     if section == "efficiency":
         return entry.gpu  # type: ignore[attr-defined]
+    if section == "error_bands":
+        return f"{entry.gpu}/{entry.engine}/{entry.metric}"  # type: ignore[attr-defined]
     return entry.id  # type: ignore[attr-defined]
 
 
@@ -43,6 +45,8 @@ class Catalog:
     prices: dict[str, Price]
     instances: dict[str, Instance] = field(default_factory=dict)
     files: tuple[str, ...] = field(default=())
+    error_bands: dict[str, ErrorBand] = field(default_factory=dict)
+    """Accuracy per `gpu/engine/metric` (`any` for all), from catalogs/error_bands.yaml (perf.bands looks them up)."""
 
     def gpu(self, gpu_id: str) -> GPU:
         return self._get(self.gpus, gpu_id, "GPU")
@@ -94,7 +98,7 @@ class Catalog:
         return table[key]
 
 
-CATALOG_FILES = ("gpus", "models", "quantization", "efficiency", "prices", "instances")
+CATALOG_FILES = ("gpus", "models", "quantization", "efficiency", "prices", "instances", "error_bands")
 """The shipped catalogs, in load order (later files may refer to ids of earlier ones)."""
 
 

@@ -54,6 +54,11 @@ class Estimate:
     kv_cache: dict[str, float] = field(default_factory=dict)
     """One GPU's memory as vLLM's startup profiling splits it (GiB) and the KV blocks it allocates
     (planner.perf.memory.vllm_kv_cache)."""
+    engine: str = ""
+    """The serving engine and version the estimate is for (`vllm 0.10 (V1 engine)`)."""
+    error_band: dict = field(default_factory=dict)
+    """{ttft|tpot|throughput: {median_abs_pct, p90_abs_pct, median_signed_pct, n, scope}}: the held-out error of
+    docs/accuracy.md for this GPU and engine (perf.bands.bands_for); empty when no band applies."""
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -72,7 +77,8 @@ def _base(cfg: ServingConfig, mode: str, inp: int, out: int, prefill: StepTime, 
         mode=mode, config=cfg.key, input_tokens=inp, output_tokens=out,
         weights_gb_per_gpu=weight_bytes_per_gpu(cfg) / GB, kv_bytes_per_token=kv_bytes_per_token(cfg.model, cfg.kv),
         kv_tokens=max_kv_tokens(cfg), max_batch=max_batch(cfg, inp + out / 2),
-        prefill_ms=prefill.breakdown_ms(), decode_ms=decode.breakdown_ms(), kv_cache=kv_cache_summary(cfg), **kw,
+        prefill_ms=prefill.breakdown_ms(), decode_ms=decode.breakdown_ms(), kv_cache=kv_cache_summary(cfg),
+        engine=f"{cfg.engine.kind} {cfg.engine.version}".strip(), **kw,
     )
 
 

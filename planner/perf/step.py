@@ -49,16 +49,28 @@ class StepTime:
 _FIELDS = ("total_s", "weights_s", "kv_s", "matmul_s", "attention_s", "comm_s", "overhead_s")
 
 
-def peak_flops(cfg: ServingConfig, tokens: float | np.ndarray) -> float | np.ndarray:
-    """Achievable FLOP/s for a matmul over `tokens` rows: peak x efficiency x tokens/(tokens + half)."""
-    dtype = cfg.quant.compute_dtype
-    eff = cfg.eff.compute.get(dtype, cfg.eff.compute.get("bf16", 0.5)) * cfg.quant.compute_efficiency
+def peak_flops(cfg: ServingConfig, tokens: float | np.ndarray, attention: bool = False) -> float | np.ndarray:
+    """Achievable FLOP/s for a matmul over `tokens` rows: peak x efficiency x tokens/(tokens + half).
+
+    The linear layers run in the format's compute dtype (FP8 GEMMs at the FP8 peak, with the format's dequant
+    penalty for weight-only INT4/INT8); attention (`attention=True`) runs in BF16 whatever the weights: FP8 W8A8
+    quantizes the linear layers only, and FlashAttention-2/FlashInfer compute QK^T and PV in 16-bit (vLLM
+    "FP8 W8A8" docs; an FP8 KV cache is dequantized to BF16 inside the kernel)."""
+    dtype = "bf16" if attention else cfg.quant.compute_dtype
+    penalty = 1.0 if attention else cfg.quant.compute_efficiency
+    eff = cfg.eff.compute.get(dtype, cfg.eff.compute.get("bf16", 0.5)) * penalty * engine_kernel(cfg)
     tokens = np.maximum(tokens, 1.0)
-    return cfg.gpu.tflops[dtype] * TFLOP * eff * tokens / (tokens + cfg.eff.gemm_half_tokens)
+    half = min(cfg.eff.gemm_half_tokens, WEIGHT_ONLY_HALF_TOKENS) if cfg.quant.weight_only else cfg.eff.gemm_half_tokens
+    return cfg.gpu.tflops[dtype] * TFLOP * eff * tokens / (tokens + half)
+
+
+def engine_kernel(cfg: ServingConfig) -> float:
+    """The calibrated kernel-speed factor of the config's engine on its GPU (1 where not fitted)."""
+    return cfg.eff.engine_kernel.get(cfg.engine.kind, 1.0)
 
 
 def achievable_bandwidth(cfg: ServingConfig) -> float:
-    return cfg.gpu.memory_bandwidth_gbs * GBPS * cfg.eff.bandwidth
+    return cfg.gpu.memory_bandwidth_gbs * GBPS * cfg.eff.bandwidth * engine_kernel(cfg)
 
 
 def allreduce_s(cfg: ServingConfig, nbytes: float | np.ndarray) -> float | np.ndarray:
@@ -82,8 +94,19 @@ def _comm_s(cfg: ServingConfig, tokens: float | np.ndarray) -> float | np.ndarra
     return 2 * m.n_layers * allreduce_s(cfg, tokens * m.hidden_size * 2.0)
 
 
+GEMMS_PER_LAYER = 4
+"""QKV, O, gate/up and down projections: the GEMM kernels of one transformer layer."""
+WEIGHT_ONLY_HALF_TOKENS = 16.0
+"""Small-M efficiency of weight-only (INT4/INT8-wo) GEMM kernels: Marlin-style kernels tile 16 rows and stay
+memory-bound with near-ideal speed-ups up to batch 16-32 (Frantar et al., MARLIN, arXiv:2408.11743, fig. 1)."""
+
+
 def _overhead_s(cfg: ServingConfig) -> float:
-    return cfg.eff.step_overhead_ms * 1e-3 + cfg.model.n_layers * cfg.eff.layer_overhead_us * 1e-6
+    """Fixed time per step: the step overhead plus per layer its fixed time and its GEMMs' latency, scaled by the
+    engine's calibrated factor."""
+    scale = cfg.eff.engine_overhead.get(cfg.engine.kind, 1.0)
+    per_layer_us = cfg.eff.layer_overhead_us + GEMMS_PER_LAYER * cfg.eff.gemm_latency_us
+    return (cfg.eff.step_overhead_ms * 1e-3 + cfg.model.n_layers * per_layer_us * 1e-6) * scale
 
 
 def _matmul_flops(cfg: ServingConfig, tokens: float | np.ndarray, sequences: float | np.ndarray) -> float | np.ndarray:
@@ -99,9 +122,9 @@ def _compose(cfg: ServingConfig, tokens, weights_b, kv_b, matmul_f, attn_f, extr
     plus prompt chunks, or a large decode batch) cannot hide compute-bound GEMMs under memory-bound
     attention reads; pure prefill and pure small-batch decode come out as with one global max."""
     bw = achievable_bandwidth(cfg)
-    flops = peak_flops(cfg, tokens)
+    flops, attn_flops = peak_flops(cfg, tokens), peak_flops(cfg, tokens, attention=True)
     weights_s, kv_s = weights_b / bw, (kv_b + extra_b) / bw
-    matmul_s, attention_s = matmul_f / flops, attn_f / flops
+    matmul_s, attention_s = matmul_f / flops, attn_f / attn_flops
     comm, overhead = _comm_s(cfg, tokens), _overhead_s(cfg)
     total = np.maximum(matmul_s, weights_s) + np.maximum(attention_s, kv_s) + comm + overhead
     return StepTime(total, weights_s, kv_s, matmul_s, attention_s, comm, overhead + 0.0 * total)

@@ -23,7 +23,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     pools = [{"gpu": p.gpu, "quant": p.quant, "tp": p.tp, "kv_dtype": p.kv_dtype, "replicas": p.replicas, "gpus": p.gpus,
               "cost_per_hour": p.cost_per_hour, "utilization": p.utilization, "ttft_ms_p99": p.ttft_ms, "tpot_ms_p99": p.tpot_ms,
               "bound": str(p.bound), "detail": p.detail, "config": p.key,
-              "max_num_batched_tokens": p.spec.chunk} for p in plan.pools]
+              "max_num_batched_tokens": p.spec.chunk, "error_band": p.error_band} for p in plan.pools]
     doc = {
         "schema_version": SCHEMA_VERSION,
         "status": plan.status,
@@ -66,7 +66,7 @@ def plan_from_doc(doc: PlanDoc) -> Plan:
     workload = Workload.model_validate(doc.inputs.workload)
     pools = tuple(Pool(ReplicaSpec(doc.model, p.gpu, p.quant, p.kv_dtype, p.tp, engine=workload.engine.params(p.max_num_batched_tokens)),
                        p.replicas, p.cost_per_hour,
-                       p.utilization, p.ttft_ms_p99, p.tpot_ms_p99, p.bound, p.detail) for p in doc.pools)
+                       p.utilization, p.ttft_ms_p99, p.tpot_ms_p99, p.bound, p.detail, p.error_band) for p in doc.pools)
     routing, baselines = tuple(doc.routing), tuple(doc.baselines)
     return Plan(doc.status, doc.solver.name, doc.solver.gap, doc.solver.runtime_s, doc.cost_per_hour, pools, routing, baselines,
                 doc.design_rps, doc.output_tokens_per_s, doc.input_tokens_per_s, doc.model, SLO(**doc.slo),

@@ -34,6 +34,8 @@ class Pool:
     tpot_ms: float | None
     bound: str
     detail: str
+    error_band: dict = field(default_factory=dict)
+    """Held-out error of the performance model for this pool's GPU and engine (perf.bands.bands_for; JSON too)."""
 
     @property
     def key(self) -> str:

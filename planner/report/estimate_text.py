@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from planner.calibration.predict import summarize
+from planner.perf.bands import describe
 from planner.perf.estimate import Estimate
 
 if TYPE_CHECKING:
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
 
 def render_estimate(e: Estimate) -> str:
     """The human view: headline numbers, then where the prefill and decode step time goes."""
-    lines = [f"{e.config}  {e.input_tokens} in / {e.output_tokens} out  mode {e.mode}"]
+    lines = [f"{e.config}  {e.input_tokens} in / {e.output_tokens} out  mode {e.mode}  engine {e.engine}"]
     lines.append(f"  weights {e.weights_gb_per_gpu:.2f} GB/GPU, KV {e.kv_bytes_per_token / 1e3:.1f} kB/token, "
                  f"{e.kv_tokens} KV tokens, max batch {e.max_batch}, live batch {e.batch:.1f}")
     if e.kv_cache:
@@ -31,6 +32,7 @@ def render_estimate(e: Estimate) -> str:
     for name, part in (("prefill", e.prefill_ms), ("decode/token", e.decode_ms)):
         lines.append(f"  {name:<20}" + "".join(f"{part[k]:>10.2f}" for k in ("weights_ms", "kv_ms", "matmul_ms", "attention_ms", "comm_ms", "overhead_ms", "total_ms")))
     lines.extend(f"  note: {n}" for n in e.notes)
+    lines.append(f"  {describe(e.error_band, e.config.split('/')[0], (e.engine or 'vllm').split()[0])}")
     return "\n".join(lines) + "\n"
 
 

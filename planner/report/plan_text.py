@@ -7,6 +7,15 @@ from planner.plan.model import Plan
 from planner.report.tables import TableData, md_table, money, ms, per_month, render_rich
 
 
+def _engine(plan: Plan) -> str:
+    """`vllm`, `trtllm 0.17`: the serving engine the plan's capacities were computed for (workload `engine:`)."""
+    from planner.schemas.engines import PROFILES
+
+    engine = plan.inputs.get("workload", {}).get("engine", {})
+    kind = engine.get("kind", "vllm")
+    return f"{kind} {engine.get('version') or PROFILES[kind].version}"
+
+
 def headline(plan: Plan) -> list[tuple[str, str]]:
     """The numbers a planning meeting asks for first."""
     status = plan.status if plan.gap in (None, 0.0) else f"{plan.status} (gap {plan.gap:.2%})"
@@ -14,6 +23,7 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
     rows = [
         ("status", f"{status} ({plan.solver}, {plan.runtime_s:.2f} s)"),
         ("model", f"{plan.model}, p{slo.percentile:g} TTFT <= {slo.ttft_ms:g} ms, TPOT <= {slo.tpot_ms:g} ms"),
+        ("engine", _engine(plan)),
         ("design rate", f"{plan.design_rps:,.2f} req/s ({plan.demand.method}), {plan.output_tokens_per_s:,.0f} output tok/s"),
         ("cost", f"{money(plan.cost_per_hour)}/hour, {money(plan.cost_per_month)}/month ({HOURS_PER_MONTH:g} h)"),
         ("per 1M output tokens", money(plan.cost_per_million_output_tokens)),

@@ -16,7 +16,8 @@ PriceTier = Literal["on-demand", "reserved-1y", "reserved-3y", "spot"]
 
 
 class Interconnect(Base):
-    kind: Literal["nvlink", "pcie"]
+    kind: Literal["nvlink", "pcie", "xgmi"]
+    """nvlink (NVIDIA NVLink + NVSwitch), pcie (no GPU fabric; or NVLink bridges of pairs only), xgmi (AMD Infinity Fabric)."""
     unidirectional_gbs: Positive
     """Per-GPU bandwidth in one direction available to collectives (GB/s)."""
 
@@ -117,10 +118,18 @@ class Efficiency(Sourced):
     step_overhead_ms: NonNegative = 1.0
     """Fixed time per engine step (scheduling, sampling, launch)."""
     layer_overhead_us: NonNegative = 50.0
-    """Per-layer, per-step fixed time (kernel launches, norms, rotary)."""
+    """Per-layer, per-step fixed time (kernel launches, norms, rotary) besides the GEMMs' own latency."""
+    gemm_latency_us: NonNegative = 0.0
+    """Fixed time of one GEMM kernel (ramp-up, tail, launch), four per layer (QKV, O, gate/up, down); fitted on the
+    Vidur per-operator profiles, where it halves the small-token error (docs/methodology.md, "Step time")."""
     allreduce_latency_us: NonNegative = 30.0
     """Fixed latency of one all-reduce, the same at every TP degree (perf.step.allreduce_s)."""
     allreduce_bw_efficiency: Fraction = 0.7
+    engine_kernel: dict[str, Fraction] = {}
+    """Per engine kind (vllm, sglang, trtllm): multiplier of the compute and bandwidth fractions for that engine's
+    kernels on this GPU (<= 1, so never faster than the roofline); an engine not listed gets 1."""
+    engine_overhead: dict[str, Positive] = {}
+    """Per engine kind: multiplier of the fixed step and per-layer overheads (scheduler, launches); absent = 1."""
 
 
 class Price(Sourced):
@@ -150,6 +159,18 @@ class Instance(Sourced):
     region: str = ""
     usd_per_hour: dict[PriceTier, Positive]
     """USD per instance-hour by tier."""
+class ErrorBand(Sourced):
+    """How far `planner estimate` was off on measured data (docs/accuracy.md, leave-one-source-out), for one GPU
+    (or `any`), engine kind (or `any`) and metric; written by benchmarks/accuracy.py."""
+
+    gpu: str
+    engine: str
+    metric: Literal["ttft", "tpot", "throughput"]
+    n: int = Field(ge=1)
+    median_abs_pct: NonNegative
+    p90_abs_pct: NonNegative
+    median_signed_pct: float = Field(allow_inf_nan=False)
+    """Median of predicted / measured - 1, percent: negative latency = predicted faster, negative throughput = slower."""
 
 
 class CatalogFile(Base):
@@ -163,3 +184,4 @@ class CatalogFile(Base):
     efficiency: list[Efficiency] = []
     prices: list[Price] = []
     instances: list[Instance] = []
+    error_bands: list[ErrorBand] = []

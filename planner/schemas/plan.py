@@ -41,6 +41,8 @@ class PoolDoc(_Doc):
     """The pool's ReplicaSpec key, as routing shares name it."""
     max_num_batched_tokens: int | None = Field(default=None, ge=1)
     """The token budget per step the pool's engine runs with (vLLM's flag); None under serial prefill."""
+    error_band: dict[str, dict[str, float | int | str]] = {}
+    """{ttft|tpot|throughput: {median_abs_pct, p90_abs_pct, median_signed_pct, n, scope}} (docs/accuracy.md)."""
 
 
 class RouteDoc(_Doc):

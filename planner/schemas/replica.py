@@ -33,6 +33,11 @@ class EngineParams:
     flash_attention: bool = True
     chunked_prefill: bool = True
     """vLLM V1, SGLang and TensorRT-LLM all mix prompt chunks into decode steps by default."""
+    # --- engine identity (issue 13, planner.schemas.engines holds each engine's defaults) ---
+    kind: str = "vllm"
+    """Which engine: vllm | sglang | trtllm. Selects the calibrated per-engine factors (efficiency `engine_overhead`)."""
+    version: str = ""
+    """The engine version the settings describe (informational; shown in plans and estimates)."""
 
 
 def config_key(gpu: str, quant: str, tp: int, kv_dtype: str, role: Role = "unified", chunk: int | None = None) -> str:

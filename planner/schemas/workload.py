@@ -230,13 +230,28 @@ class Engine(Base):
             return CHUNK_BUDGETS if self.chunked_prefill else (EngineParams.max_num_batched_tokens,)
         return tuple(sorted(value)) if isinstance(value, list) else (value,)
 
+    # --- engine profile (issue 13): planner.schemas.engines ---
+    kind: Literal["vllm", "sglang", "trtllm"] = "vllm"
+    """The serving engine: selects its calibrated factors and, for sglang/trtllm, its defaults for the fields above
+    this section leaves unset (vLLM's are the defaults shown)."""
+    version: str = ""
+    """Engine version the settings describe (shown in the plan)."""
+
     def params(self, budget: int | None = None) -> EngineParams:
         """The same settings as the plain record the performance model takes, at `budget` tokens per step
-        (default: the workload's one value, else the engine's own default, as a measured profile ran)."""
+        (default: the workload's one value, else the engine's own default, as a measured profile ran). For sglang
+        and trtllm, the fields this section leaves unset take that engine's profile defaults."""
         fields = self.model_dump()
         one = self.max_num_batched_tokens if isinstance(self.max_num_batched_tokens, int) else EngineParams.max_num_batched_tokens
         fields["max_num_batched_tokens"] = one if budget is None else budget
-        return EngineParams(**fields)
+        if self.kind == "vllm":
+            return EngineParams(**fields)
+        from planner.schemas.engines import engine_params
+
+        explicit = {k: fields[k] for k in self.model_fields_set if k != "kind"}
+        if budget is not None or "max_num_batched_tokens" in explicit:
+            explicit["max_num_batched_tokens"] = fields["max_num_batched_tokens"]
+        return engine_params(self.kind, **explicit)
 
 
 class SolverOptions(Base):

@@ -27,10 +27,12 @@ def test_parse_spec() -> None:
 
 
 def test_spec_decode_helps_at_batch_1_and_stops_helping_at_large_batch() -> None:
+    # k = 4 at acceptance 0.8: 3.36 tokens a round for 4 draft steps + 1 verify; with the fitted fixed overheads
+    # (~2 ms a step) the batch-1 speed-up is ~1.6x, in the 1.5-2x published for 70B targets with 7B drafts
     spec = SpecDecode(CATALOG.model("llama-2-7b"), 4, 0.8)
     plain = config("llama-2-70b", "h100", tp=4)
     fast = config("llama-2-70b", "h100", tp=4, spec=spec)
-    assert float(decode_step(fast, 1, 1024).total_s) < 0.6 * float(decode_step(plain, 1, 1024).total_s)
+    assert float(decode_step(fast, 1, 1024).total_s) < 0.7 * float(decode_step(plain, 1, 1024).total_s)
     assert float(decode_step(fast, 256, 1024).total_s) > float(decode_step(plain, 256, 1024).total_s)
 
 

@@ -106,3 +106,21 @@ def test_allreduce_latency_is_flat_in_tp() -> None:
     """A tiny message costs the fixed latency at TP 2 and TP 8 alike (Vidur NCCL profiles: 20-45 us at every TP)."""
     two, eight = (float(allreduce_s(config("llama-3.1-70b", "h100", tp=tp, eff=COMM_EFF), 2048.0)) for tp in (2, 8))
     assert two == pytest.approx(25e-6, rel=0.01) and eight == pytest.approx(25e-6, rel=0.01)
+
+
+def test_fp8_gemm_step_by_hand() -> None:
+    # Llama-3.1-8B FP8 (W8A8) on H100, one 4,096-token prompt, ROUND_EFF (compute 0.5 for bf16 and fp8, 0.8 bandwidth):
+    #   linear layers at the FP8 peak: 0.5 x 1,978.9e12 = 989.45e12 FLOP/s
+    #     FLOPs = 2 x 6,979,326,848 matmul params x 4,096 + LM head 2 x 128,256 x 4,096 = 57,175,696,211,968
+    #     -> 57.785331 ms (the BF16 step's 115.576503 ms x 989.4 / 1,978.9: FP8 runs at the FP8 peak)
+    #   attention at the BF16 peak (FP8 W8A8 quantizes the linear layers only): 0.5 x 989.4e12 = 494.7e12 FLOP/s
+    #     FLOPs = 2 x 32 layers x 32 heads x 128 x 4,096^2 = 4,398,046,511,104 -> 8.890331 ms
+    #   memory: 8,030,000,000 B weights (FP8 matmuls + 16-bit LM head) / 2.68e12 = 2.996 ms << compute
+    #   total = 57.785331 + 8.890331 + 1 ms overhead = 67.675662 ms
+    fp8 = prefill_step(config("llama-3.1-8b", "h100", "fp8", eff=ROUND_EFF), 4096.0)
+    bf16 = prefill_step(config("llama-3.1-8b", "h100", "bf16", eff=ROUND_EFF), 4096.0)
+    assert float(fp8.matmul_s) == pytest.approx(57_175_696_211_968 / 989.45e12, rel=1e-9)
+    assert float(fp8.matmul_s) == pytest.approx(float(bf16.matmul_s) * 989.4 / 1978.9, rel=1e-9)
+    assert float(fp8.attention_s) == pytest.approx(4_398_046_511_104 / 494.7e12, rel=1e-9)
+    assert float(fp8.weights_s) == pytest.approx(8_030_000_000 / 2.68e12, rel=1e-9)
+    assert float(fp8.total_s) == pytest.approx(0.067675662, rel=1e-7)

@@ -239,9 +239,9 @@ def test_bad_rows_point_at_their_line(write, text, line, message):
 
 
 def test_unknown_gpu_needs_a_cost(write):
-    stderr, profile = solve_error(write, HEADER + "h100,1,512,1,256,8,\nmi300x,1,512,1,256,8,\nh1000,512,4096,1,256,2,\n")
+    stderr, profile = solve_error(write, HEADER + "h100,1,512,1,256,8,\ntpu-v5e,1,512,1,256,8,\nh1000,512,4096,1,256,2,\n")
     lines = stderr.splitlines()
-    assert len(lines) == 2 and lines[0].startswith(f"error: {profile}:3: gpu: 'mi300x' is not in the catalog (valid: ")
+    assert len(lines) == 2 and lines[0].startswith(f"error: {profile}:3: gpu: 'tpu-v5e' is not in the catalog (valid: ")
     assert lines[0].endswith(") and the row has no cost_per_hour; give cost_per_hour (USD per replica-hour) or add the GPU with --catalog")
     assert lines[1].startswith(f"{profile}:4: gpu: 'h1000' is not in the catalog (did you mean 'h100'")
 

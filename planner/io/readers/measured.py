@@ -17,14 +17,20 @@ import numpy as np
 
 from planner.io.readers import ReadContext, ReadResult, Skipped, read_head, register
 from planner.schemas.observation import Observation
+from planner.schemas.engines import engine_params
 from planner.schemas.replica import EngineParams
 
 if TYPE_CHECKING:
     import pandas as pd
 
-TRT_ENGINE = EngineParams(gpu_memory_utilization=0.95, max_num_seqs=2048, max_num_batched_tokens=8192)
-"""TensorRT-LLM / NIM: trtllm-build defaults max_batch_size 2048, max_num_tokens 8192;
-kv_cache_free_gpu_mem_fraction 0.95 (as the published table notes)."""
+TRT_ENGINE = engine_params("trtllm")
+"""TensorRT-LLM / NIM: the trtllm profile (max_batch_size 2048, max_num_tokens 8192, kv_cache_free_gpu_mem_fraction
+0.95, in-flight batching of prompt chunks with decode steps; planner.schemas.engines)."""
+VLLM_CI_ENGINE = EngineParams(kind="vllm", version="CI build 9523")
+"""vLLM CI on A100-80GB: the V1 defaults there are EngineParams' own (256 sequences, 8192 offline tokens)."""
+SPLITWISE_ENGINE = EngineParams(kind="splitwise", version="2023 research prototype")
+"""The Splitwise measurements come from the paper's own serving stack: an engine kind of its own, so its speed
+gets its own calibrated factors instead of pulling the GPU factors of the production engines."""
 VIDUR_MODELS = {"Llama-2-70b-hf": "llama-2-70b", "Llama-2-7b-hf": "llama-2-7b",
                 "Meta-Llama-3-70B": "llama-3-70b", "Meta-Llama-3-8B": "llama-3-8b"}
 VIDUR_GPUS = {"a100": "a100-80gb", "h100": "h100"}
@@ -76,7 +82,7 @@ def read_published(path: str | Path) -> tuple[list[Observation], list[Skipped]]:
             source=source, ref=row["id"], model=row["model"], gpu=row["gpu"], tp=int(row["tp"]), quant=row["quant"],
             kv_dtype="fp8" if trt else "fp16", mode=mode, input_tokens=int(row["input_len"]),
             output_tokens=int(row["output_len"]), load=load, metric=row["metric"], measured=float(row["value"]),
-            engine=TRT_ENGINE if source in ("trtllm-perf-overview", "nim-benchmarks") else EngineParams(),
+            engine=TRT_ENGINE if source in ("trtllm-perf-overview", "nim-benchmarks") else VLLM_CI_ENGINE,
         ))
     return obs, skipped
 
@@ -99,7 +105,7 @@ def read_splitwise(path: str | Path) -> tuple[list[Observation], list[Skipped]]:
                 source="splitwise", ref=ref, model="llama-2-70b", gpu=SPLITWISE_GPUS[row.hardware],
                 tp=int(row.tensor_parallel), quant="bf16", kv_dtype="fp16", mode="batch",
                 input_tokens=int(row.prompt_size), output_tokens=int(row.token_size), load=float(row.batch_size),
-                metric=metric, measured=float(value),
+                metric=metric, measured=float(value), engine=SPLITWISE_ENGINE,
             ))
     return obs, skipped
 
