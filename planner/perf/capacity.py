@@ -311,7 +311,8 @@ def _loaded_cells(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: floa
     coarse = [_coarse(len(g)) for g in full]
     bad = _evaluate(cfgs, active, [g[c] for g, c in zip(full, coarse)], slo, p)[-1].tolist()
     grids = [g[c] if j == len(c) else g[:c[j] + 1] if c[j] <= FIRST_ROUND
-             else g[np.concatenate([c[:j], np.arange(c[j - 1] + 1, c[j] + 1)])] for g, c, j in zip(full, coarse, bad)]
+             else g[np.unique(np.concatenate([c[:j], _curve_points(int(c[j - 1])), np.arange(c[j - 1] + 1, c[j] + 1)]))]
+             for g, c, j in zip(full, coarse, bad)]  # curve points below the gap: every cell keeps CURVE_POINTS of them
     pts, offsets, load, checks, first_bad = _evaluate(cfgs, active, grids, slo, p)
     slo_s = slo.tpot_ms / 1e3
     sizes = np.diff(offsets)
