@@ -31,7 +31,7 @@ class Work:
 
     prefill_flops: float
     decode_flops: float
-    kv_read_bytes: float
+    kv_read_tokens: float
     """KV tokens decode reads per second: each output token reads its sequence's whole context (times the
     bytes per token of a KV dtype, this is also the live KV per second of step time, by Little's law)."""
 
@@ -70,7 +70,7 @@ def physical_floor(catalog: Catalog, table: CapacityTable, demand: DemandSeries,
         gpu, quant, kv = catalog.gpu(spec.gpu), catalog.quant(spec.quant), catalog.kv_dtype(spec.kv_dtype)
         peak = gpu.tflops.get(quant.compute_dtype, gpu.tflops["bf16"]) * 1e12
         weights = weight_bytes(model, quant)
-        kv_rate = work.kv_read_bytes * kv_bytes_per_token(model, kv)
+        kv_rate = work.kv_read_tokens * kv_bytes_per_token(model, kv)
         step = _best_step(weights, kv_rate, gpu.memory_gb * 1e9, gpu.memory_bandwidth_gbs * 1e9, slo.tpot_ms / 1e3)
         kv_live = kv_rate * step  # Little's law: each live sequence's KV is read once a step
         traffic = kv_rate + weights / step
