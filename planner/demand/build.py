@@ -145,7 +145,8 @@ def _bucket_trace(trace: Trace, traffic: Traffic, model: LLM, where: str,
                                float(np.percentile(inp, 99)), tuple(np.percentile(inp, LENGTH_PERCENTILES).tolist()),
                                tuple(np.percentile(out, LENGTH_PERCENTILES).tolist())))
     histogram = TraceHistogram(len(trace), len(trace) - len(kept), trace.skipped_rows, kept.duration_s, series, tuple(stats))
-    return demand_from_histogram(histogram, traffic, model, where, rect_of, _cell_hits(cell, kept.input_tokens, cached_tokens(kept, traffic)))
+    recorded = kept.cached_tokens if kept.cached_tokens is not None else np.zeros(len(kept), dtype=np.int64)
+    return demand_from_histogram(histogram, traffic, model, where, rect_of, _cell_hits(cell, kept.input_tokens, recorded))
 
 
 def _hit_share(traffic: Traffic, hits: dict[int, float], cell: int) -> float:
