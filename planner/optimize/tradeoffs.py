@@ -36,14 +36,41 @@ def simplest_within(problem: FleetProblem, settings: SolverSettings, best: Fleet
     assert best.solution is not None and best.cost_per_hour is not None
     pools = len(best.solution.replicas)
     limit = problem.rules.max_pools or pools
+    ceiling = best.cost_per_hour * (1 + within) + COST_EPS
     for count in range(1, min(pools, limit)):
+        candidate = problem.with_rules(replace(problem.rules, max_pools=count))
         if count == 1 and problem.per_gpu_pricing and not problem.rules.active():
             outcome = single_pool(problem)
+        elif count == 2 and problem.per_gpu_pricing:
+            keep = pair_candidates(problem, ceiling)
+            if not keep:
+                continue
+            outcome = optimize_fleet(candidate.restricted(keep), settings)
         else:
-            outcome = optimize_fleet(problem.with_rules(replace(problem.rules, max_pools=count)), settings)
-        if outcome.cost_per_hour is not None and outcome.cost_per_hour <= best.cost_per_hour * (1 + within) + COST_EPS:
+            outcome = optimize_fleet(candidate, settings)
+        if outcome.cost_per_hour is not None and outcome.cost_per_hour <= ceiling:
             return outcome
     return None
+
+
+def pair_candidates(problem: FleetProblem, ceiling: float) -> list[int]:
+    """Configs (in order) of the one- and two-pool fleets whose lower bound is within `ceiling` USD/hour, for
+    per-replica prices: any fleet of at most two pools costing at most `ceiling` uses only these, so the
+    two-pool MILP over them has the same optimum whenever that optimum is within `ceiling`.
+
+    The bound of pools {k, l}: each bucket's traffic on the cheaper of the two per req/s at the utilization
+    target (sum_b rate_b / rho x min(cost_k / cap[k,b], cost_l / cap[l,b]), the LP with fractional replicas),
+    and at least one replica of each. Fleet rules only add constraints, so the bound holds under them too.
+    """
+    live = problem.rates > 0
+    caps, rates = problem.max_rps[:, live], problem.rates[live]
+    with np.errstate(divide="ignore"):
+        unit = np.where(caps > 0, problem.costs[:, None] / np.where(caps > 0, caps, 1.0), np.inf) * (rates / problem.rho)
+    first, second = np.triu_indices(len(problem.configs), 0)  # pairs, and each config alone (first == second)
+    fluid = np.minimum(unit[first], unit[second]).sum(axis=1)
+    bound = np.maximum(fluid, problem.costs[first] + np.where(first == second, 0.0, problem.costs[second]))
+    near = bound <= ceiling
+    return sorted(set(first[near].tolist()) | set(second[near].tolist()))
 
 
 def single_pool(problem: FleetProblem) -> FleetOutcome:

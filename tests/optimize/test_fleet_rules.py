@@ -9,7 +9,7 @@ import pytest
 from planner.optimize.fleet import SolverSettings, optimize_fleet
 from planner.optimize.problem import FleetProblem, FleetRules, Shape
 from planner.optimize.solvers import SolveStatus
-from planner.optimize.tradeoffs import binding_rules, relaxations, simplest_within
+from planner.optimize.tradeoffs import binding_rules, pair_candidates, relaxations, simplest_within
 from planner.schemas.replica import ReplicaSpec
 
 SETTINGS = SolverSettings()
@@ -93,6 +93,33 @@ def test_pool_count_limit_changes_the_answer_and_the_simplest_plan():
     # The simplest plan within 100 % ($4) does not exist with 1 pool ($5); within 150 % it is the 1-pool fleet.
     assert simplest_within(problem, SETTINGS, best, 1.0) is None
     assert simplest_within(problem, SETTINGS, best, 1.5).cost_per_hour == pytest.approx(5.0)
+
+
+def test_pair_screen_keeps_the_pairs_that_can_be_within_the_ceiling():
+    # Demand 1 and 1 req/s, rho 1. a ($1): caps 1, 0.25; b ($1): 0.25, 1; c ($3): 1, 1.
+    # Bounds: a alone 1/1 + 1/0.25 = $5 (b alone $5), c alone 1/1 x 3 + 1/1 x 3 = $6; a+b: 1 + 1 = $2,
+    # a+c: bucket 0 on a ($1), bucket 1 on c ($3) = $4 (b+c $4). Ceiling $3: only a and b can be used.
+    problem = _problem([("a", 1), ("b", 1), ("c", 1)], [1.0, 1.0, 3.0], [[1.0, 0.25], [0.25, 1.0], [1.0, 1.0]], [1.0, 1.0])
+    assert pair_candidates(problem, 3.0) == [0, 1]
+    assert pair_candidates(problem, 4.0) == [0, 1, 2]
+    assert pair_candidates(problem, 1.9) == []
+
+
+def test_simplest_two_pool_fleet_matches_the_full_milp_on_random_problems():
+    # The screened two-pool solve must find the same cost as the two-pool MILP over every config (15 of the 20
+    # draws have an optimum of three or more pools).
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        k, b = 6, 5
+        caps = rng.uniform(0.2, 2.0, (k, b)) * (rng.random((k, b)) > 0.3)
+        caps[0] = rng.uniform(0.2, 2.0, b)  # one config serves everything, so the problem is feasible
+        problem = _problem([(f"g{i}", 1) for i in range(k)], rng.uniform(1, 4, k), caps, rng.uniform(0.5, 3, b), rho=0.8)
+        best = optimize_fleet(problem, SETTINGS)
+        if len(best.solution.replicas) < 3:
+            continue
+        two = optimize_fleet(problem.with_rules(FleetRules(max_pools=2)), SETTINGS).cost_per_hour
+        simpler = simplest_within(problem, SETTINGS, best, two / best.cost_per_hour - 1 + 1e-9)
+        assert simpler is not None and simpler.cost_per_hour == pytest.approx(two)  # a one-pool fleet costs at least as much
 
 
 def test_pool_overhead_merges_pools():
