@@ -173,9 +173,11 @@ GPUs. A GPU not listed: its memory_gb taken as GiB less 1 % (80 GB HBM parts are
 NON_TORCH_BYTES = 1.0 * GIB
 """Memory the profiling run sees outside PyTorch's allocator on one GPU: CUDA context, cuBLAS/cuDNN
 workspaces, the attention backend's buffers. vLLM logs 0.13-1.79 GiB (docs/methodology.md); 1.0 GiB."""
-NCCL_BYTES = 0.5 * GIB
+NCCL_BYTES = 1.79 * GIB
 """Extra per GPU at TP > 1 seen by the profiling run: NCCL buffers (NCCL_BUFFSIZE 4 MiB per channel and peer)
-and vLLM's custom all-reduce buffers; an assumption, a few hundred MB rounded up."""
+and vLLM's custom all-reduce buffers. Measured: vLLM PR #10511's logs (2024-12-13, Meta-Llama-3-8B on H100,
+same build) show non_torch_memory 1.79 GiB at TP 1 and 3.58 GiB at TP 2; the difference is this reserve.
+Taken as the same at TP 4 and 8 (no current-version log with the breakdown was found there)."""
 CUDA_GRAPH_BYTES = 0.5 * GIB
 """CUDA graphs are captured after the KV cache is allocated (vLLM V1), so they do not reduce the block count;
 they take ~0.3-1.5 GiB on top of gpu_memory_utilization, which is why 1.0 would run out of memory."""
