@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from planner.optimize.fleet import FleetOutcome, SolverSettings, optimize_fleet
+from planner.optimize.fleet import FleetOutcome, SolverSettings, optimize_fleet, prunable
 from planner.optimize.formulation import FleetSolution
 from planner.optimize.problem import FleetProblem
 from planner.optimize.solvers import SolveStatus
@@ -55,22 +55,28 @@ def simplest_within(problem: FleetProblem, settings: SolverSettings, best: Fleet
 
 def pair_candidates(problem: FleetProblem, ceiling: float) -> list[int]:
     """Configs (in order) of the one- and two-pool fleets whose lower bound is within `ceiling` USD/hour, for
-    per-replica prices: any fleet of at most two pools costing at most `ceiling` uses only these, so the
+    per-replica prices: any fleet of at most two pools costing at most `ceiling` can be made of these, so the
     two-pool MILP over them has the same optimum whenever that optimum is within `ceiling`.
 
     The bound of pools {k, l}: each bucket's traffic on the cheaper of the two per req/s at the utilization
     target (sum_b rate_b / rho x min(cost_k / cap[k,b], cost_l / cap[l,b]), the LP with fractional replicas),
     and at least one replica of each. Fleet rules only add constraints, so the bound holds under them too.
+    Dominated configs (`prunable`, which the solve drops anyway) are left out first: swapping one for the config
+    that dominates it never costs more nor adds a pool.
     """
+    keep = np.flatnonzero(~prunable(problem))
     live = problem.rates > 0
-    caps, rates = problem.max_rps[:, live], problem.rates[live]
+    caps, costs = problem.max_rps[np.ix_(keep, live)], problem.costs[keep]
     with np.errstate(divide="ignore"):
-        unit = np.where(caps > 0, problem.costs[:, None] / np.where(caps > 0, caps, 1.0), np.inf) * (rates / problem.rho)
-    first, second = np.triu_indices(len(problem.configs), 0)  # pairs, and each config alone (first == second)
-    fluid = np.minimum(unit[first], unit[second]).sum(axis=1)
-    bound = np.maximum(fluid, problem.costs[first] + np.where(first == second, 0.0, problem.costs[second]))
-    near = bound <= ceiling
-    return sorted(set(first[near].tolist()) | set(second[near].tolist()))
+        unit = np.where(caps > 0, costs[:, None] / np.where(caps > 0, caps, 1.0), np.inf) * (problem.rates[live] / problem.rho)
+    near: set[int] = set()
+    for k in range(len(keep)):  # pools {k, l} for l >= k (l == k: k alone)
+        fluid = np.minimum(unit[k], unit[k:]).sum(axis=1)
+        bound = np.maximum(fluid, costs[k] + np.where(np.arange(k, len(keep)) == k, 0.0, costs[k:]))
+        within = np.flatnonzero(bound <= ceiling)
+        if len(within):
+            near.update((k, *(k + within).tolist()))
+    return sorted(int(keep[i]) for i in near)
 
 
 def single_pool(problem: FleetProblem) -> FleetOutcome:
