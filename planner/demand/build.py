@@ -41,19 +41,20 @@ def build_demand(loaded: LoadedWorkload, model: LLM) -> DemandSeries:
     window = burst_window(traffic.burst_window_s, slo.ttft_ms, traffic.peak_window_s)
     with scan_trace(trace_path, traffic.format, traffic.on_bad_rows, loaded.where("traffic", "trace")) as scan:
         histogram = summarise(scan, edges_in, edges_out, model.max_context, traffic.peak_window_s, LENGTH_PERCENTILES)
-        files, fmt, layout = scan.files, scan.fmt, scan.layout
+        files, fmt, layout, columns = scan.files, scan.fmt, scan.layout, scan.columns
         counts = None if window is None else scan.con.execute(window_sql("rows", window, model.max_context)).fetchnumpy()["requests"]
     burst = None if counts is None else (burst_rate(counts, window, slo.percentile / 100), window)
     return demand_from_histogram(histogram, traffic, model, str(trace_path), _grid_rect(edges_in, edges_out),
-                                 _trace_hits(traffic, files, fmt, layout, model.max_context), burst)
+                                 _trace_hits(traffic, files, fmt, layout, columns, model.max_context), burst)
 
 
-def _trace_hits(traffic: Traffic, files: list, fmt: str, layout: TraceLayout, max_context: int) -> dict[int, float]:
+def _trace_hits(traffic: Traffic, files: list, fmt: str, layout: TraceLayout, columns: dict[str, str],
+                max_context: int) -> dict[int, float]:
     """Per grid cell, the prefix-cache hit share the workload plans with (planner.io.traces.prefix)."""
     cache = traffic.prefix_cache
     if not cache.enabled or cache.hit_rate is not None:
         return {}  # off, or the same given share for every request (applied per request below)
-    found = cached_prefix_tokens(files, fmt, layout)
+    found = cached_prefix_tokens(files, fmt, layout, columns)
     if found is None:
         return {}
     edges_in = np.asarray(traffic.buckets.input, dtype=np.int64)

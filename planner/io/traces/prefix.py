@@ -32,19 +32,22 @@ class PrefixHits:
     cached: np.ndarray
 
 
-def cached_prefix_tokens(files: list[Path], fmt: str, layout: TraceLayout) -> PrefixHits | None:
-    """Cached prompt tokens per valid request, or None when the trace has neither column."""
+def cached_prefix_tokens(files: list[Path], fmt: str, layout: TraceLayout,
+                         columns: dict[str, str] | None = None) -> PrefixHits | None:
+    """Cached prompt tokens per valid request, or None when the trace has neither column. `columns` (the first
+    file's columns and types, TraceScan.columns) spares reading its header again: without either column the file
+    is not opened at all."""
     import duckdb
 
+    if columns is not None and _hit_column(columns) is None:
+        return None
     con = connect()
     try:
-        dtypes = {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {raw_source(files[0], fmt)}").fetchall()}
-        if "cached_tokens" in dtypes:
-            column, kind = "cached_tokens", "tokens"
-        elif "hash_ids" in dtypes and dtypes["hash_ids"].endswith("[]"):
-            column, kind = "hash_ids", "hashes"
-        else:
+        dtypes = columns or {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {raw_source(files[0], fmt)}").fetchall()}
+        found = _hit_column(dtypes)
+        if found is None:
             return None
+        column, kind = found
         a_sql, i_sql, o_sql, code = typed_columns(layout, dtypes)
         union = " UNION ALL ".join(f"SELECT * FROM {raw_source(f, fmt)}" for f in files)
         con.execute("SET preserve_insertion_order = true")
@@ -68,3 +71,12 @@ def cached_prefix_tokens(files: list[Path], fmt: str, layout: TraceLayout) -> Pr
     finally:
         con.close()
     return PrefixHits(*(np.asarray(result[n], dtype=np.int64) for n in ("i", "o", "c")))
+
+
+def _hit_column(dtypes: dict[str, str]) -> tuple[str, str] | None:
+    """The prefix-cache column a trace has, with its kind (`tokens` or `hashes`), or None."""
+    if "cached_tokens" in dtypes:
+        return "cached_tokens", "tokens"
+    if "hash_ids" in dtypes and dtypes["hash_ids"].endswith("[]"):
+        return "hash_ids", "hashes"
+    return None

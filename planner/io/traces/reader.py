@@ -31,6 +31,6 @@ def read_trace(path: str | Path, fmt: str = "auto", on_bad_rows: BadRowPolicy = 
     order = np.argsort(arrival_s, kind="stable") if arrival_s.size > 1 and bool((np.diff(arrival_s) < 0).any()) else None
     if order is not None:
         arrival_s, inp, out = arrival_s[order], inp[order], out[order]
-    hits = cached_prefix_tokens(scan.files, scan.fmt, scan.layout)
+    hits = cached_prefix_tokens(scan.files, scan.fmt, scan.layout, scan.columns)
     cached = None if hits is None else hits.cached
     return Trace(arrival_s - arrival_s[0], inp, out, scan.layout.name, skipped_rows=scan.skipped, cached_tokens=cached)

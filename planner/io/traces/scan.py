@@ -101,6 +101,8 @@ class TraceScan:
     """Bad rows left out (on_bad_rows skip or report); 0 under `error`, which refuses them."""
     bad: list[BadRow] = field(default_factory=list)
     """The first bad rows (at most SHOWN_BAD_ROWS), with file and line."""
+    columns: dict[str, str] = field(default_factory=dict)
+    """The first file's columns and their DuckDB types (text for CSV), as read once at the start."""
 
     @property
     def label(self) -> str:
@@ -236,7 +238,7 @@ def scan_trace(path: str | Path, fmt: str = "auto", on_bad_rows: BadRowPolicy = 
             raise WorkloadError(f"{files[0]}: cannot read as {fmt}: {str(exc).splitlines()[0]}") from None
         n_bad = con.execute("SELECT count(*) FILTER (WHERE bad > 0) FROM raw_rows").fetchone()[0]
         n_bad += _rejected(con) if fmt == "csv" else 0
-        scan = TraceScan(con, files, fmt, layout)
+        scan = TraceScan(con, files, fmt, layout, columns=dtypes)
         if n_bad:
             scan.bad = first_bad_rows(con, files, fmt, layout, dtypes)
             _apply_policy(scan, n_bad, on_bad_rows)
