@@ -17,7 +17,8 @@ from planner.demand.series import DemandSeries
 from planner.demand.slots import with_slots
 from planner.errors import InfeasibleError, PlannerError, SolverError
 from planner.io.catalog import Catalog, load_catalog
-from planner.io.workload import LoadedWorkload, check_ids, load_workload, workload_from_dict
+from planner.demand.models import joined_demand
+from planner.io.workload import LoadedWorkload, check_ids, input_error, load_workload, workload_from_dict
 from planner.optimize.diagnose import explain_infeasible
 from planner.optimize.fleet import SolverSettings, optimize_fleet
 from planner.optimize.solvers import SolveStatus
@@ -26,6 +27,7 @@ from planner.plan.build import assemble_plan, fleet_problem
 from planner.plan.fleet import explain_relaxations, fleet_setup, needs_catalog
 from planner.plan.slots import assemble_slotted_plan, is_slotted
 from planner.plan.model import Plan
+from planner.plan.models import joined_table
 from planner.io.overrides import Overrides, apply_overrides, describe
 from planner.supply.candidates import Rejection, enumerate_candidates
 from planner.supply.profile import MeasuredProfile
@@ -75,6 +77,8 @@ def prepare(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (),
     catalog = catalog or load_catalog(catalog_files)
     check_ids(loaded, catalog)
     w = loaded.workload
+    if len(w.models) > 1:
+        return _prepare_models(loaded, catalog)
     model = catalog.model(w.model)
     if w.capacity_profile is not None:  # measured capacities replace the model (docs/profiles.md)
         profile = MeasuredProfile.load(loaded, catalog)
@@ -87,6 +91,15 @@ def prepare(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (),
         raise InfeasibleError(f"no allowed configuration can serve {model.id}: {reasons}")
     table = AnalyticalModel(tuple(candidates)).build(demand, w.slo)
     return Problem(loaded, catalog, demand, table, tuple(rejected))
+
+
+def _prepare_models(loaded: LoadedWorkload, catalog: Catalog) -> Problem:
+    """Several models on one fleet: each model's demand and capacity table, joined side by side (docs/fleet.md)."""
+    if loaded.workload.capacity_profile is not None:
+        raise input_error(loaded, ("capacity_profile",), "a measured profile describes one model; with `models:` leave it out")
+    parts = [prepare(loaded.for_model(i), catalog=catalog) for i in range(len(loaded.workload.models))]
+    demand = joined_demand([p.demand for p in parts], loaded.where("models"))
+    return Problem(loaded, catalog, demand, joined_table([p.table for p in parts]), tuple(r for p in parts for r in p.rejected))
 
 
 def solve(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (), solver: str | None = None,

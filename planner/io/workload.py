@@ -14,10 +14,12 @@ from planner.schemas.workload import Workload
 class LoadedWorkload:
     """A validated workload with where it came from: the file, its lines, its hash, its directory."""
 
-    def __init__(self, workload: Workload, doc: YamlDoc | None, sha256: str) -> None:
+    def __init__(self, workload: Workload, doc: YamlDoc | None, sha256: str, entry: int | None = None) -> None:
         self.workload = workload
         self.doc = doc
         self.sha256 = sha256
+        self.entry = entry
+        """Index in `models:` this workload was cut from (for_model): its model/slo/traffic lines are that entry's."""
 
     @property
     def base_dir(self) -> Path:
@@ -41,7 +43,15 @@ class LoadedWorkload:
         return LoadedWorkload(self.workload.model_copy(update={"capacity_profile": None}), self.doc, self.sha256)
 
     def where(self, *loc: Any) -> str:
+        if self.entry is not None and loc and loc[0] in ("model", "slo", "traffic"):
+            loc = ("models", self.entry, *loc)
         return self.doc.where(tuple(loc)) if self.doc else "workload"
+
+    def for_model(self, index: int) -> "LoadedWorkload":
+        """The workload of one entry of `models:` alone: its model, SLO and traffic, every other field shared."""
+        entry = self.workload.model_entries()[index]
+        one = self.workload.model_copy(update={"model": entry.model, "slo": entry.slo, "traffic": entry.traffic, "models": []})
+        return LoadedWorkload(one, self.doc, self.sha256, index if self.workload.models else None)
 
 
 def load_workload(path: str | Path) -> LoadedWorkload:
@@ -68,8 +78,11 @@ def check_ids(loaded: LoadedWorkload, catalog: Catalog) -> None:
     def unknown(loc: tuple[Any, ...], what: str, value: str, choices: Any) -> None:
         problems.append(f"{loaded.where(*loc)}: {'.'.join(str(p) for p in loc)}: unknown {what} {value!r}{suggest(value, choices)}")
 
-    if w.model not in catalog.models:
+    if w.model not in catalog.models and not w.models:
         unknown(("model",), "model", w.model, catalog.models)
+    for i, entry in enumerate(w.models):
+        if entry.model not in catalog.models:
+            unknown(("models", i, "model"), "model", entry.model, catalog.models)
     for i, gpu in enumerate(w.gpus or []):
         if gpu not in catalog.gpus:
             unknown(("gpus", i), "GPU", gpu, catalog.gpus)

@@ -23,7 +23,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     pools = [{"gpu": p.gpu, "quant": p.quant, "tp": p.tp, "kv_dtype": p.kv_dtype, "replicas": p.replicas, "gpus": p.gpus,
               "cost_per_hour": p.cost_per_hour, "utilization": p.utilization, "ttft_ms_p99": p.ttft_ms, "tpot_ms_p99": p.tpot_ms,
               "bound": str(p.bound), "detail": p.detail, "config": p.key,
-              "max_num_batched_tokens": p.spec.chunk, "error_band": p.error_band} for p in plan.pools]
+              "max_num_batched_tokens": p.spec.chunk, "error_band": p.error_band}
+             | ({"model": p.spec.model} if p.spec.tag else {}) for p in plan.pools]
     doc = {
         "schema_version": SCHEMA_VERSION,
         "status": plan.status,
@@ -56,6 +57,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "inputs": plan.inputs,
         "notes": list(plan.notes),
     }
+    if plan.models:  # only a plan of several models has per-model lines (schema 1 documents stay as they were)
+        doc["models"] = [m.model_dump() for m in plan.models]
     doc = jsonable(doc)
     PlanDoc.model_validate(doc)  # the writer obeys the schema the readers use
     return doc
@@ -64,13 +67,15 @@ def plan_document(plan: Plan) -> dict[str, Any]:
 def plan_from_doc(doc: PlanDoc) -> Plan:
     """The Plan a document describes (costs as rounded in the file)."""
     workload = Workload.model_validate(doc.inputs.workload)
-    pools = tuple(Pool(ReplicaSpec(doc.model, p.gpu, p.quant, p.kv_dtype, p.tp, engine=workload.engine.params(p.max_num_batched_tokens)),
+    pools = tuple(Pool(ReplicaSpec(p.model or doc.model, p.gpu, p.quant, p.kv_dtype, p.tp, engine=workload.engine.params(p.max_num_batched_tokens),
+                                   tag=p.model or ""),
                        p.replicas, p.cost_per_hour,
                        p.utilization, p.ttft_ms_p99, p.tpot_ms_p99, p.bound, p.detail, p.error_band) for p in doc.pools)
     routing, baselines = tuple(doc.routing), tuple(doc.baselines)
     return Plan(doc.status, doc.solver.name, doc.solver.gap, doc.solver.runtime_s, doc.cost_per_hour, pools, routing, baselines,
                 doc.design_rps, doc.output_tokens_per_s, doc.input_tokens_per_s, doc.model, SLO(**doc.slo),
                 doc.utilization_target, doc.demand, instances=tuple(doc.instances), simplest=doc.simplest, rules=tuple(doc.rules), slots=tuple(doc.slots), tiers=doc.tiers,
+                models=tuple(doc.models),
                 mean_over_design=doc.cost_per_million_tokens.mean_over_design, inputs=doc.inputs.model_dump(), notes=tuple(doc.notes),
                 floor=doc.floor)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from planner.demand.series import HOURS_PER_MONTH
 from planner.schemas.plan import BaselineDoc as Baseline
 from planner.schemas.plan import DemandDoc as DemandSummary
-from planner.schemas.plan import AlternativeDoc, InstanceDoc, RuleDoc, SlotDoc, TiersDoc
+from planner.schemas.plan import AlternativeDoc, InstanceDoc, ModelDoc, RuleDoc, SlotDoc, TiersDoc
 from planner.schemas.plan import FloorDoc as Floor
 from planner.schemas.plan import RouteDoc as Route
 from planner.schemas.replica import ReplicaSpec
@@ -111,6 +111,8 @@ class Plan:
     is the month's mix over 730 h."""
     tiers: TiersDoc | None = None
     """Reserved / on-demand / spot split when the workload plans price tiers (None otherwise)."""
+    models: tuple[ModelDoc, ...] = ()
+    """Per model, when the fleet serves several (`models:`): SLO, peak rate, replicas and share of the cost."""
     mean_over_design: float | None = None
     """Mean traffic / design rate (planner.demand.series.RateStats.mean_over_design): how busy the fleet is on average."""
     inputs: dict[str, Any] = field(default_factory=dict)

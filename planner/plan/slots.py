@@ -12,11 +12,13 @@ from planner.demand.series import HOURS_PER_MONTH, DemandSeries
 from planner.errors import InfeasibleError, SolverError
 from planner.io.catalog import Catalog
 from planner.io.workload import LoadedWorkload, input_error
+from planner.optimize.diagnose import explain_infeasible
 from planner.optimize.fleet import FleetOutcome, SolverSettings
 from planner.optimize.formulation import FleetSolution
 from planner.optimize.slots import SlotOutcome, SlottedProblem, SlotSolution, optimize_slots, per_gpu
 from planner.plan.build import assemble_plan
 from planner.plan.model import Plan
+from planner.plan.models import model_docs
 from planner.schemas.plan import SlotDoc, TiersDoc
 from planner.supply.prices import PriceBook
 from planner.supply.table import CapacityTable
@@ -26,9 +28,10 @@ UNSUPPORTED = ("max_pools", "pool_overhead_per_hour", "min_replicas", "redundanc
 
 
 def is_slotted(loaded: LoadedWorkload, demand: DemandSeries) -> bool:
-    """Whether the workload plans over slots or tiers (several periods, reserved or spot capacity)."""
+    """Whether the workload plans over slots or tiers (several periods, reserved or spot capacity), or several models
+    (one fleet shared by them: the slotted MILP with one slot when the traffic is not cut)."""
     p = loaded.workload.pricing
-    return len(demand.periods) > 1 or p.reserved is not None or p.spot is not None
+    return len(demand.periods) > 1 or p.reserved is not None or p.spot is not None or len(demand.models) > 1
 
 
 def _check(loaded: LoadedWorkload) -> None:
@@ -57,7 +60,7 @@ def slotted_problem(loaded: LoadedWorkload, catalog: Catalog, table: CapacityTab
 
     spot = w.pricing.spot
     limits = {k: v for k, v in w.fleet.limits.items() if k in catalog.gpus}
-    return SlottedProblem(table.configs, table.max_rps, demand.rates[0], np.array([p.hours_per_month for p in demand.periods]),
+    return SlottedProblem(table.configs, table.max_rps, demand.rates.sum(axis=0), np.array([p.hours_per_month for p in demand.periods]),
                           w.utilization_target, table.costs.astype(float), prices(w.pricing.reserved), prices("spot" if spot else None),
                           spot.loss if spot else 0.0, dict(spot.max_gpus) if spot else {}, limits, w.fleet.budget_per_month)
 
@@ -131,10 +134,26 @@ def _explain(problem: SlottedProblem, settings: SolverSettings) -> str:
     return "\n".join(lines)
 
 
+def _check_served(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries) -> None:
+    """Buckets with traffic in some slot that no config serves within their model's SLO: say which, and why."""
+    rates = demand.rates.max(axis=1)  # (models, buckets): each bucket's busiest slot
+    servable = (table.max_rps > 0).any(axis=0)
+    lines = []
+    for m, entry in enumerate(loaded.workload.model_entries()):
+        unserved = tuple(int(b) for b in np.flatnonzero((rates[m] > 0) & ~servable))
+        if unserved:
+            assert entry.slo is not None
+            text = explain_infeasible(table, rates[m], unserved, entry.slo)
+            lines.append(text if len(demand.models) == 1 else f"{entry.model} (models[{m}]): {text}")
+    if lines:
+        raise InfeasibleError("\n".join(lines))
+
+
 def assemble_slotted_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, catalog: Catalog,
                           settings: SolverSettings, catalog_files: tuple[str | Path, ...] = ()) -> Plan:
     """Solve over the slots and build the Plan: pools and routing of the busiest slot, the fleet per slot, the
     reserved baseline, and the mix's $/month against one fleet all day (on demand at peak, all reserved)."""
+    _check_served(loaded, table, demand)
     problem = slotted_problem(loaded, catalog, table, demand)
     outcome: SlotOutcome = optimize_slots(problem, settings)
     if outcome.status.value == "infeasible":
@@ -147,9 +166,14 @@ def assemble_slotted_plan(loaded: LoadedWorkload, table: CapacityTable, demand: 
     tiers = TiersDoc(reserved_tier=loaded.workload.pricing.reserved, reserved_gpus=dict(sorted(sol.reserved_gpus.items())),
                      mix_per_month=sol.cost_per_month, all_on_demand_at_peak_per_month=_all_day(problem, "on-demand", settings),
                      all_reserved_per_month=_all_day(problem, "reserved", settings) if loaded.workload.pricing.reserved else None)
-    at_peak = replace(demand, periods=(demand.periods[peak],), rates=demand.rates[:, peak:peak + 1, :])
+    names = " + ".join(demand.models)
+    at_peak = replace(demand, models=(names,), periods=(demand.periods[peak],), rates=demand.rates[:, peak:peak + 1, :].sum(axis=0, keepdims=True))
     best = FleetOutcome(outcome.status, FleetSolution(sol.replicas(peak), sol.shares[peak]), sol.cost_per_month / HOURS_PER_MONTH, outcome.result)
-    plan = assemble_plan(loaded, table, at_peak, best, settings, catalog_files, pool_costs=_slot_costs(problem, sol, peak))
+    slot_costs = [_slot_costs(problem, sol, t) for t in range(len(slots))]
+    plan = assemble_plan(loaded, table, at_peak, best, settings, catalog_files, pool_costs=slot_costs[peak])
     notes = plan.notes + (f"pools and routing are the busiest slot's ({demand.periods[peak].name}); the cost is the month's mix "
                           f"over {len(slots)} slots / {HOURS_PER_MONTH:g} h",)
-    return replace(plan, slots=tuple(slots), tiers=tiers, notes=notes)
+    if len(demand.models) == 1:
+        return replace(plan, slots=tuple(slots), tiers=tiers, notes=notes)
+    models = model_docs(loaded.workload.model_entries(), problem, sol, demand, slot_costs, peak)
+    return replace(plan, model=names, slots=tuple(slots), tiers=tiers, notes=notes, models=models)

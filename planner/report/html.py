@@ -91,10 +91,11 @@ def render_report_html(data: ReportData) -> str:
 
 
 def _slots_html(plan: Plan, tables: dict) -> list[str]:
-    """A plan over time slots: the stacked chart by GPU type and tier, and the slot table."""
+    """Several models: their table; a plan over time slots: the stacked chart by GPU type and tier, and the slot table."""
+    models = ["<h2>Models</h2>", _table(tables["models"].header, tables["models"].rows)] if plan.models else []
     if not plan.slots:
-        return []
-    return ["<h2>Fleet per slot</h2>", _img(slots_png(plan), "fleet per slot by GPU type and tier"),
+        return models
+    return models + ["<h2>Fleet per slot</h2>", _img(slots_png(plan), "fleet per slot by GPU type and tier"),
             _table(tables["slots"].header, tables["slots"].rows)]
 
 

@@ -19,7 +19,8 @@ def render_report_markdown(data: ReportData, image_prefix: str | None = None) ->
 
     out = [f"# Capacity plan: {data.title}", "", f"_{plan.model}, generated {data.generated} by planner_", ""]
     out += [f"- **{k}**: {v}" for k, v in headline(plan)] + [""]
-    for title, key in (("Pools", "pools"), ("Routing (bucket -> pool shares)", "routing"), ("Cost per 1M tokens", "tokens"),
+    models = (("Models", "models"),) if plan.models else ()
+    for title, key in models + (("Pools", "pools"), ("Routing (bucket -> pool shares)", "routing"), ("Cost per 1M tokens", "tokens"),
                        ("Single-GPU-type fleets", "baselines")):
         out += [f"## {title}", "", md_table(tables[key].header, tables[key].rows)]
     out += ["## Cost vs SLO frontier", ""] + figure("frontier", "cost vs TPOT SLO") + [md_table(*sweep_rows(data.frontier))]

@@ -22,7 +22,8 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
     slo = plan.slo
     rows = [
         ("status", f"{status} ({plan.solver}, {plan.runtime_s:.2f} s)"),
-        ("model", f"{plan.model}, p{slo.percentile:g} TTFT <= {slo.ttft_ms:g} ms, TPOT <= {slo.tpot_ms:g} ms"),
+        ("model", f"{plan.model}, " + (f"{len(plan.models)} models on one fleet, SLOs in the Models table" if plan.models else
+                                       f"p{slo.percentile:g} TTFT <= {slo.ttft_ms:g} ms, TPOT <= {slo.tpot_ms:g} ms")),
         ("engine", _engine(plan)),
         ("design rate", f"{plan.design_rps:,.2f} req/s ({plan.demand.method}), {plan.output_tokens_per_s:,.0f} output tok/s"),
         ("cost", f"{money(plan.cost_per_hour)}/hour, {money(plan.cost_per_month)}/month ({HOURS_PER_MONTH:g} h)"),
@@ -75,7 +76,7 @@ def simplest_text(plan: Plan) -> str:
 def plan_tables(plan: Plan) -> dict[str, TableData]:
     """Pools, routing, single-GPU-type baselines and cost per token: the tables every rendering shows."""
     pct = f"p{plan.slo.percentile:g}"
-    pools = [[p.gpu, p.quant if p.kv_dtype == "fp16" else f"{p.quant} (kv {p.kv_dtype})", str(p.tp),
+    pools = [([p.spec.model] if plan.models else []) + [p.gpu, p.quant if p.kv_dtype == "fp16" else f"{p.quant} (kv {p.kv_dtype})", str(p.tp),
               "-" if p.spec.chunk is None else str(p.spec.chunk), str(p.replicas), str(p.gpus),
               money(p.cost_per_hour), f"{p.utilization:.0%}", ms(p.ttft_ms), ms(p.tpot_ms), f"{p.bound}: {p.detail}"]
              for p in plan.pools]
@@ -94,11 +95,16 @@ def plan_tables(plan: Plan) -> dict[str, TableData]:
                money(plan.cost_per_million_tokens("input", "mean")), money(plan.cost_per_million_tokens("output", "mean"))]]
     slots = [[sl.label, f"{sl.hours_per_month:,.1f}", f"{sl.rate_rps:,.2f}", _counts(sl.reserved_gpus), _counts(sl.on_demand_gpus),
               _counts(sl.replicas), _counts(sl.spot), money(sl.cost_per_hour)] for sl in plan.slots]
+    models = [[m.model, f"TTFT <= {m.ttft_ms:g} ms, TPOT <= {m.tpot_ms:g} ms", f"{m.peak_rps:,.2f}", _counts(m.replicas),
+               _counts(m.gpus_by_type), money(m.cost_per_month)] for m in plan.models]
+    pool_head = (["model"] if plan.models else []) + ["GPU", "quant", "TP", "chunk", "replicas", "GPUs", "$/h", "util", f"{pct} TTFT ms",
+                                                      f"{pct} TPOT ms", "binding"]
     return {
+        "models": TableData("Models (busiest slot; $/month of each model's replicas, idle reserved GPUs in none)",
+                            ["model", "SLO", "req/s", "replicas", "GPUs", "$/month"], models, frozenset({0, 1, 3, 4})),
         "slots": TableData("Fleet per slot", ["slot", "h/month", "req/s", "reserved GPUs", "on-demand GPUs", "replicas", "spot replicas", "$/h"],
                            slots, frozenset({0, 3, 4, 5, 6})),
-        "pools": TableData("Pools", ["GPU", "quant", "TP", "chunk", "replicas", "GPUs", "$/h", "util", f"{pct} TTFT ms",
-                                     f"{pct} TPOT ms", "binding"], pools, frozenset({0, 1, 10})),
+        "pools": TableData("Pools", pool_head, pools, frozenset({0, 1, 2, 11} if plan.models else {0, 1, 10})),
         "routing": TableData("Routing (bucket -> pool shares)", ["bucket (tokens)", "req/s", "pools"], routing, frozenset({0, 2})),
         "baselines": TableData("Single-GPU-type fleets", ["GPU", "$/h", "$/month", "GPUs", "vs plan", "note"], base, frozenset({0, 5})),
         "tokens": TableData("Cost per 1M tokens", ["whole fleet charged to", "$/1M input tokens", "$/1M output tokens"], tokens),
@@ -111,7 +117,7 @@ def _counts(counts: dict[str, int]) -> str:
 
 def _shown(plan: Plan) -> tuple[str, ...]:
     """The tables a plan shows, in order (the slot table only for a plan over slots)."""
-    return (("slots",) if plan.slots else ()) + ("pools", "routing", "baselines")
+    return (("models",) if plan.models else ()) + (("slots",) if plan.slots else ()) + ("pools", "routing", "baselines")
 
 
 def render_table(plan: Plan, color: bool = False, width: int | None = None) -> str:

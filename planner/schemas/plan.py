@@ -43,6 +43,8 @@ class PoolDoc(_Doc):
     """The token budget per step the pool's engine runs with (vLLM's flag); None under serial prefill."""
     error_band: dict[str, dict[str, float | int | str]] = {}
     """{ttft|tpot|throughput: {median_abs_pct, p90_abs_pct, median_signed_pct, n, scope}} (docs/accuracy.md)."""
+    model: str | None = None
+    """The model this pool serves when the plan serves several (`models:`); its config key then starts with it."""
 
 
 class RouteDoc(_Doc):
@@ -108,6 +110,21 @@ class SlotDoc(_Doc):
     gpus_by_type: dict[str, int] = {}
     gpus_by_tier: dict[str, dict[str, int]] = {}
     """GPUs paid for by tier ("reserved", "on-demand", "spot") and GPU type (the HTML report's stacked chart)."""
+
+
+class ModelDoc(_Doc):
+    """One model of a plan serving several (`models:`): its SLO, traffic, pools and share of the month's cost."""
+
+    model: str
+    ttft_ms: float
+    tpot_ms: float
+    peak_rps: float
+    """Its rate in the busiest slot of the whole fleet."""
+    replicas: dict[str, int] = {}
+    """Replicas by config key in the fleet's busiest slot."""
+    gpus_by_type: dict[str, int] = {}
+    cost_per_month: float
+    """Its replicas' GPU-hours over the month at each slot's blended tier price (idle reserved GPUs are in none)."""
 
 
 class TiersDoc(_Doc):
@@ -220,5 +237,6 @@ class PlanDoc(_Doc):
     floor: FloorDoc | None = None
     slots: list[SlotDoc] = []
     tiers: TiersDoc | None = None
+    models: list[ModelDoc] = []
     inputs: InputsDoc
     notes: list[str] = []

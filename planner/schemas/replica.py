@@ -63,10 +63,14 @@ class ReplicaSpec:
     tp: int
     role: Role = "unified"
     engine: EngineParams = field(default_factory=EngineParams)
+    tag: str = ""
+    """Prefix of the key (`llama-3.1-8b:h100/fp8/tp1`): the model id when one plan serves several models, so each
+    model's pools keep their own names (docs/fleet.md, "Several models")."""
 
     @property
     def key(self) -> str:
-        return config_key(self.gpu, self.quant, self.tp, self.kv_dtype, self.role, self.chunk)
+        key = config_key(self.gpu, self.quant, self.tp, self.kv_dtype, self.role, self.chunk)
+        return f"{self.tag}:{key}" if self.tag else key
 
     @property
     def chunk(self) -> int | None:

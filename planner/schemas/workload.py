@@ -271,6 +271,16 @@ class Scenario(Base):
     """Dotted workload path -> value, as `planner solve --set` takes them (docs/whatif.md)."""
 
 
+class ModelEntry(Base):
+    """One model of several served by one fleet (`models:`): its own traffic and SLOs, sharing the fleet's GPU
+    types, caps, budget and reserved GPUs with the others (docs/fleet.md, "Several models")."""
+
+    model: str
+    slo: SLO | None = None
+    """Default: the workload's top-level `slo`."""
+    traffic: Traffic
+
+
 class Workload(Base):
     """What to serve, how fast, and where the planner may look."""
 
@@ -295,6 +305,41 @@ class Workload(Base):
     """Measured capacity profile CSV (relative to the workload file) replacing the performance model (docs/profiles.md)."""
     scenarios: dict[str, Scenario] = {}
     """Named what-ifs for `--scenario NAME` and `planner compare` (docs/whatif.md)."""
+    models: list[ModelEntry] = []
+    """Several models on one fleet, each with its traffic and SLOs (docs/fleet.md, "Several models"). The top-level
+    `model` and `traffic` may then be left out: they default to the first entry's (and must equal it if given)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_model(cls, data: Any) -> Any:
+        """With `models:`, the top-level model/traffic (and slo, when no entry lacks one) come from the first entry."""
+        if not isinstance(data, dict) or not isinstance(data.get("models"), list) or not data["models"]:
+            return data
+        first = data["models"][0]
+        if not isinstance(first, dict):
+            return data
+        out = dict(data)
+        for key in ("model", "traffic", "slo"):
+            if key not in out and key in first:
+                out[key] = first[key]
+            elif key in ("model", "traffic") and key in first and out[key] != first[key]:
+                raise ValueError(f"top-level `{key}` differs from models[0].{key}; with `models:` give each model's "
+                                 f"{key} in its entry and leave the top level out")
+        return out
+
+    @field_validator("models")
+    @classmethod
+    def _distinct_models(cls, value: list[ModelEntry]) -> list[ModelEntry]:
+        ids = [e.model for e in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"each model appears once in `models:`, got {ids}")
+        return value
+
+    def model_entries(self) -> list[ModelEntry]:
+        """Every model the fleet serves, with its SLO filled in (one entry for a single-model workload)."""
+        if not self.models:
+            return [ModelEntry(model=self.model, slo=self.slo, traffic=self.traffic)]
+        return [e if e.slo is not None else e.model_copy(update={"slo": self.slo}) for e in self.models]
 
     @field_validator("gpus", "quantization", "kv_dtype", "tp")
     @classmethod
