@@ -95,13 +95,14 @@ def plan_tables(plan: Plan) -> dict[str, TableData]:
                money(plan.cost_per_million_tokens("input", "mean")), money(plan.cost_per_million_tokens("output", "mean"))]]
     slots = [[sl.label, f"{sl.hours_per_month:,.1f}", f"{sl.rate_rps:,.2f}", _counts(sl.reserved_gpus), _counts(sl.on_demand_gpus),
               _counts(sl.replicas), _counts(sl.spot), money(sl.cost_per_hour)] for sl in plan.slots]
-    models = [[m.model, f"TTFT <= {m.ttft_ms:g} ms, TPOT <= {m.tpot_ms:g} ms", f"{m.peak_rps:,.2f}", _counts(m.replicas),
+    models = [[m.model, f"TTFT <= {m.ttft_ms:g} ms, TPOT <= {m.tpot_ms:g} ms", f"{m.peak_rps:,.2f}",
+               f"{sum(m.replicas.values())} in {len(m.replicas)} pool{'s' if len(m.replicas) != 1 else ''}",
                _counts(m.gpus_by_type), money(m.cost_per_month)] for m in plan.models]
     pool_head = (["model"] if plan.models else []) + ["GPU", "quant", "TP", "chunk", "replicas", "GPUs", "$/h", "util", f"{pct} TTFT ms",
                                                       f"{pct} TPOT ms", "binding"]
     return {
         "models": TableData("Models (busiest slot; $/month of each model's replicas, idle reserved GPUs in none)",
-                            ["model", "SLO", "req/s", "replicas", "GPUs", "$/month"], models, frozenset({0, 1, 3, 4})),
+                            ["model", "SLO", "req/s", "replicas", "GPUs", "$/month"], models, frozenset({0, 1, 4})),
         "slots": TableData("Fleet per slot", ["slot", "h/month", "req/s", "reserved GPUs", "on-demand GPUs", "replicas", "spot replicas", "$/h"],
                            slots, frozenset({0, 3, 4, 5, 6})),
         "pools": TableData("Pools", pool_head, pools, frozenset({0, 1, 2, 11} if plan.models else {0, 1, 10})),
