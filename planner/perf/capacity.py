@@ -45,14 +45,23 @@ class CellCapacity:
     batch: float
     ttft0_ms: float
     tpot0_ms: float
-    curve_rps: tuple[float, ...] = ()
-    curve_ttft_ms: tuple[float, ...] = ()
-    tpot_curve: TpotCurve | None = field(default=None, repr=False, compare=False)
-    """The TPOT quantile at the curve's points, computed on first use (most cells of a table are never asked)."""
+    curve: "_CellCurve | None" = field(default=None, repr=False, compare=False)
+    """The cell's latency curve, drawn on first use (most cells of a table are never asked)."""
 
-    @functools.cached_property
+    @property
+    def curve_rps(self) -> tuple[float, ...]:
+        """Req/s at the curve's load points (up to CURVE_POINTS, from light load to the capacity point)."""
+        return () if self.curve is None else self.curve.values[0]
+
+    @property
+    def curve_ttft_ms(self) -> tuple[float, ...]:
+        """p-quantile TTFT at the curve's points."""
+        return () if self.curve is None else self.curve.values[1]
+
+    @property
     def curve_tpot_ms(self) -> tuple[float, ...]:
-        return () if self.tpot_curve is None else self.tpot_curve.values_ms()
+        """p-quantile TPOT at the curve's points."""
+        return () if self.curve is None else self.curve.values[2].values_ms()
 
     def latency_at(self, rps: float) -> tuple[float, float]:
         """Predicted p-quantile (TTFT ms, TPOT ms) at `rps` req/s per replica (interpolated)."""
@@ -303,41 +312,78 @@ def _evaluate(cfgs: Sequence[ServingConfig], active: list, grids: list[np.ndarra
 def _loaded_cells(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: float) -> list[tuple[int, int, CellCapacity]]:  # noqa: ANN001
     """Cells (config variant, bucket, cell) of the buckets that pass the zero-load checks: the largest point of
     the batch grid meeting every check. A coarse pass finds the gap where each bucket first fails; the second
-    pass evaluates the coarse points below it (every grid point below it, when that is few) and every grid
-    point in it. The checks only turn from pass to
-    fail as load grows, so this finds the point a scan of the whole grid finds, for a fraction of the work;
-    the latency curves are drawn from the second pass's points."""
+    pass evaluates the grid points in the gap (from the last coarse pass on). The checks only turn from pass to
+    fail as load grows, so this finds the point a scan of the whole grid finds, for a fraction of the work.
+
+    The latency curves are drawn from the curve grid: the coarse points below the gap (every grid point below
+    it, when that is few), CURVE_POINTS spread below it and every point in it. They are evaluated for a whole
+    row (`_RowCurves`) when a plan or an estimate first asks for one of its cells' curves, as one pass over
+    the same points, so a curve is the same whichever cells are asked."""
     full = [_batch_grid(b.n_cap) for b, *_ in active]
     coarse = [_coarse(len(g)) for g in full]
     bad = _evaluate(cfgs, active, [g[c] for g, c in zip(full, coarse)], slo, p)[-1].tolist()
-    grids = [g[c] if j == len(c) else g[:c[j] + 1] if c[j] <= FIRST_ROUND
-             else g[np.unique(np.concatenate([c[:j], _curve_points(int(c[j - 1])), np.arange(c[j - 1] + 1, c[j] + 1)]))]
-             for g, c, j in zip(full, coarse, bad)]  # curve points below the gap: every cell keeps CURVE_POINTS of them
-    pts, offsets, load, checks, first_bad = _evaluate(cfgs, active, grids, slo, p)
-    slo_s = slo.tpot_ms / 1e3
+    curve_idx = [c if j == len(c) else np.arange(c[j] + 1) if c[j] <= FIRST_ROUND
+                 else np.unique(np.concatenate([c[:j], _curve_points(int(c[j - 1])), np.arange(c[j - 1] + 1, c[j] + 1)]))
+                 for c, j in zip(coarse, bad)]  # curve points below the gap: every cell keeps CURVE_POINTS of them
+    # the second pass starts at the last coarse pass (every curve-grid point below it passes, as it did)
+    below = [0 if j in (0, len(c)) else int(np.searchsorted(idx, c[j - 1], "right")) - 1 for idx, c, j in zip(curve_idx, coarse, bad)]
+    pts, offsets, load, checks, first_bad = _evaluate(cfgs, active, [g[idx[lo:]] for g, idx, lo in zip(full, curve_idx, below)], slo, p)
     sizes = np.diff(offsets)
     at = offsets[:-1] + np.minimum(first_bad, sizes - 1)  # the first failing point, or the last one when none fails
     last = offsets[:-1] + np.maximum(first_bad - 1, 0)  # the capacity point (where one exists)
     fails = {k: v[at].tolist() for k, v in checks.items()}
     at_figures = zip(pts.grid[at].tolist(), load.rho[at].tolist(), np.asarray(load.step.compute_bound)[at].tolist(),
                      (load.full_step[at] * 1e3).tolist())
-    curves = _Curves(load, active, first_bad.tolist(), offsets, slo_s, 1 - p)
+    row = _RowCurves(cfgs, active, tuple(g[idx] for g, idx in zip(full, curve_idx)), slo, p)
     results = []
-    for i, ((b, _, _, ttft0_ms, tpot0_ms), j, figures) in enumerate(zip(active, first_bad.tolist(), at_figures)):
+    for i, ((b, _, _, ttft0_ms, tpot0_ms), j, lo, figures) in enumerate(zip(active, first_bad.tolist(), below, at_figures)):
         bound, why = _binding(cfgs[b.variant], j >= sizes[i], {k: v[i] for k, v in fails.items()}, *figures, b.n_cap, b.context, slo)
-        if j == 0:
+        if lo + j == 0:
             results.append((b.variant, b.index, _zero(Bound.SLO, f"{why} even at {load.rps[offsets[i]]:.2g} req/s", ttft0_ms, tpot0_ms)))
             continue
-        rps, ttft_ms, tpot = curves.take()
         results.append((b.variant, b.index, CellCapacity(
             max_rps=float(load.rps[last[i]]), bound=bound, detail=why, batch=float(pts.grid[last[i]]),
-            ttft0_ms=ttft0_ms, tpot0_ms=tpot0_ms, curve_rps=rps, curve_ttft_ms=ttft_ms, tpot_curve=tpot)))
+            ttft0_ms=ttft0_ms, tpot0_ms=tpot0_ms, curve=_CellCurve(row, i))))
     return results
 
 
+@dataclass(eq=False)
+class _RowCurves:
+    """The latency curves of a row's cells: the curve grids of its active buckets, evaluated in one pass on
+    first use."""
+
+    cfgs: Sequence[ServingConfig]
+    active: list
+    grids: tuple[np.ndarray, ...]
+    slo: SLO
+    p: float
+
+    @functools.cached_property
+    def curves(self) -> tuple[dict[int, int], "_Curves"]:
+        """Which curve each active bucket has (by position among those with a capacity point), and the curves."""
+        _, offsets, load, _, first_bad = _evaluate(self.cfgs, self.active, list(self.grids), self.slo, self.p)
+        bad = first_bad.tolist()
+        order = {i: k for k, i in enumerate(i for i, j in enumerate(bad) if j > 0)}
+        return order, _Curves(load, self.active, bad, offsets, self.slo.tpot_ms / 1e3, 1 - self.p)
+
+
+@dataclass(eq=False)
+class _CellCurve:
+    """The curve of active bucket `index` of a row."""
+
+    row: _RowCurves
+    index: int
+
+    @functools.cached_property
+    def values(self) -> tuple[tuple[float, ...], tuple[float, ...], TpotCurve]:
+        """Req/s, TTFT ms and the TPOT curve at the cell's curve points."""
+        order, curves = self.row.curves
+        return curves.cell(order[self.index])
+
+
 class _Curves:
-    """The latency curves of a row's cells at their kept load points, gathered in one pass and taken in order
-    (one per bucket with a capacity point, i.e. first failure j > 0)."""
+    """The latency curves of a row's cells at their kept load points, gathered in one pass (one per bucket
+    with a capacity point, i.e. first failure j > 0, in order)."""
 
     def __init__(self, load: Load, active: list, first_bad: list[int], offsets: np.ndarray,  # noqa: ANN001
                  slo_s: float, tail: float) -> None:
@@ -350,13 +396,10 @@ class _Curves:
         self.rps, self.ttft_ms, self.ends = load.rps[keep].tolist(), (load.ttft[keep] * 1e3).tolist(), ends
         self.points = CurvePoints(load.per_step[keep], load.steps[keep], load.mean_interrupt[keep], load.tpot_floor[keep],
                                   load.gap_time[keep], load.rps[keep], load.rho_tail[keep], layout, slo_s, tail)
-        self.taken = 0
 
-    def take(self) -> tuple[tuple[float, ...], tuple[float, ...], TpotCurve]:
-        """The next cell's curve req/s and TTFT ms, and its TPOT curve."""
-        i = self.taken
+    def cell(self, i: int) -> tuple[tuple[float, ...], tuple[float, ...], TpotCurve]:
+        """Cell i's curve req/s and TTFT ms, and its TPOT curve."""
         lo, hi = self.ends[i], self.ends[i + 1]
-        self.taken = i + 1
         return tuple(self.rps[lo:hi]), tuple(self.ttft_ms[lo:hi]), TpotCurve(self.points, i)
 
 
