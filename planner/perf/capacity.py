@@ -25,11 +25,10 @@ from planner.perf.bound import Bound
 from planner.perf.load import Load, Points, chunked_load, serial_load
 from planner.perf.memory import ServingConfig, max_batch, max_kv_tokens, tokens_reserved_per_sequence
 from planner.perf.step import decode_step, prefill_step
-from planner.perf.tail import CurvePoints, Lateness, TpotCurve
+from planner.perf.curves import Curves, curve_points
+from planner.perf.tail import Lateness, TpotCurve
 from planner.schemas.workload import SLO
 
-CURVE_POINTS = 24
-"""Load points kept per cell for interpolating predicted latencies at a pool's utilization."""
 SATURATED = 0.85
 """Prefill utilization above which a TTFT miss is reported as compute-bound (the prefill server is nearly
 always busy; below it, queueing at moderate load is what breaks the SLO)."""
@@ -270,16 +269,6 @@ def _first_false(passed: np.ndarray, position: np.ndarray, offsets: np.ndarray) 
     return np.minimum(np.minimum.reduceat(np.where(passed, len(passed), position), offsets[:-1]), np.diff(offsets))
 
 
-def _curve_points(last: int) -> np.ndarray:
-    """CURVE_POINTS load points spread evenly over 0..last (all of them when fewer): linspace rounded, whose
-    steps of more than 1 never round two points together."""
-    if last < CURVE_POINTS:
-        return np.arange(last + 1)
-    keep = np.rint(np.arange(CURVE_POINTS) * (last / (CURVE_POINTS - 1))).astype(int)  # np.linspace's arithmetic
-    keep[-1] = last
-    return keep
-
-
 COARSE_POINTS = 24
 """Load points of the first, coarse pass over a bucket's batch grid (index-geometric, plus every 4th light-load
 point); the second pass scans the grid between the last coarse pass and the first coarse failure."""
@@ -323,7 +312,7 @@ def _loaded_cells(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: floa
     coarse = [_coarse(len(g)) for g in full]
     bad = _evaluate(cfgs, active, [g[c] for g, c in zip(full, coarse)], slo, p)[-1].tolist()
     curve_idx = [c if j == len(c) else np.arange(c[j] + 1) if c[j] <= FIRST_ROUND
-                 else np.unique(np.concatenate([c[:j], _curve_points(int(c[j - 1])), np.arange(c[j - 1] + 1, c[j] + 1)]))
+                 else np.unique(np.concatenate([c[:j], curve_points(int(c[j - 1])), np.arange(c[j - 1] + 1, c[j] + 1)]))
                  for c, j in zip(coarse, bad)]  # curve points below the gap: every cell keeps CURVE_POINTS of them
     # the second pass starts at the last coarse pass (every curve-grid point below it passes, as it did)
     below = [0 if j in (0, len(c)) else int(np.searchsorted(idx, c[j - 1], "right")) - 1 for idx, c, j in zip(curve_idx, coarse, bad)]
@@ -359,12 +348,12 @@ class _RowCurves:
     p: float
 
     @functools.cached_property
-    def curves(self) -> tuple[dict[int, int], "_Curves"]:
+    def curves(self) -> tuple[dict[int, int], Curves]:
         """Which curve each active bucket has (by position among those with a capacity point), and the curves."""
         _, offsets, load, _, first_bad = _evaluate(self.cfgs, self.active, list(self.grids), self.slo, self.p)
         bad = first_bad.tolist()
         order = {i: k for k, i in enumerate(i for i, j in enumerate(bad) if j > 0)}
-        return order, _Curves(load, self.active, bad, offsets, self.slo.tpot_ms / 1e3, 1 - self.p)
+        return order, Curves(load, self.active, bad, offsets, self.slo.tpot_ms / 1e3, 1 - self.p)
 
 
 @dataclass(eq=False)
@@ -379,28 +368,6 @@ class _CellCurve:
         """Req/s, TTFT ms and the TPOT curve at the cell's curve points."""
         order, curves = self.row.curves
         return curves.cell(order[self.index])
-
-
-class _Curves:
-    """The latency curves of a row's cells at their kept load points, gathered in one pass (one per bucket
-    with a capacity point, i.e. first failure j > 0, in order)."""
-
-    def __init__(self, load: Load, active: list, first_bad: list[int], offsets: np.ndarray,  # noqa: ANN001
-                 slo_s: float, tail: float) -> None:
-        keeps = [lo + _curve_points(j - 1) for lo, j in zip(offsets[:-1], first_bad) if j > 0]
-        keep = np.concatenate(keeps) if keeps else np.zeros(0, dtype=int)
-        ends = np.cumsum([0] + [len(k) for k in keeps]).tolist()
-        cells = [(b, j) for (b, *_), j in zip(active, first_bad) if j > 0]
-        layout = tuple((lo, hi, b.gaps, len(b.outputs), len(b.bucket.input_q or (b.inp,)))
-                       for lo, hi, (b, _) in zip(ends[:-1], ends[1:], cells))
-        self.rps, self.ttft_ms, self.ends = load.rps[keep].tolist(), (load.ttft[keep] * 1e3).tolist(), ends
-        self.points = CurvePoints(load.per_step[keep], load.steps[keep], load.mean_interrupt[keep], load.tpot_floor[keep],
-                                  load.gap_time[keep], load.rps[keep], load.rho_tail[keep], layout, slo_s, tail)
-
-    def cell(self, i: int) -> tuple[tuple[float, ...], tuple[float, ...], TpotCurve]:
-        """Cell i's curve req/s and TTFT ms, and its TPOT curve."""
-        lo, hi = self.ends[i], self.ends[i + 1]
-        return tuple(self.rps[lo:hi]), tuple(self.ttft_ms[lo:hi]), TpotCurve(self.points, i)
 
 
 def _binding(cfg: ServingConfig, capped: bool, ok: dict[str, bool], n: float, rho: float, compute_bound: bool,

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from planner.demand.buckets import Bucket
-from planner.perf.capacity import CURVE_POINTS, _curve_points, capacity_row, cell_capacity
+from planner.perf.capacity import capacity_row, cell_capacity
+from planner.perf.curves import CURVE_POINTS, curve_points
 from planner.perf import tail
 from planner.perf.tail import Lateness, poisson_sf, poisson_tail_bounds
 from planner.schemas.workload import SLO
@@ -54,7 +55,7 @@ def test_tpot_curve_is_within_the_slo_and_grows_with_load() -> None:
 def test_curve_points_are_rounded_linspace() -> None:
     for last in range(0, 3000):
         expected = np.unique(np.linspace(0, last, min(last + 1, CURVE_POINTS)).round().astype(int))
-        assert np.array_equal(_curve_points(last), expected)
+        assert np.array_equal(curve_points(last), expected)
 
 
 def test_tighter_tpot_slo_never_raises_capacity() -> None:
