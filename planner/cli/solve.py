@@ -26,18 +26,24 @@ from planner.optimize.solvers import SOLVERS
 @click.option("--verify", is_flag=True, help="Replay the workload's traffic through the plan (planner simulate) and print the verdict.")
 @click.option("--repair", is_flag=True, help="With --verify: add replicas to pools that miss their SLOs until they hold.")
 @click.option("--max-repair-steps", type=click.IntRange(min=1), default=10, show_default=True, help="Repair rounds before giving up.")
+@click.option("--replay/--no-replay", default=None,
+              help="Replay the plan against its trace and show the attainment next to the cost (default: when the workload has a "
+                   "trace of at most 20,000 requests; a report, not a check: --verify makes a miss exit 1).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the verification run.")
 @click.option("--confidence", type=click.Choice(["p50", "p90"]), default="p50", show_default=True,
               help="p90: size for the pessimistic end of the model's error band (docs/accuracy.md, \"Error bands\").")
 @click.pass_context
 def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, solver: str | None, time_limit_s: float | None,
-          overrides: tuple[str, ...], scenario: str | None, on_bad_rows: str | None, verify: bool, repair: bool, max_repair_steps: int, seed: int,
-          confidence: str) -> None:
+          overrides: tuple[str, ...], scenario: str | None, on_bad_rows: str | None, verify: bool, repair: bool, max_repair_steps: int,
+          replay: bool | None, seed: int, confidence: str) -> None:
     """Find the cheapest GPU fleet that meets the workload's SLOs.
 
     Example: planner solve workloads/chat.yaml --set slo.tpot_ms=30 --format json -o plan.json
 
-    With --verify the plan is replayed in the simulator; the command exits 1 when the SLOs are missed.
+    A plan from a trace of at most 20,000 requests is replayed against it and its attainment shown next to the
+    cost (--no-replay skips it, --replay forces it). With --verify the replay is a check: the verdict per pool
+    follows, and the command exits 1 when the SLOs are missed (in the SLO's scope); --repair grows missing pools
+    and shrinks oversized ones, re-simulating after every step.
     """
     from planner import api
     from planner.report.plan_text import render_plan
@@ -51,16 +57,24 @@ def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt
                      overrides=overrides, scenario=scenario, confidence=confidence)
     if repair and not verify:
         raise click.UsageError("--repair needs --verify")
-    if not verify:
-        emit(render_plan(plan, fmt, color=output is None and sys.stdout.isatty()), output)
+    from planner.simulate.verify import replay_skipped
+
+    color = output is None and sys.stdout.isatty()
+    if not verify and (replay is False or (replay is None and replay_skipped(plan))):
+        emit(render_plan(plan, fmt, color=color), output)
         return
-    from planner.report.sim_text import render_verification
+    from planner.report.sim_text import render_replayed, render_verification
     from planner.simulate.replay import SimOptions
     from planner.simulate.verify import verify_plan
 
+    if not verify:
+        check = verify_plan(plan, options=SimOptions(seed=seed), catalog_files=catalog_files, catalog=catalog)
+        emit(render_replayed(check, fmt, color=color), output)
+        return
+
     check = verify_plan(plan, options=SimOptions(seed=seed), repair=repair, max_rounds=max_repair_steps,
                         catalog_files=catalog_files, catalog=catalog)
-    emit(render_verification(check, fmt, color=output is None and sys.stdout.isatty()), output)
+    emit(render_verification(check, fmt, color=color), output)
     if not check.result.met:
         click.echo("error: the plan misses its SLOs in simulation (see Verification above)", err=True)
         ctx.exit(1)

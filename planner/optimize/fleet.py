@@ -55,7 +55,7 @@ def prunable(problem: FleetProblem) -> "np.ndarray":
 
     rules = problem.rules
     if problem.per_gpu_pricing and not (rules.gpu_caps or rules.instance_caps or rules.power_w is not None):
-        return dominated(problem.costs, problem.max_rps)
+        return dominated(problem.costs, problem.any_max_rps)
     gpus = np.array([c.gpu for c in problem.configs])
     tps = np.array([c.tp for c in problem.configs])
-    return dominated(problem.costs, problem.max_rps, same=gpus, size=tps)
+    return dominated(problem.costs, problem.any_max_rps, same=gpus, size=tps)

@@ -20,6 +20,7 @@ import numpy as np
 
 from planner.optimize.linear import LinearModel
 from planner.optimize.problem import FleetProblem
+from planner.optimize.scope import FleetScopeRows
 from planner.schemas.replica import ReplicaSpec
 
 SHARE_EPS = 1e-9
@@ -35,6 +36,11 @@ class FleetSolution:
     replicas: dict[ReplicaSpec, int] = field(default_factory=dict)
     shares: dict[tuple[int, ReplicaSpec], float] = field(default_factory=dict)
     instances: dict[str, int] = field(default_factory=dict)
+    capacity: dict[tuple[int, ReplicaSpec], float] = field(default_factory=dict)
+    """Fleet SLO scope: one replica's req/s of a (bucket, config) cell served at a mix of percentiles (where it
+    differs from the capacity table's); planner.optimize.scope."""
+    percentiles: dict[int, float] = field(default_factory=dict)
+    """Fleet SLO scope: the percentile each bucket is served at (share-weighted over its levels)."""
 
     def cost_per_hour(self, problem: FleetProblem) -> float:
         """Per-GPU-priced replicas, plus instances, plus the pool overhead of every pool in use."""
@@ -77,9 +83,13 @@ class FleetFormulation:
     """(bucket, config index) -> variable index of x[b,k]."""
     instances: dict[int, int] = field(init=False, default_factory=dict)
     """shape index -> variable index of m_s."""
+    scope: FleetScopeRows | None = field(init=False, default=None)
+    """The fleet SLO scope's service-level shares and miss budget (when the problem has levels)."""
 
     def __post_init__(self) -> None:
         self.model = LinearModel("fleet")
+        if self.problem.levels:
+            self.scope = FleetScopeRows(self.problem, self.model)
         load = self._routing()
         upper = self._replicas(load)
         self._instances(upper)
@@ -101,7 +111,11 @@ class FleetFormulation:
                     var = self.shares[(b, k)] = m.add_variable(f"x_{b}_{k}", 0.0, 1.0)
                     routed.append((var, 1.0))
                     load[k].append((var, float(p.rates[b] / p.max_rps[k, b])))
+            if self.scope is not None:
+                routed += self.scope.route(b, {k: v for (bb, k), v in self.shares.items() if bb == b}, load)
             m.add_constraint(f"route_{b}", routed, "=", 1.0)
+        if self.scope is not None:
+            self.scope.budget()
         return load
 
     def _replicas(self, load: dict[int, Terms]) -> dict[int, int]:
@@ -181,8 +195,12 @@ class FleetFormulation:
         replicas = {configs[k]: int(round(values[v] or 0)) for k, v in self.replicas.items()}
         shares = {(b, configs[k]): float(values[v] or 0) for (b, k), v in self.shares.items()}
         instances = {self.problem.shapes[s].name: int(round(values[v] or 0)) for s, v in self.instances.items()}
+        capacity: dict[tuple[int, ReplicaSpec], float] = {}
+        percentiles: dict[int, float] = {}
+        if self.scope is not None:
+            shares, capacity, percentiles = self.scope.decode(values, self.shares)
         return FleetSolution({s: n for s, n in replicas.items() if n > 0}, {key: x for key, x in shares.items() if x > SHARE_EPS},
-                             {name: m for name, m in instances.items() if m > 0})
+                             {name: m for name, m in instances.items() if m > 0}, capacity, percentiles)
 
 
 def dominated(costs: np.ndarray, max_rps: np.ndarray, same: np.ndarray | None = None, size: np.ndarray | None = None) -> np.ndarray:

@@ -25,7 +25,7 @@ def enforce_utilization(problem: FleetProblem, solution: FleetSolution) -> Fleet
     row = {spec: k for k, spec in enumerate(problem.configs)}
     load: dict = {}
     for (b, spec), share in solution.shares.items():
-        cap = problem.max_rps[row[spec], b]
+        cap = solution.capacity.get((b, spec), problem.max_rps[row[spec], b])
         if share > 0 and cap > 0:
             load[spec] = load.get(spec, 0.0) + problem.rates[b] * share / cap
     spare = 1 if problem.rules.redundancy else 0

@@ -3,10 +3,14 @@ and optionally the instance types GPUs are bought in and the rules the fleet mus
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from planner.schemas.replica import ReplicaSpec
+
+if TYPE_CHECKING:
+    from planner.supply.levels import ServiceLevel
 
 
 @dataclass(frozen=True)
@@ -73,15 +77,27 @@ class FleetProblem:
     """Watts one replica of each config draws (tp x TDP x overhead); needed when rules.power_w is set."""
     cross_instance_tp: bool = False
     """A TP group may span instances (only the total GPU count is then matched to instances)."""
+    levels: tuple["ServiceLevel", ...] = ()
+    """Fleet SLO scope: the SLO's own percentile first (its capacities are `max_rps`), then the other percentiles a
+    bucket may be served at (planner.optimize.scope); empty under the bucket scope."""
+
+    @property
+    def any_max_rps(self) -> np.ndarray:
+        """`max_rps` beside every service level's (configs x (buckets x levels)): what a config can serve at all."""
+        return np.hstack([self.max_rps, *(level.max_rps for level in self.levels[1:])])
 
     def unserved(self) -> tuple[int, ...]:
         """Buckets with traffic that no config can serve (the problem is then infeasible)."""
-        return tuple(int(b) for b in np.flatnonzero((self.rates > 0) & ~(self.max_rps > 0).any(axis=0)))
+        served = (self.max_rps > 0).any(axis=0)
+        for level in self.levels[1:]:
+            served |= (level.max_rps > 0).any(axis=0)
+        return tuple(int(b) for b in np.flatnonzero((self.rates > 0) & ~served))
 
     def restricted(self, keep: list[int]) -> "FleetProblem":
         """The same problem over configs `keep` only (in that order)."""
         return replace(self, configs=tuple(self.configs[k] for k in keep), costs=self.costs[keep], max_rps=self.max_rps[keep, :],
-                       watts=None if self.watts is None else self.watts[keep])
+                       watts=None if self.watts is None else self.watts[keep],
+                       levels=tuple(replace(level, max_rps=level.max_rps[keep, :]) for level in self.levels))
 
     def with_rules(self, rules: FleetRules) -> "FleetProblem":
         return replace(self, rules=rules)

@@ -39,9 +39,10 @@ def simplest_within(problem: FleetProblem, settings: SolverSettings, best: Fleet
     ceiling = best.cost_per_hour * (1 + within) + COST_EPS
     for count in range(1, min(pools, limit)):
         candidate = problem.with_rules(replace(problem.rules, max_pools=count))
-        if count == 1 and problem.per_gpu_pricing and not problem.rules.active():
+        exact = problem.per_gpu_pricing and not problem.levels  # the closed forms read max_rps at the SLO's level only
+        if count == 1 and exact and not problem.rules.active():
             outcome = single_pool(problem)
-        elif count == 2 and problem.per_gpu_pricing:
+        elif count == 2 and exact:
             keep = pair_candidates(problem, ceiling)
             if not keep:
                 continue

@@ -14,6 +14,7 @@ from planner.io.workload import LoadedWorkload
 from planner.optimize.fleet import FleetOutcome, SolverSettings, optimize_fleet
 from planner.optimize.formulation import FleetSolution
 from planner.optimize.problem import FleetProblem
+from planner.optimize.scope import served_percentiles_note
 from planner.optimize.tradeoffs import binding_rules, simplest_within
 from planner.optimize.solvers import SolveStatus
 from planner.perf.bound import Bound
@@ -32,7 +33,7 @@ def fleet_problem(table: CapacityTable, demand: DemandSeries, rho: float, allowe
     """The optimizer's problem for the table's configs (or only those at rows `allowed`), the demand's rates and
     the workload's instance types and fleet rules (`setup`)."""
     problem = FleetProblem(table.configs, table.costs, table.max_rps, demand.bucket_rates(), rho, setup.shapes, setup.rules,
-                           setup.watts, setup.cross_instance_tp)
+                           setup.watts, setup.cross_instance_tp, table.levels)
     return problem if allowed is None else problem.restricted(allowed)
 
 
@@ -44,14 +45,15 @@ def build_pools(table: CapacityTable, rates: np.ndarray, solution: FleetSolution
     pools = []
     for spec, n in sorted(solution.replicas.items(), key=lambda kv: kv[0].key):
         k = row[spec]
-        loads = {b: rates[b] * s / table.max_rps[k, b] for (b, owner), s in solution.shares.items() if owner == spec}
+        cap = {b: solution.capacity.get((b, spec), table.max_rps[k, b]) for (b, owner) in solution.shares if owner == spec}
+        loads = {b: rates[b] * s / cap[b] for (b, owner), s in solution.shares.items() if owner == spec}
         util = sum(loads.values()) / n
         ttft, tpot, bound, detail = None, None, "", ""
         if loads:
             main = max(loads, key=lambda b: loads[b])
             cells = [(b, table.cell(k, b)) for b in loads]
             if all(c is not None for _, c in cells):
-                lat = [c.latency_at(util * table.max_rps[k, b]) for b, c in cells]  # type: ignore[union-attr]
+                lat = [c.latency_at(util * cap[b]) for b, c in cells]  # type: ignore[union-attr]
                 ttft, tpot = max(t for t, _ in lat), max(t for _, t in lat)
             main_cell = table.cell(k, main)
             bound, detail = (main_cell.bound, main_cell.detail) if main_cell else (Bound.MEASURED, MEASURED_DETAIL)
@@ -118,6 +120,9 @@ def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSe
             simplest = alternative(f"simplest within {setup.simplest_within:.0%}", simpler)
     rules = rule_docs(setup.rules, best.cost_per_hour, binding_rules(problem, settings, best))
     notes = list(table.notes) + usage_notes(problem, best)
+    scope = served_percentiles_note(best.solution.percentiles, [b.label for b in table.buckets], w.slo.percentile)
+    if scope:
+        notes.append(scope)
     if best.status == SolveStatus.TIME_LIMIT:
         gap = "unknown" if best.result.gap is None else f"{best.result.gap:.2%}"
         notes.append(f"solver stopped at the {settings.time_limit_s:g} s time limit; gap to the proven bound: {gap}")

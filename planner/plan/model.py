@@ -121,6 +121,9 @@ class Plan:
     """Caveats to read with the plan (time limit hit, requests dropped, bad trace rows skipped, ...)."""
     floor: Floor | None = None
     """The physical floor (planner.plan.floor) and the plan's ratio to it; None without a catalog."""
+    replay: str | None = None
+    """The replay's verdict in one line, shown next to the cost when `solve` replayed the plan (not saved in the
+    plan's JSON, whose `verification` object carries the replay in full)."""
 
     @property
     def cost_per_month(self) -> float:

@@ -38,6 +38,8 @@ def _check(loaded: LoadedWorkload) -> None:
     w = loaded.workload
     if w.pricing.unit == "instance":
         raise input_error(loaded, ("pricing", "unit"), "instances are not combined with slots, reserved or spot capacity yet; use unit: gpu")
+    if w.slo.scope == "fleet":
+        raise input_error(loaded, ("slo", "scope"), "the fleet scope is not combined with slots, reserved or spot capacity yet; use scope: bucket")
     defaults = type(w.fleet)()
     for name in UNSUPPORTED:
         if getattr(w.fleet, name) != getattr(defaults, name):

@@ -27,6 +27,7 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
         ("engine", _engine(plan)),
         ("design rate", f"{plan.design_rps:,.2f} req/s ({plan.demand.method}), {plan.output_tokens_per_s:,.0f} output tok/s"),
         ("cost", f"{money(plan.cost_per_hour)}/hour, {money(plan.cost_per_month)}/month ({HOURS_PER_MONTH:g} h)"),
+        *([("replay", plan.replay)] if plan.replay else []),
         ("per 1M output tokens", money(plan.cost_per_million_output_tokens)),
         ("GPUs", ", ".join(f"{n} x {g}" for g, n in plan.gpus_by_type.items())),
     ]

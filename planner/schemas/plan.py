@@ -216,7 +216,8 @@ class PlanDoc(_Doc):
     status: str
     solver: SolverDoc
     model: str
-    slo: dict[str, float]
+    slo: dict[str, float | str]
+    """ttft_ms, tpot_ms, percentile (numbers) and scope (`bucket` or `fleet`)."""
     utilization_target: float
     cost_per_hour: float
     cost_per_month: float

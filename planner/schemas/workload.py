@@ -30,6 +30,11 @@ class SLO(Base):
     tpot_ms: Positive
     """Time per output token (after the first) at the given percentile, milliseconds."""
     percentile: Percentile = 99.0
+    scope: Literal["bucket", "fleet"] = "bucket"
+    """Over which requests the percentile is taken. `bucket` (default): every request-size bucket on its own, so
+    no class of requests (e.g. the longest prompts) may be sacrificed; `fleet`: over all requests together, as users
+    and benchmark tools measure it, letting the plan serve a rare, expensive bucket at a looser percentile while the
+    others run tighter (docs/methodology.md, "SLO scope")."""
 
 
 class HistogramEntry(Base):

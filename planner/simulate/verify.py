@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,6 @@ log = logging.getLogger(__name__)
 DEFAULT_DURATION_S = 600.0
 """Length of a histogram-drawn replay when no duration is given: ten minutes reach steady state for
 per-replica rates above ~1 req/s and outputs under a few thousand tokens."""
-REPAIR_STEP = 0.05
-"""Growth of a missing pool per repair round: one replica, or 5 % of a large pool (above 20 replicas +1
-changes too little to converge in a few rounds; 5 % keeps the overshoot within one replica in 20)."""
 
 
 @dataclass(frozen=True)
@@ -161,52 +158,75 @@ class Verification:
     added: dict[str, int]
     """Replicas added per pool key by repair."""
     extra_cost_per_hour: float
+    """Net change of the plan's cost by repair (negative when shrinking saved more than growing cost)."""
     rounds: int
+    removed: dict[str, int] = field(default_factory=dict)
+    """Replicas removed per pool key by repair (pools replay showed to be oversized)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"slo_met": self.result.met, "added_replicas": self.added, "extra_cost_per_hour": round(self.extra_cost_per_hour, 4),
-                "repair_rounds": self.rounds, "simulation": self.result.summary}
+        return {"slo_met": self.result.met, "slo_scope": self.result.summary["slo"].get("scope", "bucket"),
+                "added_replicas": self.added, "removed_replicas": self.removed,
+                "extra_cost_per_hour": round(self.extra_cost_per_hour, 4), "repair_rounds": self.rounds, "simulation": self.result.summary}
 
 
 def verify_plan(plan: Plan, trace_file: str | Path | None = None, duration_s: float | None = None,
                 options: SimOptions = SimOptions(), repair: bool = False, max_rounds: int = 10,
                 catalog_files: tuple[str | Path, ...] = (), rate_scale: float = 1.0, catalog: Catalog | None = None) -> Verification:
-    """Simulate `plan` on its own traffic (arrival rate x `rate_scale`); with `repair`, add replicas to the
-    pools that miss their SLOs (+1 replica, or +REPAIR_STEP of a pool above 20) and re-simulate until they
-    hold or `max_rounds` is reached."""
+    """Simulate `plan` on its own traffic (arrival rate x `rate_scale`); with `repair`, grow the pools that miss
+    until the SLOs hold, then shrink the pools replay shows to be oversized while they still hold
+    (planner.simulate.repair), re-simulating after every step, at most `max_rounds` steps each way."""
+    from planner.simulate.repair import grow, shrink
+
     fleet = build_fleet(plan, catalog_files, catalog=catalog)
     trace = requests_for(fleet, trace_file, duration_s, options.seed, rate_scale)
     result = run_fleet(fleet, trace, options)
     rounds = 0
-    while repair and not result.met and rounds < max_rounds:
-        missing = [k for k, row in enumerate(result.summary["pools"]) if not row["slo_met"]]
-        if not missing:
-            break
-        pools = list(fleet.pools)
-        for k in missing:
-            pools[k] = replace(pools[k], replicas=pools[k].replicas + max(1, math.ceil(REPAIR_STEP * pools[k].replicas)))
-        fleet = replace(fleet, pools=pools)
-        result = run_fleet(fleet, trace, options)
-        rounds += 1
-        log.info("repair round %d: %s", rounds, ", ".join(f"{p.key} x{p.replicas}" for p in pools))
-    repaired, added, extra = _with_replicas(plan, {p.key: p.replicas for p in fleet.pools})
-    return Verification(repaired, result, added, extra, rounds)
+    if repair:
+        fleet, result, rounds = grow(fleet, trace, options, result, max_rounds)
+        if result.met:
+            fleet, result, shrunk = shrink(fleet, trace, options, result, max_rounds)
+            rounds += shrunk
+    repaired, added, removed, extra = _with_replicas(plan, {p.key: p.replicas for p in fleet.pools})
+    return Verification(repaired, result, added, extra, rounds, removed)
 
 
-def _with_replicas(plan: Plan, replicas: dict[str, int]) -> tuple[Plan, dict[str, int], float]:
-    """The plan with new replica counts: GPUs, costs and utilization scaled; plus what was added and its cost."""
-    pools, added, extra = [], {}, 0.0
+def _with_replicas(plan: Plan, replicas: dict[str, int]) -> tuple[Plan, dict[str, int], dict[str, int], float]:
+    """The plan with new replica counts: GPUs, costs and utilization scaled; plus what was added and removed, and
+    the net change of its cost."""
+    pools, added, removed, extra = [], {}, {}, 0.0
     for pool in plan.pools:
         n = replicas.get(pool.key, pool.replicas)
         if n == pool.replicas:
             pools.append(pool)
             continue
         per_replica = pool.cost_per_replica_hour
-        added[pool.key] = n - pool.replicas
+        if n > pool.replicas:
+            added[pool.key] = n - pool.replicas
+        else:
+            removed[pool.key] = pool.replicas - n
         extra += per_replica * (n - pool.replicas)
         pools.append(replace(pool, replicas=n, cost_per_hour=per_replica * n, utilization=pool.utilization * pool.replicas / n))
-    if not added:
-        return plan, {}, 0.0
-    note = "verify --repair added " + ", ".join(f"{n} x {key}" for key, n in added.items()) + f" (+${extra:,.2f}/hour) to meet the SLOs in simulation"
+    if not added and not removed:
+        return plan, {}, {}, 0.0
+    parts = ([("added " + ", ".join(f"{n} x {key}" for key, n in added.items()))] if added else []) + \
+            ([("removed " + ", ".join(f"{n} x {key}" for key, n in removed.items()))] if removed else [])
+    note = f"verify --repair {' and '.join(parts)} ({'+' if extra >= 0 else '-'}${abs(extra):,.2f}/hour): the SLOs hold in simulation"
     return (replace(plan, status="repaired", pools=tuple(pools), cost_per_hour=plan.cost_per_hour + extra, notes=plan.notes + (note,)),
-            added, extra)
+            added, removed, extra)
+
+
+REPLAY_MAX_REQUESTS = 20_000
+"""`solve` replays a trace workload's plan by default up to this many requests: the simulator replays the example
+and Azure traces at 15-20k requests/s on one core (docs/benchmarks/simulate_real_traces.md), so about a second."""
+
+
+def replay_skipped(plan: Plan) -> str | None:
+    """Why `solve` does not replay `plan` by default (None: it does): no trace, or more than REPLAY_MAX_REQUESTS."""
+    if plan.inputs.get("workload", {}).get("traffic", {}).get("trace") is None:
+        return "the workload has no trace (a histogram replay is drawn at random: use --verify)"
+    if plan.slots:
+        return "plans over slots are not replayed"
+    n = plan.demand.requests
+    if n is not None and n > REPLAY_MAX_REQUESTS:
+        return f"the trace has {n:,} requests (> {REPLAY_MAX_REQUESTS:,}, about a second of replay): use --verify or --replay"
+    return None

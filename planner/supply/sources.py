@@ -7,22 +7,17 @@ A new source (a kernel database, a fitted surrogate) is one class with `build`.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from planner.demand.series import DemandSeries
 from planner.perf.capacity import capacity_rows
-from planner.perf.memory import ServingConfig
 from planner.schemas.workload import SLO
 from planner.supply.candidates import Candidate
+from planner.supply.levels import ServiceLevel, budget_siblings, service_levels
 from planner.supply.table import CapacityTable
-
-
-def _siblings(cfg: ServingConfig) -> tuple:
-    """What configs that differ only in their token budget share (candidates list them next to each other)."""
-    return replace(cfg.replica, engine=replace(cfg.engine, max_num_batched_tokens=0)), cfg.key if cfg.spec else None
 
 
 class CapacitySource(Protocol):
@@ -40,10 +35,13 @@ class AnalyticalModel:
     candidates: tuple[Candidate, ...]
 
     def build(self, demand: DemandSeries, slo: SLO) -> CapacityTable:
-        cells = tuple(row for _, group in itertools.groupby(self.candidates, key=lambda c: _siblings(c.config))
+        cells = tuple(row for _, group in itertools.groupby(self.candidates, key=lambda c: budget_siblings(c.config))
                       for row in capacity_rows([c.config for c in group], demand.buckets, slo))
         shape = (len(self.candidates), len(demand.buckets))
         max_rps = np.array([[cell.max_rps for cell in row] for row in cells], dtype=float).reshape(shape)
         configs = tuple(c.config.replica for c in self.candidates)
         costs = np.array([c.cost_per_hour for c in self.candidates], dtype=float)
-        return CapacityTable(configs, costs, demand.buckets, max_rps, cells, "model")
+        levels = ()
+        if slo.scope == "fleet":  # the SLO's own level first, then the menu (planner.supply.levels)
+            levels = (ServiceLevel(slo.percentile, max_rps), *service_levels(tuple(c.config for c in self.candidates), demand.buckets, slo))
+        return CapacityTable(configs, costs, demand.buckets, max_rps, cells, "model", levels=levels)

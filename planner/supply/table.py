@@ -18,6 +18,8 @@ from planner.schemas.replica import ReplicaSpec
 if TYPE_CHECKING:
     import pandas as pd
 
+    from planner.supply.levels import ServiceLevel
+
 
 @dataclass(frozen=True)
 class CapacityTable:
@@ -32,6 +34,9 @@ class CapacityTable:
     """The analytical model's detail per cell (None for a measured profile)."""
     source: str = "model"
     notes: tuple[str, ...] = field(default=())
+    levels: tuple["ServiceLevel", ...] = ()
+    """Under `slo.scope: fleet`: the SLO's own percentile (capacities `max_rps`), then the other percentiles a bucket
+    may be served at (planner.supply.levels); empty under the bucket scope and for measured profiles."""
 
     def __post_init__(self) -> None:
         if self.max_rps.shape != (len(self.configs), len(self.buckets)):

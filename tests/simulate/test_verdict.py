@@ -1,7 +1,8 @@
 """The verification verdict: a pool that misses makes the plan miss; oversized pools are flagged; repair says so."""
 from __future__ import annotations
 
-from planner.report.sim_text import verdict_line, _oversized
+from planner.report.sim_text import verdict_line
+from planner.simulate.repair import oversized
 
 SLO = {"ttft_ms": 1000.0, "tpot_ms": 50.0, "percentile": 99.0}
 
@@ -17,8 +18,16 @@ def test_a_missed_pool_is_a_missed_plan_even_when_the_fleet_average_passes() -> 
     assert line.startswith("p99 SLOs MISSED by b (met over the whole fleet)")
 
 
-def test_oversized_needs_both_latencies_under_half_the_slo() -> None:
-    assert _oversized({"ttft_ms_p99": 400.0, "tpot_ms_p99": 20.0}, SLO)
-    assert not _oversized({"ttft_ms_p99": 600.0, "tpot_ms_p99": 20.0}, SLO)
-    assert not _oversized({"ttft_ms_p99": 400.0, "tpot_ms_p99": 30.0}, SLO)
-    assert not _oversized({"ttft_ms_p99": None, "tpot_ms_p99": 1.0}, SLO)
+def test_under_the_fleet_scope_a_pool_below_the_percentile_is_not_a_miss() -> None:
+    fleet = {**SLO, "scope": "fleet"}
+    line = verdict_line({**_summary(True, [("a", True), ("b", False)]), "slo": fleet})
+    assert line.startswith("p99 SLOs met over all requests (fleet scope; below p99 on their own: b)")
+    assert verdict_line({**_summary(False, [("a", True), ("b", False)]), "slo": fleet}).startswith("p99 SLOs MISSED:")
+
+
+def test_oversized_needs_several_replicas_and_both_latencies_under_half_the_slo() -> None:
+    assert oversized({"ttft_ms_p99": 400.0, "tpot_ms_p99": 20.0, "replicas": 2}, SLO)
+    assert not oversized({"ttft_ms_p99": 400.0, "tpot_ms_p99": 20.0, "replicas": 1}, SLO)
+    assert not oversized({"ttft_ms_p99": 600.0, "tpot_ms_p99": 20.0, "replicas": 2}, SLO)
+    assert not oversized({"ttft_ms_p99": 400.0, "tpot_ms_p99": 30.0, "replicas": 2}, SLO)
+    assert not oversized({"ttft_ms_p99": None, "tpot_ms_p99": 1.0, "replicas": 2}, SLO)
