@@ -71,31 +71,29 @@ def grow(fleet: Any, trace: Trace, options: SimOptions, result: SimResult, max_r
 
 
 def shrink(fleet: Any, trace: Trace, options: SimOptions, result: SimResult, max_rounds: int) -> tuple[Any, SimResult, int]:  # noqa: ANN401
-    """Remove replicas from oversized pools, costliest first, while the SLOs hold (the plan's SLOs, in its scope).
+    """Remove replicas from pools of several replicas while the SLOs hold (the plan's SLOs, in its scope): the
+    pools flagged `oversized` first, then the others, costliest first within each group.
 
-    Per pool, the first try is the count its replayed busy share implies at the plan's utilization target,
-    ceil(n x busy / rho); if the SLOs then miss, bisection between that count and the last one that held. Every
-    try is one replay; at most `max_rounds` over all pools. Returns the fleet, its replay and the rounds used."""
-    slo: SLO = fleet.loaded.workload.slo
-    rho = fleet.plan.utilization_target
-    rounds = 0
+    Per pool, bisection on its replica count between 0 (assumed to miss) and the last count that held; every try
+    is one replay, at most `max_rounds` over all pools. The replay's busy share does not bound the count: under
+    continuous batching a replica steps whenever any sequence is live, so it reads near 100 % on pools that are
+    several times too large. Returns the fleet, its replay and the rounds used."""
+    slo = fleet.loaded.workload.slo.model_dump()
     rows = result.summary["pools"]
-    order = sorted((k for k, row in enumerate(rows) if oversized(row, slo.model_dump())),
-                   key=lambda k: -fleet.pools[k].replicas * fleet.pools[k].cfg.tp)
+    order = sorted((k for k, p in enumerate(fleet.pools) if p.replicas > 1),
+                   key=lambda k: (not oversized(rows[k], slo), -fleet.pools[k].replicas * fleet.pools[k].cfg.tp))
+    rounds = 0
     for k in order:
-        ok = fleet.pools[k].replicas
-        busy = rows[k]["gpu_utilization"] or 0.0
-        bad = max(1, math.ceil(ok * busy / rho)) - 1  # fewest replicas assumed to miss (0: none known)
-        trial = bad + 1
-        while trial < ok and rounds < max_rounds:
+        ok, bad = fleet.pools[k].replicas, 0
+        while ok - bad > 1 and rounds < max_rounds:
+            trial = (bad + ok) // 2
             pools = list(fleet.pools)
             pools[k] = replace(pools[k], replicas=trial)
             tried, outcome = _run(fleet, pools, trace, options)
             rounds += 1
-            log.info("repair round %d (shrink): %s x%d -> %s", rounds, pools[k].key, trial, "holds" if outcome.met else "misses")
+            log.info("repair round %d (shrink): %s x%d %s", rounds, pools[k].key, trial, "holds" if outcome.met else "misses")
             if outcome.met:
                 fleet, result, ok = tried, outcome, trial
             else:
                 bad = trial
-            trial = (bad + ok + 1) // 2 if ok - bad > 1 else ok
     return fleet, result, rounds
