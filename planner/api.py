@@ -30,6 +30,7 @@ from planner.plan.model import Plan
 from planner.plan.models import joined_table
 from planner.io.overrides import Overrides, apply_overrides, describe
 from planner.supply.candidates import Rejection, enumerate_candidates
+from planner.supply.disagg import with_roles
 from planner.supply.profile import MeasuredProfile
 from planner.supply.sources import AnalyticalModel
 from planner.supply.table import CapacityTable
@@ -90,6 +91,11 @@ def prepare(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (),
         reasons = "; ".join(f"{r.key}: {r.reason}" for r in rejected[:8])
         raise InfeasibleError(f"no allowed configuration can serve {model.id}: {reasons}")
     table = AnalyticalModel(tuple(candidates)).build(demand, w.slo)
+    mode = w.engine.disaggregation
+    if mode != "off" and is_slotted(loaded, demand):  # the slots MILP routes co-located configs only
+        table = replace(table, notes=table.notes + ("engine.disaggregation: time slots plan co-located replicas only",))
+        mode = "off"
+    table = with_roles(table, tuple(candidates), demand, w.slo, mode)
     return Problem(loaded, catalog, demand, table, tuple(rejected))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from planner.optimize.disagg import prune_groups
 from planner.optimize.formulation import FleetFormulation, FleetSolution, dominated
 from planner.optimize.headroom import enforce_utilization
 from planner.optimize.problem import FleetProblem
@@ -50,12 +51,12 @@ def optimize_fleet(problem: FleetProblem, settings: SolverSettings = SolverSetti
 
 def prunable(problem: FleetProblem) -> "np.ndarray":
     """Dominated configs, compared across GPU types only when per-GPU cost is all that differs (no instances,
-    no caps or power cap); otherwise within one GPU type, where a config must also use no more GPUs."""
+    no caps or power cap); otherwise within one GPU type, where a config must also use no more GPUs. Always
+    within one role (planner.optimize.disagg.prune_groups)."""
     import numpy as np
 
     rules = problem.rules
     if problem.per_gpu_pricing and not (rules.gpu_caps or rules.instance_caps or rules.power_w is not None):
-        return dominated(problem.costs, problem.any_max_rps)
-    gpus = np.array([c.gpu for c in problem.configs])
+        return dominated(problem.costs, problem.any_max_rps, same=prune_groups(problem.configs))
     tps = np.array([c.tp for c in problem.configs])
-    return dominated(problem.costs, problem.any_max_rps, same=gpus, size=tps)
+    return dominated(problem.costs, problem.any_max_rps, same=prune_groups(problem.configs, by_gpu=True), size=tps)

@@ -3,7 +3,9 @@ and decode a solver's values back into replicas, instances and routing shares ke
 a solver.
 
   min  sum_k cost_k n_k  [GPU types bought per GPU]  + sum_s price_s m_s  [instances]  + c0 sum_k y_k
-  s.t. sum_k x[b,k] = 1                                    every bucket b is fully routed
+  s.t. sum_k x[b,k] = 1                                    every bucket b is fully routed (k: co-located and
+                                                           prefill configs; decode ones by the pair rows of
+                                                           planner.optimize.disagg)
        sum_b rate_b x[b,k] / cap[b,k] <= rho (n_k - y_k [N+1])   replicas of k have room (utilization target rho)
        y_k <= n_k <= U_k y_k,  n_k >= min_replicas y_k      y_k = 1 when pool k is in use (only with such rules)
        sum_{k on g, tp_k >= t} tp_k n_k <= sum_{s of g, G_s >= t} G_s m_s   for each TP size t: TP groups fit
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from planner.optimize.disagg import add_pair_rows, fronts, has_roles
 from planner.optimize.linear import LinearModel
 from planner.optimize.problem import FleetProblem
 from planner.optimize.scope import FleetScopeRows
@@ -109,13 +112,16 @@ class FleetFormulation:
             for k in range(n_configs):
                 if p.max_rps[k, b] > 0:
                     var = self.shares[(b, k)] = m.add_variable(f"x_{b}_{k}", 0.0, 1.0)
-                    routed.append((var, 1.0))
+                    if fronts(p.configs[k]):  # a decode replica takes its share through the pair rows
+                        routed.append((var, 1.0))
                     load[k].append((var, float(p.rates[b] / p.max_rps[k, b])))
             if self.scope is not None:
                 routed += self.scope.route(b, {k: v for (bb, k), v in self.shares.items() if bb == b}, load)
             m.add_constraint(f"route_{b}", routed, "=", 1.0)
         if self.scope is not None:
             self.scope.budget()
+        if has_roles(p.configs):
+            add_pair_rows(m, p, self.shares)
         return load
 
     def _replicas(self, load: dict[int, Terms]) -> dict[int, int]:

@@ -88,7 +88,7 @@ def single_pool(problem: FleetProblem) -> FleetOutcome:
     best: tuple[float, int, int] | None = None
     for k in range(len(problem.configs)):
         caps = problem.max_rps[k, live]
-        if (caps <= 0).any():
+        if (caps <= 0).any() or problem.configs[k].role != "unified":  # one half of a pair serves nothing alone
             continue
         n = max(1, math.ceil(float((problem.rates[live] / caps).sum()) / problem.rho - 1e-9))
         if best is None or n * problem.costs[k] < best[0] - COST_EPS:

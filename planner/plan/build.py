@@ -18,6 +18,7 @@ from planner.optimize.scope import served_percentiles_note
 from planner.optimize.tradeoffs import binding_rules, simplest_within
 from planner.optimize.solvers import SolveStatus
 from planner.perf.bound import Bound
+from planner.plan.disagg import disaggregation_doc
 from planner.plan.fleet import FleetSetup, alternative, describe_rule, instance_docs, rule_docs, usage_notes
 from planner.plan.floor import floor_warning, physical_floor
 from planner.plan.model import Baseline, DemandSummary, Plan, Pool, Route
@@ -57,12 +58,17 @@ def build_pools(table: CapacityTable, rates: np.ndarray, solution: FleetSolution
                 ttft, tpot = max(t for t, _ in lat), max(t for _, t in lat)
             main_cell = table.cell(k, main)
             bound, detail = (main_cell.bound, main_cell.detail) if main_cell else (Bound.MEASURED, MEASURED_DETAIL)
+        if spec.role == "prefill":  # a prefill replica emits no decode steps; a decode one no first token
+            tpot = None
+        elif spec.role == "decode":
+            ttft = None
         cost = pool_costs[spec] if pool_costs is not None else float(n * table.costs[k])
         pools.append(Pool(spec, n, cost, float(util), ttft, tpot, bound, detail))
     routes = []
     for b, bucket in enumerate(table.buckets):
         shares = {spec.key: s for (bb, spec), s in solution.shares.items() if bb == b}
-        total = sum(shares.values()) or 1.0
+        # the co-located and prefill shares sum to 1; decode shares repeat the prefill ones (pools of the pair)
+        total = sum(s for (bb, spec), s in solution.shares.items() if bb == b and spec.role != "decode") or 1.0
         routes.append(Route(bucket=bucket.label, input_lo=bucket.input_lo, input_hi=bucket.input_hi, output_lo=bucket.output_lo,
                             output_hi=bucket.output_hi, rate_rps=float(rates[b]), shares={key: s / total for key, s in sorted(shares.items())}))
     return tuple(pools), tuple(routes)
@@ -144,7 +150,7 @@ def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSe
         model=w.model, slo=w.slo, utilization_target=w.utilization_target,
         demand=demand_summary(demand), instances=tuple(instance_docs(problem, best)), simplest=simplest, rules=tuple(rules),
         mean_over_design=demand.rate.mean_over_design, inputs=inputs_echo(loaded, catalog_files, table), notes=tuple(notes),
-        floor=floor,
+        floor=floor, disaggregation=disaggregation_doc(table, demand, problem, best, settings, w.engine.disaggregation),
     )
 
 

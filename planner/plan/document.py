@@ -23,7 +23,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     pools = [{"gpu": p.gpu, "quant": p.quant, "tp": p.tp, "kv_dtype": p.kv_dtype, "replicas": p.replicas, "gpus": p.gpus,
               "cost_per_hour": p.cost_per_hour, "utilization": p.utilization, "ttft_ms_p99": p.ttft_ms, "tpot_ms_p99": p.tpot_ms,
               "bound": str(p.bound), "detail": p.detail, "config": p.key,
-              "max_num_batched_tokens": p.spec.chunk, "error_band": p.error_band}
+              "max_num_batched_tokens": p.spec.chunk, "role": p.spec.role, "error_band": p.error_band}
              | ({"model": p.spec.model} if p.spec.tag else {}) for p in plan.pools]
     doc = {
         "schema_version": SCHEMA_VERSION,
@@ -52,6 +52,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "simplest": plan.simplest.model_dump() if plan.simplest else None,
         "rules": [r.model_dump() for r in plan.rules],
         "floor": None if plan.floor is None else plan.floor.model_dump(),
+        "disaggregation": None if plan.disaggregation is None else plan.disaggregation.model_dump(),
         "slots": [t.model_dump() for t in plan.slots],
         "tiers": plan.tiers.model_dump() if plan.tiers else None,
         "inputs": plan.inputs,
@@ -67,8 +68,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
 def plan_from_doc(doc: PlanDoc) -> Plan:
     """The Plan a document describes (costs as rounded in the file)."""
     workload = Workload.model_validate(doc.inputs.workload)
-    pools = tuple(Pool(ReplicaSpec(p.model or doc.model, p.gpu, p.quant, p.kv_dtype, p.tp, engine=workload.engine.params(p.max_num_batched_tokens),
-                                   tag=p.model or ""),
+    pools = tuple(Pool(ReplicaSpec(p.model or doc.model, p.gpu, p.quant, p.kv_dtype, p.tp, p.role,
+                                   workload.engine.params(p.max_num_batched_tokens), tag=p.model or ""),
                        p.replicas, p.cost_per_hour,
                        p.utilization, p.ttft_ms_p99, p.tpot_ms_p99, p.bound, p.detail, p.error_band) for p in doc.pools)
     routing, baselines = tuple(doc.routing), tuple(doc.baselines)
@@ -77,7 +78,7 @@ def plan_from_doc(doc: PlanDoc) -> Plan:
                 doc.utilization_target, doc.demand, instances=tuple(doc.instances), simplest=doc.simplest, rules=tuple(doc.rules), slots=tuple(doc.slots), tiers=doc.tiers,
                 models=tuple(doc.models),
                 mean_over_design=doc.cost_per_million_tokens.mean_over_design, inputs=doc.inputs.model_dump(), notes=tuple(doc.notes),
-                floor=doc.floor)
+                floor=doc.floor, disaggregation=doc.disaggregation)
 
 
 def _check_json(path: Path) -> None:

@@ -11,6 +11,7 @@ from planner.demand.series import HOURS_PER_MONTH
 from planner.schemas.plan import BaselineDoc as Baseline
 from planner.schemas.plan import DemandDoc as DemandSummary
 from planner.schemas.plan import AlternativeDoc, InstanceDoc, ModelDoc, RuleDoc, SlotDoc, TiersDoc
+from planner.schemas.plan import DisaggregationDoc as Disaggregation
 from planner.schemas.plan import FloorDoc as Floor
 from planner.schemas.plan import RouteDoc as Route
 from planner.schemas.replica import ReplicaSpec
@@ -124,6 +125,8 @@ class Plan:
     replay: str | None = None
     """The replay's verdict in one line, shown next to the cost when `solve` replayed the plan (not saved in the
     plan's JSON, whose `verification` object carries the replay in full)."""
+    disaggregation: Disaggregation | None = None
+    """Under `engine.disaggregation: auto | on`: which mode won per bucket and by how much (planner.plan.disagg)."""
 
     @property
     def cost_per_month(self) -> float:

@@ -45,9 +45,26 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
     if floor is not None:
         rows.append(("physical floor", f"{money(floor.cost_per_hour)}/hour ({floor.gpus:g} x {floor.gpu} at dense peak, "
                      f"{floor.binding}-bound): this plan is {floor.ratio:.1f}x"))
+    if plan.disaggregation is not None:
+        rows.append(("disaggregation", disaggregation_text(plan)))
     if plan.tiers is not None:
         rows += tier_rows(plan)
     return rows
+
+
+def disaggregation_text(plan: Plan) -> str:
+    """Which mode won and by how much: buckets sent through prefill + decode pairs, cost against co-located only."""
+    d = plan.disaggregation
+    assert d is not None
+    split = [b for b in d.buckets if b.disaggregated_share > 0]
+    used = f"{len(split)} of {len(d.buckets)} buckets through prefill + decode pools" if split else "no bucket disaggregated"
+    if d.colocated_cost_per_hour is None:
+        return f"{used}; no co-located fleet meets the SLO"
+    saving = d.saving_per_hour or 0.0
+    if not split:
+        return f"{used} (co-located is cheaper or equal; engine.disaggregation: {d.mode})"
+    return (f"{used}; co-located only would cost {money(d.colocated_cost_per_hour)}/hour "
+            f"({saving / d.colocated_cost_per_hour:.1%} saved)")
 
 
 def tier_rows(plan: Plan) -> list[tuple[str, str]]:
@@ -77,7 +94,8 @@ def simplest_text(plan: Plan) -> str:
 def plan_tables(plan: Plan) -> dict[str, TableData]:
     """Pools, routing, single-GPU-type baselines and cost per token: the tables every rendering shows."""
     pct = f"p{plan.slo.percentile:g}"
-    pools = [([p.spec.model] if plan.models else []) + [p.gpu, p.quant if p.kv_dtype == "fp16" else f"{p.quant} (kv {p.kv_dtype})", str(p.tp),
+    pools = [([p.spec.model] if plan.models else []) + [p.gpu if p.spec.role == "unified" else f"{p.gpu} ({p.spec.role})",
+              p.quant if p.kv_dtype == "fp16" else f"{p.quant} (kv {p.kv_dtype})", str(p.tp),
               "-" if p.spec.chunk is None else str(p.spec.chunk), str(p.replicas), str(p.gpus),
               money(p.cost_per_hour), f"{p.utilization:.0%}", ms(p.ttft_ms), ms(p.tpot_ms), f"{p.bound}: {p.detail}"]
              for p in plan.pools]

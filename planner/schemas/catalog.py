@@ -22,6 +22,14 @@ class Interconnect(Base):
     """Per-GPU bandwidth in one direction available to collectives (GB/s)."""
 
 
+class Network(Sourced):
+    """The node's scale-out network as one GPU sees it: what a disaggregated prefill replica sends its KV over."""
+
+    kind: Literal["infiniband", "roce", "efa", "ethernet"]
+    gbps_per_gpu: Positive
+    """NIC line rate per GPU, one direction, in Gb/s (bits): the instance's network bandwidth over its GPUs."""
+
+
 class GPU(Sourced):
     id: str
     name: str
@@ -34,6 +42,8 @@ class GPU(Sourced):
     max_tp: int = Field(ge=1, le=64)
     tdp_w: Positive
     memory_type: str = ""
+    network: Network | None = None
+    """Scale-out network per GPU (sourced on its own); None: disaggregated prefill/decode is not offered on it."""
 
     @model_validator(mode="after")
     def _needs_bf16(self) -> "GPU":

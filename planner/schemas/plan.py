@@ -41,6 +41,8 @@ class PoolDoc(_Doc):
     """The pool's ReplicaSpec key, as routing shares name it."""
     max_num_batched_tokens: int | None = Field(default=None, ge=1)
     """The token budget per step the pool's engine runs with (vLLM's flag); None under serial prefill."""
+    role: Literal["unified", "prefill", "decode"] = "unified"
+    """Whole requests, or one half of a disaggregated pair (docs/methodology.md, "Disaggregated prefill/decode")."""
     error_band: dict[str, dict[str, float | int | str]] = {}
     """{ttft|tpot|throughput: {median_abs_pct, p90_abs_pct, median_signed_pct, n, scope}} (docs/accuracy.md)."""
     model: str | None = None
@@ -183,6 +185,27 @@ class FloorDoc(_Doc):
     ratio: float
 
 
+class DisaggBucketDoc(_Doc):
+    """One bucket under `engine.disaggregation`: the share the plan sends through a prefill + decode pair, and the
+    cheapest $/h per req/s of each mode for this bucket alone (null where a mode cannot serve it)."""
+
+    bucket: str
+    disaggregated_share: float
+    colocated_usd_per_rps: float | None = None
+    disaggregated_usd_per_rps: float | None = None
+
+
+class DisaggregationDoc(_Doc):
+    """Which mode won and by how much: the plan's cost against the co-located-only solve of the same problem."""
+
+    mode: Literal["auto", "on"]
+    colocated_cost_per_hour: float | None = None
+    """The cheapest fleet without disaggregated pools (null: none meets the SLO)."""
+    saving_per_hour: float | None = None
+    """colocated_cost_per_hour - cost_per_hour (positive: disaggregation saves)."""
+    buckets: list[DisaggBucketDoc] = []
+
+
 class InputsDoc(BaseModel):
     """Where the plan came from: the workload (echoed whole), its trace and catalogs with hashes."""
 
@@ -236,6 +259,7 @@ class PlanDoc(_Doc):
     simplest: AlternativeDoc | None = None
     rules: list[RuleDoc] = []
     floor: FloorDoc | None = None
+    disaggregation: DisaggregationDoc | None = None
     slots: list[SlotDoc] = []
     tiers: TiersDoc | None = None
     models: list[ModelDoc] = []

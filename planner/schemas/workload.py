@@ -214,6 +214,12 @@ class Engine(Base):
     """Prompts are split into chunks that ride along with decode steps (vLLM V1's default, and SGLang's and
     TensorRT-LLM's) instead of running as their own steps that pause decoding (vLLM V0)."""
 
+    @field_validator("disaggregation", mode="before")
+    @classmethod
+    def _yaml_switch(cls, value: object) -> object:
+        """YAML 1.1 reads a bare `off` / `on` as false / true: take them as the words they were."""
+        return {False: "off", True: "on"}.get(value, value) if isinstance(value, bool) else value
+
     @field_validator("max_num_batched_tokens")
     @classmethod
     def _budgets(cls, value: int | list[int] | str) -> int | list[int] | str:
@@ -235,6 +241,12 @@ class Engine(Base):
             return CHUNK_BUDGETS if self.chunked_prefill else (EngineParams.max_num_batched_tokens,)
         return tuple(sorted(value)) if isinstance(value, list) else (value,)
 
+    disaggregation: Literal["auto", "off", "on"] = "auto"
+    """Disaggregated prefill/decode (DistServe, Splitwise, Mooncake; docs/methodology.md, "Disaggregated prefill/decode"):
+    `auto` lets the solver choose per bucket between co-located replicas and a prefill pool plus a decode pool
+    (the default: the MILP only picks it where it is cheaper, so it never costs more than `off`), `off` plans
+    co-located replicas only, `on` disaggregates every bucket."""
+
     # --- engine profile (issue 13): planner.schemas.engines ---
     kind: Literal["vllm", "sglang", "trtllm"] = "vllm"
     """The serving engine: selects its calibrated factors and, for sglang/trtllm, its defaults for the fields above
@@ -246,14 +258,14 @@ class Engine(Base):
         """The same settings as the plain record the performance model takes, at `budget` tokens per step
         (default: the workload's one value, else the engine's own default, as a measured profile ran). For sglang
         and trtllm, the fields this section leaves unset take that engine's profile defaults."""
-        fields = self.model_dump()
+        fields = self.model_dump(exclude={"disaggregation"})  # a planning choice, not an engine setting
         one = self.max_num_batched_tokens if isinstance(self.max_num_batched_tokens, int) else EngineParams.max_num_batched_tokens
         fields["max_num_batched_tokens"] = one if budget is None else budget
         if self.kind == "vllm":
             return EngineParams(**fields)
         from planner.schemas.engines import engine_params
 
-        explicit = {k: fields[k] for k in self.model_fields_set if k != "kind"}
+        explicit = {k: fields[k] for k in self.model_fields_set if k != "kind" and k in fields}
         if budget is not None or "max_num_batched_tokens" in explicit:
             explicit["max_num_batched_tokens"] = fields["max_num_batched_tokens"]
         return engine_params(self.kind, **explicit)

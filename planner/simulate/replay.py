@@ -34,6 +34,8 @@ class SimPool:
     key: str
     cfg: ServingConfig
     replicas: int
+    role: str = "unified"
+    """`prefill` or `decode` for one half of a disaggregated pair (planner.simulate.disagg replays those)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,14 @@ class SimResult:
 def simulate(pools: list[SimPool], routes: RouteTable, trace: Trace, slo: SLO, max_context: int,
              options: SimOptions = SimOptions()) -> SimResult:
     """Replay `trace` against the fleet; deterministic for a given `options.seed`."""
+    if any(p.role != "unified" for p in pools):
+        from planner.simulate.disagg import latencies, simulate_pairs
+
+        log, first, members, fleets, reasons = simulate_pairs(pools, routes, trace, slo, max_context, options.scheduler_name,
+                                                              options.policy, options.seed, options.record_timeline, options.jobs)
+        lat, met = latencies(log, slo)
+        summary = _summarize(pools, log, lat, met, first, fleets, reasons, slo, options, members)
+        return SimResult(summary, log, first, fleets, lat)
     rng = np.random.default_rng(options.seed)
     log = RequestLog(trace.arrival_s.astype(float), trace.input_tokens.astype(np.int64), trace.output_tokens.astype(np.int64),
                      None if trace.cached_tokens is None else trace.cached_tokens.astype(np.int64))
@@ -127,8 +137,10 @@ def simulate(pools: list[SimPool], routes: RouteTable, trace: Trace, slo: SLO, m
 
 
 def _summarize(pools: list[SimPool], log: RequestLog, lat: dict[str, np.ndarray], met: np.ndarray, pool_of: np.ndarray,
-               fleets: list[list[ReplicaScheduler]], reasons: dict[str, np.ndarray], slo: SLO, options: SimOptions) -> dict[str, Any]:
-    """The JSON summary: fleet-wide metrics and verdict, then one row per pool."""
+               fleets: list[list[ReplicaScheduler]], reasons: dict[str, np.ndarray], slo: SLO, options: SimOptions,
+               members_of: list[np.ndarray] | None = None) -> dict[str, Any]:
+    """The JSON summary: fleet-wide metrics and verdict, then one row per pool (`members_of`: each pool's request
+    ids, when a request passes through two pools; default: the pool `pool_of` names)."""
     counted = ~reasons["over_context"]
     finish = log.finish[np.isfinite(log.finish)]
     span = float(finish.max() - log.arrival.min()) if finish.size else 0.0
@@ -138,7 +150,11 @@ def _summarize(pools: list[SimPool], log: RequestLog, lat: dict[str, np.ndarray]
     top |= _verdict(lat, counted, slo)
     rows = []
     for k, pool in enumerate(pools):
-        members = pool_of == k
+        if members_of is None:
+            members = pool_of == k
+        else:
+            members = np.zeros(len(pool_of), dtype=bool)
+            members[members_of[k]] = True
         row = {"pool": pool.key, **group_summary(log, lat, members, counted, met, fleets[k], span)}
         rows.append(row | _verdict(lat, counted & members, slo))
     return {

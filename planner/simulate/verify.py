@@ -60,7 +60,7 @@ def build_fleet(plan: Plan, catalog_files: tuple[str | Path, ...] = (), workload
     catalog = catalog or load_catalog(tuple(plan.inputs.get("catalog_files", ())) + tuple(catalog_files))
     engine = loaded.workload.engine
     pools = [SimPool(p.key, resolve(replace(p.spec, model=loaded.workload.model, engine=engine.params(p.spec.chunk)), catalog),
-                     p.replicas) for p in plan.pools]
+                     p.replicas, p.spec.role) for p in plan.pools]
     index = {p.key: k for k, p in enumerate(plan.pools)}
     shares = np.zeros((len(plan.routing), len(pools)))
     for b, route in enumerate(plan.routing):
