@@ -7,6 +7,7 @@ limits the plan was sized with), how many replicas, on which GPU type, and the b
 """
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from dataclasses import dataclass
@@ -33,6 +34,11 @@ SKYPILOT_ACCELERATOR = {"h100": "H100", "h200": "H200", "a100-80gb": "A100-80GB"
 """GPU id -> SkyPilot's accelerator name (`sky show-gpus`)."""
 
 
+KV_TRANSFER_CONFIG = {"kv_connector": "NixlConnector", "kv_role": "kv_both"}
+"""vLLM `--kv-transfer-config` of a disaggregated pool's servers: NIXL moves the KV from prefill to decode replicas;
+the router sends a request to a prefill pool (max_tokens 1), then to the decode pool of its bucket."""
+
+
 @dataclass(frozen=True)
 class DeployPool:
     """One pool: `replicas` vLLM servers of one serving config."""
@@ -46,6 +52,8 @@ class DeployPool:
     model_path: str
     max_model_len: int
     """The longest request routed to the pool (input + output upper edges), at most the model's context."""
+    role: str = "unified"
+    """`prefill` or `decode`: one half of a disaggregated pair (its servers run vLLM's P/D KV connector)."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ def deployment(plan: Any, catalog_files: tuple[str | Path, ...] = (), model_path
         if p.replicas <= 0:
             continue
         context = min(longest.get(p.key, p.cfg.model.max_context), p.cfg.model.max_context)
-        pools.append(DeployPool(pool_name(p.key), p.key, p.cfg, p.replicas, model_path or hf_model_id(p.cfg), context))
+        pools.append(DeployPool(pool_name(p.key), p.key, p.cfg, p.replicas, model_path or hf_model_id(p.cfg), context, p.role))
     routes = tuple({"bucket": r.bucket, "input_tokens": [r.input_lo, r.input_hi if r.input_hi < OPEN else None],
                     "output_tokens": [r.output_lo, r.output_hi if r.output_hi < OPEN else None],
                     "rate_rps": round(r.rate_rps, 6),
@@ -106,6 +114,8 @@ def vllm_args(pool: DeployPool) -> list[str]:
              "--max-num-batched-tokens", str(e.max_num_batched_tokens), "--max-model-len", str(pool.max_model_len),
              "--gpu-memory-utilization", f"{e.gpu_memory_utilization:g}", "--block-size", str(e.block_size)]
     args += ["--enable-chunked-prefill"] if e.chunked_prefill else ["--no-enable-chunked-prefill"]
+    if pool.role != "unified":  # vLLM's NIXL P/D connector on both halves (docs.vllm.ai, "NixlConnector Usage Guide")
+        args += ["--kv-transfer-config", json.dumps(KV_TRANSFER_CONFIG, separators=(",", ":"))]
     return args + ["--port", str(PORT)]
 
 
@@ -121,7 +131,8 @@ def router_config(dep: Deployment, url: str = "http://{pool}:" + str(PORT)) -> d
     limit), then to a pool drawn by share; within a pool, to the least-loaded replica.
     """
     return {"model": dep.model, "served_model_name": dep.pools[0].model_path if dep.pools else dep.model,
-            "pools": {p.name: {"url": url.format(pool=p.name), "replicas": p.replicas, "config": p.key} for p in dep.pools},
+            "pools": {p.name: {"url": url.format(pool=p.name), "replicas": p.replicas, "config": p.key}
+                      | ({} if p.role == "unified" else {"role": p.role}) for p in dep.pools},
             "routes": list(dep.routes)}
 
 

@@ -12,7 +12,8 @@ SHM_GIB = 16
 
 
 def _labels(pool: DeployPool) -> dict[str, str]:
-    return {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/part-of": "planner", "planner/pool": pool.name}
+    role = {} if pool.role == "unified" else {"planner/role": pool.role}  # prefill | decode half of a pair
+    return {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/part-of": "planner", "planner/pool": pool.name} | role
 
 
 def deployment_manifest(pool: DeployPool, image: str) -> dict[str, Any]:

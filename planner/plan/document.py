@@ -52,7 +52,6 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "simplest": plan.simplest.model_dump() if plan.simplest else None,
         "rules": [r.model_dump() for r in plan.rules],
         "floor": None if plan.floor is None else plan.floor.model_dump(),
-        "disaggregation": None if plan.disaggregation is None else plan.disaggregation.model_dump(),
         "slots": [t.model_dump() for t in plan.slots],
         "tiers": plan.tiers.model_dump() if plan.tiers else None,
         "inputs": plan.inputs,
@@ -60,6 +59,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     }
     if plan.models:  # only a plan of several models has per-model lines (schema 1 documents stay as they were)
         doc["models"] = [m.model_dump() for m in plan.models]
+    if plan.disaggregation is not None:  # only under engine.disaggregation with prefill/decode configs in the table
+        doc["disaggregation"] = plan.disaggregation.model_dump()
     doc = jsonable(doc)
     PlanDoc.model_validate(doc)  # the writer obeys the schema the readers use
     return doc

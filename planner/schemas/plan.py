@@ -187,7 +187,9 @@ class FloorDoc(_Doc):
 
 class DisaggBucketDoc(_Doc):
     """One bucket under `engine.disaggregation`: the share the plan sends through a prefill + decode pair, and the
-    cheapest $/h per req/s of each mode for this bucket alone (null where a mode cannot serve it)."""
+    cheapest $/h per req/s of each mode for this bucket alone. `disaggregated_usd_per_rps` is null where no prefill +
+    decode pair can serve the bucket or, under `auto`, where no pair beats co-located per req/s (the option is then
+    not offered to the solver: planner.supply.disagg)."""
 
     bucket: str
     disaggregated_share: float
