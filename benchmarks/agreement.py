@@ -6,6 +6,7 @@ rate at which p99 TTFT or TPOT starts to fail: Poisson arrivals, request lengths
 own requests, one replica, bisection on the rate. Results go to docs/simulator.md.
 
     /work/venv/bin/python benchmarks/agreement.py [chat code ... | path/to/workload.yaml ...]
+    /work/venv/bin/python benchmarks/agreement.py --disaggregated    (the agent example's prefill and decode pools)
 """
 from __future__ import annotations
 
@@ -78,5 +79,56 @@ def main(names: list[str]) -> None:
             print(f"| {name} | {pool.key} | {bucket.label} | {model:.3g} | {sim:.3g} | {sim / model:.2f} |", flush=True)
 
 
+PARTNERS = 12
+"""Replicas given to the other half of a pair when one half is measured, so that only the measured one binds."""
+
+
+def _pair_meets(pools: list[SimPool], lengths: tuple[np.ndarray, np.ndarray, np.ndarray], rps: float, slo,  # noqa: ANN001
+                max_context: int) -> bool:
+    """Whether the pair meets the SLO at `rps` (requests keep their prefix-cache hits, as the model counts them)."""
+    inp, out, cached = lengths
+    rng = np.random.default_rng(42)
+    pick = rng.integers(0, len(inp), REQUESTS)
+    arrival = np.cumsum(rng.exponential(1 / rps, REQUESTS))
+    trace = Trace(arrival - arrival[0], inp[pick], out[pick], cached_tokens=cached[pick])
+    routes = RouteTable(np.array([1]), np.array([1 << 40]), np.array([1]), np.array([1 << 40]), np.array([[1.0, 1.0]]))
+    return simulate(pools, routes, trace, slo, max_context).met
+
+
+def disaggregated(name: str = "agent") -> None:
+    """One prefill replica (with PARTNERS decode replicas behind it) and one decode replica (with PARTNERS prefill
+    replicas in front) of the plan's largest prefill and decode pools, on the busiest bucket of each: the
+    analytical capacity (planner.perf.disagg) against the simulated rate where p99 TTFT or TPOT first fails."""
+    from planner.perf.disagg import decode_capacity, prefill_capacity
+
+    path = ROOT / "workloads" / f"{name}.yaml"
+    plan, problem = api.solve(path), api.prepare(path)
+    fleet = build_fleet(read_plan(plan))
+    trace = requests_for(fleet, duration_s=3600, seed=0)
+    slo = fleet.loaded.workload.slo
+    for role, capacity in (("prefill", prefill_capacity), ("decode", decode_capacity)):
+        pool = max((p for p in fleet.pools if p.role == role), key=lambda p: p.replicas * p.cfg.tp)
+        other = max((p for p in fleet.pools if p.role not in (role, "unified") and p.cfg.kv.id == pool.cfg.kv.id),
+                    key=lambda p: p.cfg.tp)  # the strongest partner config, so the measured half binds
+        route = max((r for r in plan.routing if r.shares.get(pool.key)), key=lambda r: r.rate_rps * r.shares[pool.key])
+        bucket = next(b for b in problem.demand.buckets if b.label == route.bucket)
+        model = capacity(pool.cfg, bucket, slo).max_rps
+        inside = ((trace.input_tokens >= bucket.input_lo) & (trace.input_tokens < bucket.input_hi)
+                  & (trace.output_tokens >= bucket.output_lo) & (trace.output_tokens < bucket.output_hi))
+        lengths = (trace.input_tokens[inside], trace.output_tokens[inside], trace.cached_tokens[inside])
+        pair = [SimPool(pool.key, pool.cfg, 1, role), SimPool(other.key, other.cfg, PARTNERS, other.role)]
+        lo, hi = 0.25 * model, 2.0 * model
+        while _pair_meets(pair, lengths, hi, slo, pool.cfg.model.max_context):
+            lo, hi = hi, hi * 2
+        for _ in range(BISECTION_STEPS):
+            mid = (lo * hi) ** 0.5
+            lo, hi = (mid, hi) if _pair_meets(pair, lengths, mid, slo, pool.cfg.model.max_context) else (lo, mid)
+        sim = (lo * hi) ** 0.5
+        print(f"| {name} (disaggregated) | {pool.key} | {bucket.label} | {model:.3g} | {sim:.3g} | {sim / model:.2f} |", flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["chat", "code", "rag", "batch"])
+    if sys.argv[1:] == ["--disaggregated"]:
+        disaggregated()
+    else:
+        main(sys.argv[1:] or ["chat", "code", "rag", "batch"])

@@ -53,3 +53,16 @@ def test_transfers_queue_on_the_senders_link():
     rids, pool = np.arange(4), np.zeros(4, dtype=np.int64)
     done = transfer_done(log, rids, pool, {0: np.array([2.0, 2.0, 2.0, 3.0])})
     assert done.tolist() == [2.0, 4.0, 12.0, 3.0]
+
+
+def test_decode_scheduler_admits_without_compute(cfg):
+    # a transferred request joins at once (its first token at arrival), then one decode step per further token
+    from planner.simulate.router import run_pool
+
+    model = build_step_model(cfg)
+    log = RequestLog(np.array([1.0]), np.array([1000]), np.array([3]), np.array([1000]))
+    replica = run_pool(model, 1, np.array([0]), log, "round-robin", "decode")[0]
+    assert log.first_token[0] == 1.0
+    steps = model.decode_times(1, np.array([1001])), model.decode_times(1, np.array([1002]))
+    assert log.finish[0] - log.first_token[0] == pytest.approx(float(steps[0][0] + steps[1][0]), rel=1e-12)
+    assert replica.served == 1 and replica.preemptions == 0
