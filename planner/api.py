@@ -30,7 +30,7 @@ from planner.plan.model import Plan
 from planner.plan.models import joined_table
 from planner.io.overrides import Overrides, apply_overrides, describe
 from planner.supply.candidates import Rejection, enumerate_candidates
-from planner.supply.disagg import with_roles
+from planner.supply.disagg import with_roles, without_roles
 from planner.supply.profile import MeasuredProfile
 from planner.supply.sources import AnalyticalModel
 from planner.supply.table import CapacityTable
@@ -105,7 +105,8 @@ def _prepare_models(loaded: LoadedWorkload, catalog: Catalog) -> Problem:
         raise input_error(loaded, ("capacity_profile",), "a measured profile describes one model; with `models:` leave it out")
     parts = [prepare(loaded.for_model(i), catalog=catalog) for i in range(len(loaded.workload.models))]
     demand = joined_demand([p.demand for p in parts], loaded.where("models"))
-    return Problem(loaded, catalog, demand, joined_table([p.table for p in parts]), tuple(r for p in parts for r in p.rejected))
+    tables = [without_roles(p.table, "several models") for p in parts]  # the shared-fleet MILP routes co-located configs
+    return Problem(loaded, catalog, demand, joined_table(tables), tuple(r for p in parts for r in p.rejected))
 
 
 def solve(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (), solver: str | None = None,

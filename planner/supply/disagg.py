@@ -31,6 +31,17 @@ def role_config(cfg: ServingConfig) -> ServingConfig:
     return replace(cfg, engine=replace(cfg.engine, chunked_prefill=False, max_num_batched_tokens=EngineParams.max_num_batched_tokens))
 
 
+def without_roles(table: CapacityTable, why: str) -> CapacityTable:
+    """`table` with its co-located rows only (a plan the pair rows do not reach: several models, time slots), and
+    a note saying `why` when it had role rows."""
+    keep = [k for k, spec in enumerate(table.configs) if spec.role == "unified"]
+    if len(keep) == len(table.configs):
+        return table
+    cells = None if table.cells is None else tuple(table.cells[k] for k in keep)
+    return CapacityTable(tuple(table.configs[k] for k in keep), table.costs[keep], table.buckets, table.max_rps[keep], cells,
+                         table.source, table.notes + (f"engine.disaggregation: {why} plan co-located replicas only",))
+
+
 def _role_candidates(candidates: tuple[Candidate, ...]) -> list[Candidate]:
     """One candidate per GPU x format x KV dtype x TP with a network figure (the budget variants collapse)."""
     seen, out = set(), []
