@@ -3,7 +3,7 @@ once more as a `prefill` and as a `decode` replica (planner.perf.disagg), append
 
 The workload's `engine.disaggregation` says which rows the optimizer sees: `off` the co-located ones only, `on`
 the role rows only, `auto` both (the MILP picks per bucket), where a bucket keeps its prefill/decode option only
-when the cheapest pair's $/h per req/s beats the cheapest co-located config's (what the LP relaxation would
+when the cheapest pair's $/h per req/s beats the cheapest co-located config's by AUTO_MARGIN (what the LP relaxation would
 choose; it keeps the MILP as small as without disaggregation where disaggregation cannot win, and may forgo a
 win that only whole-replica rounding would give). GPUs without a network figure in the catalog get
 no role rows (the KV transfer could not be priced).
@@ -23,6 +23,10 @@ from planner.supply.candidates import Candidate
 from planner.supply.table import CapacityTable
 
 ROLES: tuple[Role, Role] = ("prefill", "decode")
+AUTO_MARGIN = 0.05
+"""Under `auto` a bucket is offered prefill + decode pairs only where the cheapest pair's $/h per req/s is at least
+this much below the cheapest co-located config's: a smaller edge is within the performance model's own error
+(docs/accuracy.md), and a pair is two pools to run instead of one."""
 
 
 def role_config(cfg: ServingConfig) -> ServingConfig:
@@ -72,7 +76,7 @@ def with_roles(table: CapacityTable, candidates: tuple[Candidate, ...], demand: 
     if mode == "auto":  # keep a bucket's pair option only where it beats co-located per req/s (the LP test)
         co, dis = unit_costs(table.configs + tuple(configs), np.concatenate([table.costs, costs]),
                              np.vstack([table.max_rps, max_rps]))
-        max_rps[:, ~(dis < co)] = 0.0
+        max_rps[:, ~(dis < co * (1 - AUTO_MARGIN))] = 0.0
         keep = [k for k in range(len(configs)) if (max_rps[k] > 0).any()]
         configs, costs, rows, max_rps = [configs[k] for k in keep], [costs[k] for k in keep], [rows[k] for k in keep], max_rps[keep]
         if not configs:
