@@ -23,10 +23,10 @@ from planner.supply.candidates import Candidate
 from planner.supply.table import CapacityTable
 
 ROLES: tuple[Role, Role] = ("prefill", "decode")
-AUTO_MARGIN = 0.05
+AUTO_MARGIN = 0.01
 """Under `auto` a bucket is offered prefill + decode pairs only where the cheapest pair's $/h per req/s is at least
-this much below the cheapest co-located config's: a smaller edge is within the performance model's own error
-(docs/accuracy.md), and a pair is two pools to run instead of one."""
+this much below the cheapest co-located config's: a near-tie (the batch example's longest bucket, 0.1 %) would
+otherwise only reshuffle equal-cost plans, and a pair is two pools to run instead of one."""
 
 
 def role_config(cfg: ServingConfig) -> ServingConfig:
