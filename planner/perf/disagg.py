@@ -17,7 +17,8 @@ import numpy as np
 
 from planner.demand.buckets import Bucket
 from planner.perf.bound import Bound
-from planner.perf.capacity import CURVE_POINTS, CellCapacity
+from planner.perf.capacity import CellCapacity
+from planner.perf.curves import CURVE_POINTS
 from planner.perf.memory import ServingConfig, kv_bytes_per_token, max_batch, max_kv_tokens, tokens_reserved_per_sequence
 from planner.perf.step import decode_step, prefill_step
 from planner.perf.tail import queue_wait
@@ -33,13 +34,20 @@ PREFILL_GRID = np.linspace(0.0, 0.999, 1000)[1:]
 
 
 @dataclass(frozen=True)
-class FixedCurve:
-    """A latency curve known at its points (what CellCapacity's lazy TPOT curve provides for co-located cells)."""
+class KnownCurve:
+    """A cell's latency curve known at its points; reads like the co-located cells' lazily drawn curve
+    (`values`: req/s, TTFT ms, and an object whose `values_ms()` gives TPOT ms)."""
 
-    values: tuple[float, ...]
+    rps: tuple[float, ...]
+    ttft_ms: tuple[float, ...]
+    tpot_ms: tuple[float, ...]
+
+    @property
+    def values(self) -> tuple[tuple[float, ...], tuple[float, ...], "KnownCurve"]:
+        return self.rps, self.ttft_ms, self
 
     def values_ms(self) -> tuple[float, ...]:
-        return self.values
+        return self.tpot_ms
 
 
 def link_bytes_per_s(cfg: ServingConfig) -> float:
@@ -118,8 +126,8 @@ def _prefill_cell(cfg: ServingConfig, bucket: Bucket, slo: SLO, service: float, 
     else:
         bound, why = Bound.SLO, f"p{slo.percentile:g} TTFT {slo.ttft_ms:g} ms with prefill {rho[last]:.0%} busy (prompts only)"
     curve_rps, curve_ttft = _curve(rps, ttft * 1e3, last)
-    return CellCapacity(float(rps[last]), bound, why, float(rho[last]), ttft0_ms, 0.0, curve_rps, curve_ttft,
-                        FixedCurve((0.0,) * len(curve_rps)))  # type: ignore[arg-type] - duck-types TpotCurve
+    return CellCapacity(float(rps[last]), bound, why, float(rho[last]), ttft0_ms, 0.0,
+                        KnownCurve(curve_rps, curve_ttft, (0.0,) * len(curve_rps)))  # type: ignore[arg-type] - duck-typed
 
 
 def _context(bucket: Bucket) -> float:
@@ -189,5 +197,5 @@ def _decode_cell(cfg: ServingConfig, bucket: Bucket, slo: SLO, context: float, n
     else:
         bound, why = Bound.SLO, f"p{slo.percentile:g} TPOT {slo.tpot_ms:g} ms at batch {grid[last]:.0f} (decode only)"
     curve_rps, curve_tpot = _curve(rps, tpot, last)
-    return CellCapacity(float(rps[last]), bound, why, float(grid[last]), 0.0, tpot0_ms, curve_rps, (0.0,) * len(curve_rps),
-                        FixedCurve(curve_tpot))  # type: ignore[arg-type] - duck-types TpotCurve
+    return CellCapacity(float(rps[last]), bound, why, float(grid[last]), 0.0, tpot0_ms,
+                        KnownCurve(curve_rps, (0.0,) * len(curve_rps), curve_tpot))  # type: ignore[arg-type] - duck-typed

@@ -42,8 +42,9 @@ def without_roles(table: CapacityTable, why: str) -> CapacityTable:
     if len(keep) == len(table.configs):
         return table
     cells = None if table.cells is None else tuple(table.cells[k] for k in keep)
+    levels = tuple(replace(level, max_rps=level.max_rps[keep]) for level in table.levels)
     return CapacityTable(tuple(table.configs[k] for k in keep), table.costs[keep], table.buckets, table.max_rps[keep], cells,
-                         table.source, table.notes + (f"engine.disaggregation: {why} plan co-located replicas only",))
+                         table.source, table.notes + (f"engine.disaggregation: {why} plan co-located replicas only",), levels)
 
 
 def _role_candidates(candidates: tuple[Candidate, ...]) -> list[Candidate]:
@@ -62,6 +63,7 @@ def with_roles(table: CapacityTable, candidates: tuple[Candidate, ...], demand: 
     """`table` with prefill and decode rows per `mode` (`off`: unchanged; `on`: role rows only; `auto`: both)."""
     if mode == "off":
         return table
+    assert not table.levels, "fleet-scope service levels cover co-located configs only (api.prepare turns pairs off)"
     role = _role_candidates(candidates)
     configs, costs, rows = [], [], []
     for c in role:
