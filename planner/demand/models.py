@@ -12,16 +12,18 @@ from planner.errors import WorkloadError
 
 def _periods_of(demands: list[DemandSeries], where: str) -> int:
     """Index of the demand whose periods every model follows: all models with several periods must cut the day
-    alike (same count and hours); a model with one period is the same in every slot."""
+    into as many slots (slot t of every model is the same part of the day); a model with one period is the same in
+    every slot. The first cut model's slot names and hours are used: N equal slots over traces of different
+    spans round to whole rate windows differently, so their lengths may differ by a window."""
     sliced = [i for i, d in enumerate(demands) if len(d.periods) > 1]
     if not sliced:
         return 0
     ref = demands[sliced[0]].periods
     for i in sliced[1:]:
         got = demands[i].periods
-        if len(got) != len(ref) or not np.allclose([p.hours_per_month for p in got], [p.hours_per_month for p in ref], rtol=1e-6):
-            raise WorkloadError(f"{where}: models[{i}] is cut into {len(got)} slots and models[{sliced[0]}] into {len(ref)} "
-                                f"(or of other lengths); hint: give every model the same traffic.slots over traces of the same span")
+        if len(got) != len(ref):
+            raise WorkloadError(f"{where}: models[{i}] is cut into {len(got)} slots and models[{sliced[0]}] into {len(ref)}; "
+                                f"hint: give every model the same traffic.slots (N slots, or hourly/15min over traces of one span)")
     return sliced[0]
 
 

@@ -14,6 +14,7 @@ replicas per slot.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -44,6 +45,9 @@ class SlottedProblem:
     gpu_caps: dict[str, int] = field(default_factory=dict)
     budget_per_month: float | None = None
     fixed: bool = False
+    owned: dict[str, int] = field(default_factory=dict)
+    """Reserved GPUs already chosen, by type: seats for replicas at no cost in this problem (the re-solve of each
+    slot once the reserved level is set, _reserve_over_slots)."""
 
     def all_day(self, tier: str) -> "SlottedProblem":
         """One fleet for every slot, all bought at `tier` ("on-demand" or "reserved")."""
@@ -87,10 +91,18 @@ def per_gpu(problem: SlottedProblem, prices: np.ndarray) -> dict[str, float]:
     return {c.gpu: float(prices[k]) / c.tp for k, c in enumerate(problem.configs)}
 
 
+def cheaper_stable(problem: SlottedProblem) -> dict[str, float]:
+    """USD per GPU-hour of each GPU type at the cheaper of its reserved and on-demand prices (NaN: neither)."""
+    reserved, on_demand = per_gpu(problem, problem.reserved), per_gpu(problem, problem.on_demand)
+    return {g: float(np.fmin(reserved[g], on_demand[g])) for g in reserved}
+
+
 class SlottedFormulation:
     """The MILP of one SlottedProblem and the variable indices its decode reads."""
 
-    def __init__(self, problem: SlottedProblem) -> None:
+    def __init__(self, problem: SlottedProblem, slot_floors: list[float] | None = None) -> None:
+        """`slot_floors`: a lower bound on each slot's fleet priced per hour at the cheaper of its reserved and
+        on-demand GPU prices (from solving that slot alone), added as a valid row per slot (_floor_rows)."""
         self.problem = p = problem
         self.model = m = LinearModel("slots")
         self.n_slots = n_slots = len(p.hours)
@@ -122,6 +134,8 @@ class SlottedFormulation:
                 self.cost.append((q, float(spot_price[k]) * float(p.hours[t])))
             m.add_constraint(f"room_{k}_{t}", room, "<=", 0.0)
         self._gpu_rows()
+        if slot_floors is not None:
+            self._floor_rows(slot_floors)
         if p.budget_per_month is not None:
             m.add_constraint("budget", self.cost, "<=", p.budget_per_month)
         m.minimize(self.cost)
@@ -133,7 +147,9 @@ class SlottedFormulation:
         total_hours = float(p.hours.sum())
         for gpu in self.gpus:
             on = [k for k, c in enumerate(p.configs) if c.gpu == gpu]
-            if not math.isnan(reserved[gpu]):
+            if gpu in p.owned:
+                self.r[gpu] = m.add_variable(f"R_{gpu}", float(p.owned[gpu]), float(p.owned[gpu]))
+            elif not math.isnan(reserved[gpu]):
                 self.r[gpu] = m.add_variable(f"R_{gpu}", 0.0, None)
                 self.cost.append((self.r[gpu], reserved[gpu] * total_hours))
             for t in range(self.n_slots):
@@ -153,6 +169,17 @@ class SlottedFormulation:
                     m.add_constraint(f"cap_{gpu}_{t}", used + spot, "<=", float(p.gpu_caps[gpu]))
             if gpu in p.gpu_caps and gpu in self.r:
                 m.add_constraint(f"cap_{gpu}_reserved", [(self.r[gpu], 1.0)], "<=", float(p.gpu_caps[gpu]))
+
+    def _floor_rows(self, floors: list[float]) -> None:
+        """sum_g min(p_res_g, p_od_g) (R_g + O_{g,t}) >= floor_t: slot t's reserved and on-demand GPUs are a fleet
+        that serves slot t alone, so at the cheaper price per GPU they cost at least that slot's own optimum.
+        Valid for every solution; with these rows the LP bound is at least sum_t h_t floor_t."""
+        low = cheaper_stable(self.problem)
+        for t, floor in enumerate(floors):
+            terms = [(self.r[g], low[g]) for g in self.gpus if g in self.r]
+            terms += [(self.o[(g, t)], low[g]) for g in self.gpus if (g, t) in self.o]
+            if terms and floor > 0:
+                self.model.add_constraint(f"floor_{t}", terms, ">=", floor)
 
     def decode(self, values: list[float], objective: float) -> SlotSolution:
         p, n_slots = self.problem, self.n_slots
@@ -178,6 +205,9 @@ def optimize_slots(problem: SlottedProblem, settings: SolverSettings = SolverSet
     problem = problem.restricted(keep)
     if not problem.fixed and np.isnan(problem.reserved).all() and problem.budget_per_month is None:
         return _slot_by_slot(problem, settings)
+    spot_used = not np.isnan(problem.spot).all() and any(n > 0 for n in problem.spot_gpus.values()) and problem.spot_loss < 1
+    if not problem.fixed and problem.budget_per_month is None and not spot_used:
+        return _reserve_over_slots(problem, settings)
     form = SlottedFormulation(problem)
     result = solve(form.model, settings.name, settings.time_limit_s, settings.mip_gap)
     if not result.has_solution:
@@ -185,23 +215,128 @@ def optimize_slots(problem: SlottedProblem, settings: SolverSettings = SolverSet
     return SlotOutcome(result.status, form.decode(result.values, result.objective or 0.0), result)
 
 
+def _each_slot(problem: SlottedProblem, settings: SolverSettings, seconds: float | None = None) -> list[tuple[SlotSolution, SolveResult]] | SlotOutcome:
+    """Each slot solved alone (no reserved GPUs or budget couple them); the first failing slot's outcome instead.
+    Without GPU caps or reserved seats the models of a slot share nothing either, so each model is its own MILP: branch-and-bound
+    on the two together would have to close both gaps in one tree."""
+    models = sorted({c.model for c in problem.configs})
+    groups = [list(range(len(problem.configs)))] if problem.gpu_caps or problem.owned or len(models) == 1 else \
+        [[k for k, c in enumerate(problem.configs) if c.model == m] for m in models]
+    parts = []
+    end = time.perf_counter() + (seconds if seconds is not None else math.inf)
+    for t in range(len(problem.hours)):
+        pieces = []
+        for keep in groups:
+            limit = min(settings.time_limit_s, max(0.5, end - time.perf_counter()))
+            one = replace(problem, rates=problem.rates[t:t + 1], hours=problem.hours[t:t + 1]).restricted(keep)
+            if len(groups) > 1:  # the other models' buckets are not this group's to route
+                one = replace(one, rates=np.where((one.max_rps > 0).any(axis=0), one.rates, 0.0))
+            if not one.rates.any():  # no traffic: nothing to buy (HiGHS calls an empty model neither optimal nor not)
+                pieces.append((SlotSolution({}, [{}], [{}], [{}], [{}], 0.0), SolveResult(SolveStatus.OPTIMAL, 0.0, 0.0, 0.0, settings.name)))
+                continue
+            form = SlottedFormulation(one)
+            result = solve(form.model, settings.name, limit, settings.mip_gap)
+            if not result.has_solution:
+                return SlotOutcome(result.status, result=result)
+            pieces.append((form.decode(result.values, result.objective or 0.0), result))
+        parts.append(_joined(pieces))
+    return parts
+
+
+def _joined(pieces: list[tuple[SlotSolution, SolveResult]]) -> tuple[SlotSolution, SolveResult]:
+    """One slot's solution from independent pieces (one per model): counts and shares side by side, costs and
+    proven bounds added up."""
+    if len(pieces) == 1:
+        return pieces[0]
+    objective = sum(r.objective or 0.0 for _, r in pieces)
+    bound = sum((r.objective or 0.0) * (1 - (r.gap or 0.0)) for _, r in pieces)
+    statuses = {r.status for _, r in pieces}
+    status = SolveStatus.TIME_LIMIT if SolveStatus.TIME_LIMIT in statuses else SolveStatus.OPTIMAL
+    on_demand: dict[str, int] = {}
+    for sol, _ in pieces:
+        for g, n in sol.on_demand_gpus[0].items():
+            on_demand[g] = on_demand.get(g, 0) + n
+    sols = [sol for sol, _ in pieces]
+    solution = SlotSolution({}, [on_demand], [{k: v for s in sols for k, v in s.stable[0].items()}],
+                            [{k: v for s in sols for k, v in s.spot[0].items()}], [{k: v for s in sols for k, v in s.shares[0].items()}],
+                            objective)
+    gap = 1 - bound / objective if objective else 0.0
+    return solution, SolveResult(status, objective, gap, sum(r.runtime_s for _, r in pieces), pieces[0][1].solver)
+
+
+def _merged(parts: list[tuple[SlotSolution, SolveResult]], reserved: dict[str, int], on_demand: list[dict[str, int]],
+            cost: float, status: SolveStatus, gap: float | None, runtime_s: float) -> SlotOutcome:
+    """One SlotSolution from per-slot ones (replicas, spot and routing of each slot) with the given GPUs by tier."""
+    sols = [sol for sol, _ in parts]
+    result = SolveResult(status, cost, gap, runtime_s, parts[0][1].solver)
+    solution = SlotSolution(reserved, on_demand, [s.stable[0] for s in sols], [s.spot[0] for s in sols], [s.shares[0] for s in sols], cost)
+    return SlotOutcome(status, solution, result)
+
+
 def _slot_by_slot(problem: SlottedProblem, settings: SolverSettings) -> SlotOutcome:
     """Without reserved capacity or a budget nothing couples the slots: solve each alone (the same optimum, and
     much faster than one MILP whose branch-and-bound must close every slot's gap at once)."""
-    parts = []
-    for t in range(len(problem.hours)):
-        one = replace(problem, rates=problem.rates[t:t + 1], hours=problem.hours[t:t + 1])
-        form = SlottedFormulation(one)
-        result = solve(form.model, settings.name, settings.time_limit_s, settings.mip_gap)
-        if not result.has_solution:
-            return SlotOutcome(result.status, result=result)
-        parts.append((form.decode(result.values, result.objective or 0.0), result))
-    sols = [sol for sol, _ in parts]
-    statuses = {r.status for _, r in parts}
-    status = SolveStatus.TIME_LIMIT if SolveStatus.TIME_LIMIT in statuses else SolveStatus.OPTIMAL
-    gaps = [r.gap for _, r in parts if r.gap is not None]
-    merged = SolveResult(status, sum(s.cost_per_month for s in sols), max(gaps) if gaps else None,
-                         sum(r.runtime_s for _, r in parts), parts[0][1].solver)
-    solution = SlotSolution({}, [s.on_demand_gpus[0] for s in sols], [s.stable[0] for s in sols], [s.spot[0] for s in sols],
-                            [s.shares[0] for s in sols], merged.objective or 0.0)
-    return SlotOutcome(status, solution, merged)
+    parts = _each_slot(problem, settings)
+    if isinstance(parts, SlotOutcome):
+        return parts
+    results = [r for _, r in parts]
+    status = SolveStatus.TIME_LIMIT if any(r.status == SolveStatus.TIME_LIMIT for r in results) else SolveStatus.OPTIMAL
+    gaps = [r.gap for r in results if r.gap is not None]
+    return _merged(parts, {}, [s.on_demand_gpus[0] for s, _ in parts], sum(s.cost_per_month for s, _ in parts), status,
+                   max(gaps) if gaps else None, sum(r.runtime_s for r in results))
+
+
+def _reserve_level(reserved: float, on_demand: float, hours: np.ndarray, used: np.ndarray) -> int:
+    """GPUs of one type to reserve when slot t uses used[t]: min over R of p_res R H + sum_t h_t p_od max(0, used_t - R);
+    the cost is piecewise linear in R with breaks at the used counts, so one of them (or 0) is optimal."""
+    if math.isnan(reserved):
+        return 0
+    if math.isnan(on_demand):
+        return int(used.max())
+    levels = np.unique(np.append(used, 0))
+    costs = [reserved * hours.sum() * r + on_demand * float((hours * np.maximum(used - r, 0)).sum()) for r in levels]
+    return int(levels[int(np.argmin(costs))])
+
+
+def _reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> SlotOutcome:
+    """Reserved GPUs shared by the slots, without spot or a budget: bound and incumbent from the slots alone, then
+    the coupled MILP only when they are further apart than the gap asked for (docs/benchmarks/fleet_slots.md).
+
+    Each slot alone at the cheaper of its reserved and on-demand prices is a lower bound on that slot's share of
+    any fleet (reserved GPUs cost p_res per hour in every slot), so their sum bounds the month. The same per-slot
+    fleets with the best reserved level per GPU type (_reserve_level) and on-demand GPUs above it are a feasible
+    fleet. The MILP gets each slot's bound as a valid row (SlottedFormulation._floor_rows)."""
+    start = time.perf_counter()
+    low = replace(problem, on_demand=np.fmin(problem.on_demand, problem.reserved), reserved=np.full(len(problem.configs), np.nan))
+    # the slots' bounds at half the gap (they leave room for the rest), then the incumbent, within the time limit
+    parts = _each_slot(low, replace(settings, mip_gap=settings.mip_gap / 2), settings.time_limit_s)
+    if isinstance(parts, SlotOutcome):
+        return parts
+    hours = problem.hours.astype(float)
+    floors = [(r.objective or 0.0) * (1 - (r.gap or 0.0)) / h for (_, r), h in zip(parts, hours)]
+    bound = float(np.dot(floors, hours))
+    reserved, on_demand = per_gpu(problem, problem.reserved), per_gpu(problem, problem.on_demand)
+    used = {g: np.array([sum(c.tp * n for c, n in sol.stable[0].items() if c.gpu == g) for sol, _ in parts], dtype=float)
+            for g in sorted(reserved)}
+    levels = {g: r for g, u in used.items() if (r := _reserve_level(reserved[g], on_demand[g], hours, u))}
+    # each slot again, its reserved GPUs now free seats (shared by the models) and on-demand GPUs on top
+    seated = replace(problem, reserved=np.full(len(problem.configs), np.nan), owned=levels)
+    again = _each_slot(seated, settings, settings.time_limit_s - (time.perf_counter() - start))
+    if isinstance(again, SlotOutcome):
+        return again
+    cost = sum(reserved[g] * hours.sum() * r for g, r in levels.items()) + sum(sol.cost_per_month for sol, _ in again)
+    incumbent = _merged(again, levels, [sol.on_demand_gpus[0] for sol, _ in again], float(cost), SolveStatus.OPTIMAL, None, 0.0)
+    left = settings.time_limit_s - (time.perf_counter() - start)
+    best, solver = incumbent.solution, parts[0][1].solver
+    assert best is not None
+    if (best.cost_per_month - bound) > settings.mip_gap * best.cost_per_month and left > 0.1:
+        form = SlottedFormulation(problem, floors)
+        result = solve(form.model, settings.name, left, settings.mip_gap)
+        if result.has_solution and (result.objective or 0.0) < best.cost_per_month:
+            best = form.decode(result.values, result.objective or 0.0)
+        if result.has_solution and result.gap is not None:
+            bound = max(bound, (result.objective or 0.0) * (1 - result.gap))
+    gap = max(0.0, (best.cost_per_month - bound) / best.cost_per_month) if best.cost_per_month else 0.0
+    status = SolveStatus.OPTIMAL if gap <= settings.mip_gap + 1e-12 else SolveStatus.TIME_LIMIT
+    result = SolveResult(status, best.cost_per_month, gap, time.perf_counter() - start, solver)
+    return SlotOutcome(status, best, result)
