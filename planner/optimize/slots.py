@@ -91,18 +91,10 @@ def per_gpu(problem: SlottedProblem, prices: np.ndarray) -> dict[str, float]:
     return {c.gpu: float(prices[k]) / c.tp for k, c in enumerate(problem.configs)}
 
 
-def cheaper_stable(problem: SlottedProblem) -> dict[str, float]:
-    """USD per GPU-hour of each GPU type at the cheaper of its reserved and on-demand prices (NaN: neither)."""
-    reserved, on_demand = per_gpu(problem, problem.reserved), per_gpu(problem, problem.on_demand)
-    return {g: float(np.fmin(reserved[g], on_demand[g])) for g in reserved}
-
-
 class SlottedFormulation:
     """The MILP of one SlottedProblem and the variable indices its decode reads."""
 
-    def __init__(self, problem: SlottedProblem, slot_floors: list[float] | None = None) -> None:
-        """`slot_floors`: a lower bound on each slot's fleet priced per hour at the cheaper of its reserved and
-        on-demand GPU prices (from solving that slot alone), added as a valid row per slot (_floor_rows)."""
+    def __init__(self, problem: SlottedProblem) -> None:
         self.problem = p = problem
         self.model = m = LinearModel("slots")
         self.n_slots = n_slots = len(p.hours)
@@ -134,8 +126,6 @@ class SlottedFormulation:
                 self.cost.append((q, float(spot_price[k]) * float(p.hours[t])))
             m.add_constraint(f"room_{k}_{t}", room, "<=", 0.0)
         self._gpu_rows()
-        if slot_floors is not None:
-            self._floor_rows(slot_floors)
         if p.budget_per_month is not None:
             m.add_constraint("budget", self.cost, "<=", p.budget_per_month)
         m.minimize(self.cost)
@@ -169,17 +159,6 @@ class SlottedFormulation:
                     m.add_constraint(f"cap_{gpu}_{t}", used + spot, "<=", float(p.gpu_caps[gpu]))
             if gpu in p.gpu_caps and gpu in self.r:
                 m.add_constraint(f"cap_{gpu}_reserved", [(self.r[gpu], 1.0)], "<=", float(p.gpu_caps[gpu]))
-
-    def _floor_rows(self, floors: list[float]) -> None:
-        """sum_g min(p_res_g, p_od_g) (R_g + O_{g,t}) >= floor_t: slot t's reserved and on-demand GPUs are a fleet
-        that serves slot t alone, so at the cheaper price per GPU they cost at least that slot's own optimum.
-        Valid for every solution; with these rows the LP bound is at least sum_t h_t floor_t."""
-        low = cheaper_stable(self.problem)
-        for t, floor in enumerate(floors):
-            terms = [(self.r[g], low[g]) for g in self.gpus if g in self.r]
-            terms += [(self.o[(g, t)], low[g]) for g in self.gpus if (g, t) in self.o]
-            if terms and floor > 0:
-                self.model.add_constraint(f"floor_{t}", terms, ">=", floor)
 
     def decode(self, values: list[float], objective: float) -> SlotSolution:
         p, n_slots = self.problem, self.n_slots
@@ -305,7 +284,8 @@ def _reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> Sl
     Each slot alone at the cheaper of its reserved and on-demand prices is a lower bound on that slot's share of
     any fleet (reserved GPUs cost p_res per hour in every slot), so their sum bounds the month. The same per-slot
     fleets with the best reserved level per GPU type (_reserve_level) and on-demand GPUs above it are a feasible
-    fleet. The MILP gets each slot's bound as a valid row (SlottedFormulation._floor_rows)."""
+    fleet. The slots' bounds are not given to the MILP as rows: measured, they slowed HiGHS 2x on the 12-slot Azure
+    plan (docs/fleet.md: 14.7 against 6.8 CPU s to the same optimum)."""
     start = time.perf_counter()
     low = replace(problem, on_demand=np.fmin(problem.on_demand, problem.reserved), reserved=np.full(len(problem.configs), np.nan))
     # the slots' bounds at half the gap (they leave room for the rest), then the incumbent, within the time limit
@@ -313,8 +293,7 @@ def _reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> Sl
     if isinstance(parts, SlotOutcome):
         return parts
     hours = problem.hours.astype(float)
-    floors = [(r.objective or 0.0) * (1 - (r.gap or 0.0)) / h for (_, r), h in zip(parts, hours)]
-    bound = float(np.dot(floors, hours))
+    bound = float(sum((r.objective or 0.0) * (1 - (r.gap or 0.0)) for _, r in parts))
     reserved, on_demand = per_gpu(problem, problem.reserved), per_gpu(problem, problem.on_demand)
     used = {g: np.array([sum(c.tp * n for c, n in sol.stable[0].items() if c.gpu == g) for sol, _ in parts], dtype=float)
             for g in sorted(reserved)}
@@ -330,7 +309,7 @@ def _reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> Sl
     best, solver = incumbent.solution, parts[0][1].solver
     assert best is not None
     if (best.cost_per_month - bound) > settings.mip_gap * best.cost_per_month and left > 0.1:
-        form = SlottedFormulation(problem, floors)
+        form = SlottedFormulation(problem)
         result = solve(form.model, settings.name, left, settings.mip_gap)
         if result.has_solution and (result.objective or 0.0) < best.cost_per_month:
             best = form.decode(result.values, result.objective or 0.0)

@@ -37,14 +37,18 @@ def is_slotted(loaded: LoadedWorkload, demand: DemandSeries) -> bool:
 def _check(loaded: LoadedWorkload) -> None:
     w = loaded.workload
     if w.pricing.unit == "instance":
-        raise input_error(loaded, ("pricing", "unit"), "instances are not combined with slots, reserved or spot capacity yet; use unit: gpu")
-    if w.slo.scope == "fleet":
-        raise input_error(loaded, ("slo", "scope"), "the fleet scope is not combined with slots, reserved or spot capacity yet; use scope: bucket")
+        raise input_error(loaded, ("pricing", "unit"), "instances are not combined with slots, reserved or spot capacity or several "
+                          "models yet (the slotted MILP buys GPUs, it has no instance rows); use unit: gpu")
+    for i, entry in enumerate(w.model_entries()):
+        if entry.slo is not None and entry.slo.scope == "fleet":
+            loc = ("models", i, "slo", "scope") if w.models and entry.slo is not w.slo else ("slo", "scope")
+            raise input_error(loaded, loc, "the fleet scope is not combined with slots, reserved or spot capacity or several "
+                              "models yet; use scope: bucket")
     defaults = type(w.fleet)()
     for name in UNSUPPORTED:
         if getattr(w.fleet, name) != getattr(defaults, name):
-            raise input_error(loaded, ("fleet", name), "not modelled with slots, reserved or spot capacity yet (docs/fleet.md); "
-                              "limits and budget_per_month are")
+            raise input_error(loaded, ("fleet", name), "not modelled with slots, reserved or spot capacity or several models yet "
+                              "(the slotted MILP has no per-pool rows; docs/fleet.md); limits and budget_per_month are")
 
 
 def slotted_problem(loaded: LoadedWorkload, catalog: Catalog, table: CapacityTable, demand: DemandSeries) -> SlottedProblem:
