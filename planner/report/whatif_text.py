@@ -81,6 +81,8 @@ def fleet_shape(s: dict[str, Any]) -> str:
         parts.append(", ".join(f"{n} x {k}" for k, n in s["instances"].items()))
     if s.get("slots"):
         parts.append(f"{s['slots']} slots, {sum(s.get('reserved', {}).values())} reserved GPUs")
+    if s.get("models"):
+        parts.append(", ".join(f"{m} {_money(v)}/month" for m, v in s["models"].items()))
     return "; ".join(parts)
 
 

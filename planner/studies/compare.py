@@ -36,6 +36,7 @@ def summarize(plan: Plan) -> dict[str, Any]:
         "instances": {i.name: i.count for i in plan.instances},
         "slots": len(plan.slots),
         "reserved": dict(plan.tiers.reserved_gpus) if plan.tiers else {},
+        "models": {m.model: round(m.cost_per_month, 2) for m in plan.models},
     }
 
 
