@@ -23,8 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TRACES = (ROOT / ".." / "shared" / "data" / "traces" / "azure2023").resolve()
 TRACE = TRACES / "AzureLLMInferenceTrace_conv.csv"
 BUCKETS = {"input": [1, 256, 512, 1024, 2048, 4096], "output": [1, 64, 128, 256, 512, 1024]}
-LIMITS = tuple(float(a) for a in sys.argv[1:]) or (30.0,)
-"""Time limits to run (seconds, from the command line; default the target's 30 s)."""
 WORKLOAD = {
     "slo": {"ttft_ms": 1000, "tpot_ms": 50},
     "models": [{"model": "llama-3.1-8b", "traffic": {"trace": str(TRACE), "slots": 24, "buckets": BUCKETS}},
@@ -65,7 +63,7 @@ def main() -> None:
     form = SlottedFormulation(sp)
     ints = sum(v.integer for v in form.model.variables)
     rows = []
-    for limit in LIMITS:
+    for limit in tuple(float(a) for a in sys.argv[1:]) or (30.0,):  # time limits from the command line (default: the target's)
         settings = SolverSettings(mip_gap=0.005, time_limit_s=limit)
         wall, cpu = time.perf_counter(), time.process_time()
         outcome = optimize_slots(sp, settings)
