@@ -18,7 +18,7 @@ import numpy as np
 from planner.demand.buckets import Bucket
 from planner.perf.bound import Bound
 from planner.perf.capacity import CellCapacity
-from planner.perf.curves import CURVE_POINTS
+from planner.perf.curves import curve_points
 from planner.perf.memory import ServingConfig, kv_bytes_per_token, max_batch, max_kv_tokens, tokens_reserved_per_sequence
 from planner.perf.step import decode_step, prefill_step
 from planner.perf.tail import queue_wait
@@ -29,8 +29,9 @@ LINK_EFFICIENCY = 0.8
 Transfer Engine report 80-90 % of line rate; docs/methodology.md takes the low end)."""
 LIGHT = np.geomspace(1e-3, 1.0, 12)[:-1]
 """Mean decode batches below one (light load) evaluated before the integer batches."""
-PREFILL_GRID = np.linspace(0.0, 0.999, 1000)[1:]
-"""Prefill utilizations evaluated for a prefill replica's capacity."""
+PREFILL_GRID = np.linspace(0.0, 0.999, 334)[1:]
+"""Prefill utilizations evaluated for a prefill replica's capacity (steps of 0.3 %: the capacity is at most that
+much below the exact root)."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ def _largest(ok: np.ndarray) -> int:
 
 
 def _curve(rps: np.ndarray, values_ms: np.ndarray, last: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    keep = np.unique(np.rint(np.linspace(0, last, min(CURVE_POINTS, last + 1))).astype(int))
+    """Req/s and a latency at CURVE_POINTS points from light load to the capacity point `last` (as co-located cells)."""
+    keep = curve_points(last)
     return tuple(rps[keep].tolist()), tuple(values_ms[keep].tolist())
 
 
