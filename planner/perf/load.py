@@ -104,21 +104,24 @@ def chunked_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
     t_base = np.asarray(mixed_step(cfg, pts.n_hi, pts.context, 0.0).total_s)
 
     def added(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Time a prompt of `tokens` (points x k) adds to each step it rides in, and how many steps."""
+        """Time a prompt of `tokens` (points x k) adds to each step it rides in, and how many steps. Its chunks
+        attend over the cached prefix and the chunks before them: on average over its steps, half its fresh
+        tokens (attention per chunk is linear in the prefix, so the mean prefix gives the exact sum)."""
         fresh = tokens * (1 - hit[:, None])
         chunk = np.minimum(fresh, room_hi[:, None])
         heavy = np.asarray(mixed_step(cfg, pts.n_hi[:, None], pts.context[:, None], chunk,
-                                      extra_context=tokens * hit[:, None] + chunk / 2).total_s)
+                                      extra_context=tokens * hit[:, None] + fresh / 2).total_s)
         return heavy - t_base[:, None], np.ceil(fresh / room_hi[:, None])
 
-    def total(tokens: np.ndarray) -> np.ndarray:
+    def total(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A prompt's added time over its steps (what it costs the decoding requests beside it), and its own
+        prefill time: every step it rides in, in full (it cannot finish sooner than its steps run)."""
         per_step, steps = added(tokens[:, None])
-        return (per_step * steps)[:, 0]
+        return (per_step * steps)[:, 0], ((per_step + t_base[:, None]) * steps)[:, 0]
 
-    own = total(pts.inp)
+    own, service = total(pts.inp)
     per_step, steps = added(pts.classes)
-    service = t_base + own
-    service_tail = t_base + total(pts.input_p99)
+    service_tail = total(pts.input_p99)[1]
     wait = queue_wait(rho, service, p)
     ttft = service + t_step + np.sqrt((service_tail - service) ** 2 + wait**2)
     # A prompt longer than the budget, or a backlog of prompts that is, fills step after step with chunks, so a
