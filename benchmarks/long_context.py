@@ -55,7 +55,9 @@ def run_case(trace: Path, fields: dict) -> dict:
         try:
             plan = api.solve(path)
         except PlannerError as exc:
-            return {"result": "no plan: " + " ".join(str(exc).split())[:600]}
+            lines = str(exc).splitlines()
+            more = sum(ln.startswith("- bucket") for ln in lines[2:])
+            return {"result": "no plan: " + " ".join(lines[:2]) + (f" (and {more} more buckets)" if more else "")}
         solve_s = time.perf_counter() - start
         check = verify_plan(plan)
         repaired = None
