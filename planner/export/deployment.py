@@ -116,7 +116,16 @@ def vllm_args(pool: DeployPool) -> list[str]:
     args += ["--enable-chunked-prefill"] if e.chunked_prefill else ["--no-enable-chunked-prefill"]
     if pool.role != "unified":  # vLLM's NIXL P/D connector on both halves (docs.vllm.ai, "NixlConnector Usage Guide")
         args += ["--kv-transfer-config", json.dumps(KV_TRANSFER_CONFIG, separators=(",", ":"))]
+    if cfg.spec is not None and cfg.draft is not None:
+        draft = {"model": hf_model_id(cfg.draft), "num_speculative_tokens": cfg.spec.k}
+        args += ["--speculative-config", json.dumps(draft, separators=(",", ":"))]
     return args + ["--port", str(PORT)]
+
+
+def speculation_note(cfg: ServingConfig) -> str | None:
+    """`DRAFT:K:ACCEPT` (as `estimate --spec-decode` takes it) for a speculative pool: the acceptance rate the plan
+    assumed is no vLLM flag, so the manifests carry it in an annotation for the replay."""
+    return None if cfg.spec is None else f"{cfg.spec.draft.id}:{cfg.spec.k}:{cfg.spec.acceptance:g}"
 
 
 def vllm_command(pool: DeployPool) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.export.deployment import GPU_PRODUCT, PORT, Deployment, DeployPool, router_config, vllm_args
+from planner.export.deployment import GPU_PRODUCT, PORT, Deployment, DeployPool, router_config, speculation_note, vllm_args
 
 SHM_GIB = 16
 """/dev/shm for the TP workers' shared memory (NCCL, vLLM's multiprocessing): the container default of 64 MiB is too small."""
@@ -38,9 +38,15 @@ def deployment_manifest(pool: DeployPool, image: str) -> dict[str, Any]:
             "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
             "volumes": [{"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{SHM_GIB}Gi"}}]}
     return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": pool.name, "labels": _labels(pool), "annotations": {"planner/config": pool.key}},
+            "metadata": {"name": pool.name, "labels": _labels(pool), "annotations": _annotations(pool)},
             "spec": {"replicas": pool.replicas, "selector": {"matchLabels": {"planner/pool": pool.name}},
                      "template": {"metadata": {"labels": _labels(pool)}, "spec": spec}}}
+
+
+def _annotations(pool: DeployPool) -> dict[str, str]:
+    """The plan's config key and, for a speculative pool, the draft, k and acceptance it was planned with."""
+    note = speculation_note(pool.cfg)
+    return {"planner/config": pool.key} | ({} if note is None else {"planner/speculative": note})
 
 
 def service_manifest(pool: DeployPool) -> dict[str, Any]:

@@ -4,6 +4,7 @@ quantization, KV dtype and engine limits from the vLLM arguments, replicas, rout
 own traffic, and each pool's simulated p99 TTFT/TPOT set against the plan's prediction (docs/export.md)."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from planner.errors import PlannerError
-from planner.export.deployment import GPU_PRODUCT, KV_CACHE_DTYPE, QUANTIZATION
+from planner.export.deployment import GPU_PRODUCT, KV_CACHE_DTYPE, QUANTIZATION, pool_name
 from planner.plan.document import read_plan
-from planner.schemas.replica import EngineParams, ReplicaSpec
+from planner.schemas.replica import EngineParams, ReplicaSpec, Speculation
 
 ENGINE_FLAGS = {"--max-num-seqs": "max_num_seqs", "--max-num-batched-tokens": "max_num_batched_tokens",
                 "--gpu-memory-utilization": "gpu_memory_utilization", "--block-size": "block_size"}
@@ -25,6 +26,19 @@ DeployedPool = tuple[str, ReplicaSpec, int]
 
 def _invert(table: dict[str, Any]) -> dict[Any, str]:
     return {v: k for k, v in table.items()}
+
+
+def _speculation(path: Path, obj: dict[str, Any], opts: dict[str, str]) -> Speculation | None:
+    """The draft model a Deployment runs: k from `--speculative-config`, draft and acceptance from the annotation."""
+    if "--speculative-config" not in opts:
+        return None
+    note = obj["metadata"].get("annotations", {}).get("planner/speculative", "")
+    parts = note.split(":")
+    k = json.loads(opts["--speculative-config"]).get("num_speculative_tokens")
+    if len(parts) != 3 or str(k) != parts[1]:
+        raise PlannerError(f"{path}: --speculative-config {opts['--speculative-config']} without a matching "
+                           f"planner/speculative annotation (DRAFT:K:ACCEPT), got {note!r}")
+    return Speculation(parts[0], int(parts[1]), float(parts[2]))
 
 
 def read_manifests(export_dir: str | Path, model: str) -> tuple[list[DeployedPool], dict[str, Any]]:
@@ -50,7 +64,9 @@ def read_manifests(export_dir: str | Path, model: str) -> tuple[list[DeployedPoo
             tp = int(c["resources"]["limits"]["nvidia.com/gpu"])
             if int(opts["--tensor-parallel-size"]) != tp:
                 raise PlannerError(f"{path}: --tensor-parallel-size {opts['--tensor-parallel-size']} but {tp} GPUs per pod")
-            pools.append((obj["metadata"]["name"], ReplicaSpec(model, gpu, quant, kv, tp, engine=engine), int(obj["spec"]["replicas"])))
+            spec = _speculation(path, obj, opts)
+            pools.append((obj["metadata"]["name"], ReplicaSpec(model, gpu, quant, kv, tp, engine=engine, speculative=spec),
+                          int(obj["spec"]["replicas"])))
     if router is None or not pools:
         raise PlannerError(f"{export_dir}: no Deployments and router ConfigMap found; expected `planner export --to k8s` output")
     return pools, router
@@ -67,7 +83,7 @@ def replay_export(plan: Any, export_dir: str | Path, duration_s: float | None = 
     plan = read_plan(plan)
     fleet = build_fleet(plan, catalog_files)
     deployed, router = read_manifests(export_dir, plan.model)
-    order = {p.key.replace("/", "-"): k for k, p in enumerate(plan.pools)}
+    order = {pool_name(p.key): k for k, p in enumerate(plan.pools)}
     deployed.sort(key=lambda d: order.get(d[0], len(order)))  # the plan's pool order: the same routing draws
     pools = [SimPool(name, resolve(spec, fleet.catalog), replicas) for name, spec, replicas in deployed]
     index = {p.key: k for k, p in enumerate(pools)}
@@ -80,7 +96,7 @@ def replay_export(plan: Any, export_dir: str | Path, duration_s: float | None = 
     deployed_fleet = replace(fleet, pools=pools, routes=RouteTable(*edges, shares))
     options = SimOptions(seed=seed)
     result = run_fleet(deployed_fleet, requests_for(fleet, None, duration_s, seed), options)
-    planned = {p.key.replace("/", "-"): p for p in plan.pools}
+    planned = {pool_name(p.key): p for p in plan.pools}
     return [{"pool": row["pool"], "replicas": pools[k].replicas,
              "planned_ttft_ms_p99": planned[row["pool"]].ttft_ms, "simulated_ttft_ms_p99": row["ttft_ms_p99"],
              "planned_tpot_ms_p99": planned[row["pool"]].tpot_ms, "simulated_tpot_ms_p99": row["tpot_ms_p99"],

@@ -11,7 +11,7 @@ import numpy as np
 
 from planner.perf.speculative import SpecDecode
 from planner.schemas.catalog import GPU, LLM, Efficiency, KVDtype, QuantFormat
-from planner.schemas.replica import EngineParams, ReplicaSpec
+from planner.schemas.replica import EngineParams, ReplicaSpec, Speculation
 
 GB = 1e9
 EMBED_BYTES = 2.0
@@ -35,12 +35,12 @@ class ServingConfig:
     @property
     def replica(self) -> ReplicaSpec:
         """The config's identity (ids only), as plans and tables name it."""
-        return ReplicaSpec(self.model.id, self.gpu.id, self.quant.id, self.kv.id, self.tp, engine=self.engine)
+        spec = None if self.spec is None else Speculation(self.spec.draft.id, self.spec.k, self.spec.acceptance)
+        return ReplicaSpec(self.model.id, self.gpu.id, self.quant.id, self.kv.id, self.tp, engine=self.engine, speculative=spec)
 
     @property
     def key(self) -> str:
-        spec = "" if self.spec is None else f"/spec-{self.spec.draft.id}-k{self.spec.k}"
-        return self.replica.key + spec
+        return self.replica.key
 
     @property
     def target(self) -> "ServingConfig":

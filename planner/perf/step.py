@@ -189,6 +189,8 @@ def mixed_step(
     HBM traffic: the weights (touched experts for MoE) once, plus every sequence's KV cache.
     Attention FLOPs: QK^T and PV over the context = 4 * context * head_dim per head per layer per token.
     """
+    if cfg.spec is not None:
+        return _speculative_mixed_step(cfg, batch, context, extra_tokens, extra_context)
     m = cfg.model
     tokens = batch + extra_tokens
     heads = m.n_heads / cfg.tp
@@ -199,3 +201,24 @@ def mixed_step(
     weights = weight_bytes_read_per_gpu(cfg, tokens) + 0.0 * tokens
     head = batch if lm_head_tokens is None else lm_head_tokens
     return _compose(cfg, tokens, weights, kv_read, _matmul_flops(cfg, tokens, head), attn_flops, scores)
+
+
+def _speculative_mixed_step(cfg: ServingConfig, batch: float | np.ndarray, context: float | np.ndarray,
+                            extra_tokens: float | np.ndarray, extra_context: float | np.ndarray | None) -> StepTime:
+    """A continuous-batching step under speculative decoding, per emitted token (as `decode_step` counts it).
+
+    A round is k draft steps (the first also runs the round's prompt chunks through the draft, which must hold
+    their KV too) and one target verify step over k + 1 tokens per sequence plus the chunks. It emits
+    `tokens_per_round` tokens per sequence, so it carries that many emitted tokens' worth of prompt chunks.
+    Without chunks this is `decode_step`'s round. The verify tokens attend over `context`, the chunks over
+    `extra_context`."""
+    k, per_round = cfg.spec.k, cfg.spec.tokens_per_round
+    chunks = extra_tokens * per_round
+    drafted = batch * k
+    own = context if extra_context is None else extra_context
+    verify_context = (drafted * context + chunks * own) / np.maximum(drafted + chunks, 1e-9)
+    first = mixed_step(cfg.draft, batch, context, chunks, extra_context=extra_context)
+    rest = mixed_step(cfg.draft, batch, context, 0.0 * chunks)
+    verify = mixed_step(cfg.target, batch, context, drafted + chunks, lm_head_tokens=batch * (k + 1),
+                        extra_context=verify_context)
+    return StepTime(*((getattr(first, f) + (k - 1) * getattr(rest, f) + getattr(verify, f)) / per_round for f in _FIELDS))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from planner.io.files import jsonable
 from planner.io.yamldoc import YamlDoc, load_yaml, validate
 from planner.plan.model import Plan, Pool
 from planner.schemas.plan import SCHEMA_VERSION, PlanDoc
-from planner.schemas.replica import ReplicaSpec
+from planner.schemas.replica import ReplicaSpec, Speculation
 from planner.schemas.workload import SLO, Workload
 
 
@@ -24,7 +25,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
               "cost_per_hour": p.cost_per_hour, "utilization": p.utilization, "ttft_ms_p99": p.ttft_ms, "tpot_ms_p99": p.tpot_ms,
               "bound": str(p.bound), "detail": p.detail, "config": p.key,
               "max_num_batched_tokens": p.spec.chunk, "role": p.spec.role, "error_band": p.error_band}
-             | ({"model": p.spec.model} if p.spec.tag else {}) for p in plan.pools]
+             | ({"model": p.spec.model} if p.spec.tag else {})
+             | ({} if p.spec.speculative is None else {"speculative": asdict(p.spec.speculative)}) for p in plan.pools]
     doc = {
         "schema_version": SCHEMA_VERSION,
         "status": plan.status,
@@ -70,7 +72,8 @@ def plan_from_doc(doc: PlanDoc) -> Plan:
     """The Plan a document describes (costs as rounded in the file)."""
     workload = Workload.model_validate(doc.inputs.workload)
     pools = tuple(Pool(ReplicaSpec(p.model or doc.model, p.gpu, p.quant, p.kv_dtype, p.tp, p.role,
-                                   workload.engine.params(p.max_num_batched_tokens), tag=p.model or ""),
+                                   workload.engine.params(p.max_num_batched_tokens), tag=p.model or "",
+                                   speculative=None if p.speculative is None else Speculation(**p.speculative)),  # type: ignore[arg-type]
                        p.replicas, p.cost_per_hour,
                        p.utilization, p.ttft_ms_p99, p.tpot_ms_p99, p.bound, p.detail, p.error_band) for p in doc.pools)
     routing, baselines = tuple(doc.routing), tuple(doc.baselines)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from planner.demand.series import HOURS_PER_MONTH
-from planner.plan.model import Plan
+from planner.plan.model import Plan, Pool
 from planner.report.tables import TableData, md_table, money, ms, per_month, render_rich
 
 
@@ -95,7 +95,7 @@ def plan_tables(plan: Plan) -> dict[str, TableData]:
     """Pools, routing, single-GPU-type baselines and cost per token: the tables every rendering shows."""
     pct = f"p{plan.slo.percentile:g}"
     pools = [([p.spec.model] if plan.models else []) + [p.gpu if p.spec.role == "unified" else f"{p.gpu} ({p.spec.role})",
-              p.quant if p.kv_dtype == "fp16" else f"{p.quant} (kv {p.kv_dtype})", str(p.tp),
+              _format_cell(p), str(p.tp),
               "-" if p.spec.chunk is None else str(p.spec.chunk), str(p.replicas), str(p.gpus),
               money(p.cost_per_hour), f"{p.utilization:.0%}", ms(p.ttft_ms), ms(p.tpot_ms), f"{p.bound}: {p.detail}"]
              for p in plan.pools]
@@ -129,6 +129,13 @@ def plan_tables(plan: Plan) -> dict[str, TableData]:
         "baselines": TableData("Single-GPU-type fleets", ["GPU", "$/h", "$/month", "GPUs", "vs plan", "note"], base, frozenset({0, 5})),
         "tokens": TableData("Cost per 1M tokens", ["whole fleet charged to", "$/1M input tokens", "$/1M output tokens"], tokens),
     }
+
+
+def _format_cell(pool: Pool) -> str:
+    """`fp8`, `fp8 (kv fp8)`, and the draft model of a speculative pool: `fp8 + draft llama-3.2-1b k4`."""
+    text = pool.quant if pool.kv_dtype == "fp16" else f"{pool.quant} (kv {pool.kv_dtype})"
+    s = pool.spec.speculative
+    return text if s is None else f"{text} + draft {s.draft} k{s.k}"
 
 
 def _counts(counts: dict[str, int]) -> str:

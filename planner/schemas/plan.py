@@ -43,6 +43,8 @@ class PoolDoc(_Doc):
     """The token budget per step the pool's engine runs with (vLLM's flag); None under serial prefill."""
     role: Literal["unified", "prefill", "decode"] = "unified"
     """Whole requests, or one half of a disaggregated pair (docs/methodology.md, "Disaggregated prefill/decode")."""
+    speculative: dict[str, float | int | str] | None = None
+    """Speculative decoding the pool runs: {draft, k, acceptance}; absent when off."""
     error_band: dict[str, dict[str, float | int | str]] = {}
     """{ttft|tpot|throughput: {median_abs_pct, p90_abs_pct, median_signed_pct, n, scope}} (docs/accuracy.md)."""
     model: str | None = None

@@ -51,6 +51,21 @@ def config_key(gpu: str, quant: str, tp: int, kv_dtype: str, role: Role = "unifi
 
 
 @dataclass(frozen=True)
+class Speculation:
+    """Speculative decoding as a replica runs it: draft model id, tokens it proposes per round, per-token
+    acceptance rate (planner.perf.speculative.SpecDecode is the resolved form)."""
+
+    draft: str
+    k: int
+    acceptance: float
+
+    @property
+    def key(self) -> str:
+        """`/spec-llama-3.2-1b-k4`: the suffix a speculative config's key carries."""
+        return f"/spec-{self.draft}-k{self.k}"
+
+
+@dataclass(frozen=True)
 class ReplicaSpec:
     """One replica design: `model` on `tp` GPUs of type `gpu`, weight format `quant`, KV dtype `kv_dtype`,
     serving `role` under `engine` settings. The key leaves out the model and the engine settings one plan
@@ -66,10 +81,13 @@ class ReplicaSpec:
     tag: str = ""
     """Prefix of the key (`llama-3.1-8b:h100/fp8/tp1`): the model id when one plan serves several models, so each
     model's pools keep their own names (docs/fleet.md, "Several models")."""
+    speculative: Speculation | None = None
+    """Speculative decoding (a searched dimension when the workload names draft models); None = off."""
 
     @property
     def key(self) -> str:
-        key = config_key(self.gpu, self.quant, self.tp, self.kv_dtype, self.role, self.chunk)
+        spec = "" if self.speculative is None else self.speculative.key
+        key = config_key(self.gpu, self.quant, self.tp, self.kv_dtype, self.role, self.chunk) + spec
         return f"{self.tag}:{key}" if self.tag else key
 
     @property

@@ -271,6 +271,32 @@ class Engine(Base):
         return engine_params(self.kind, **explicit)
 
 
+DEFAULT_ACCEPTANCE = 0.7
+"""Per-token acceptance rate of a draft model when the workload does not give one: the middle of the 0.5-0.8
+that Leviathan et al. measured for drafts one to two orders of magnitude smaller than their target
+("Fast Inference from Transformers via Speculative Decoding", arXiv:2211.17192, table 3). It depends on the
+draft, the task and the sampling temperature: measure yours (vLLM logs its draft acceptance rate)."""
+
+
+class Speculative(Base):
+    """Speculative decoding as a searched dimension (docs/workload.md): every draft x k below is a candidate
+    config beside the same config without speculation, and the plan keeps speculation where it is cheaper."""
+
+    drafts: list[str] = Field(min_length=1)
+    """Draft model ids from the catalog; each must share the target's tokenizer (vocabulary)."""
+    k: list[Annotated[int, Field(ge=1, le=16)]] = [4]
+    """Tokens the draft proposes per round (vLLM `num_speculative_tokens`)."""
+    acceptance: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = DEFAULT_ACCEPTANCE
+    """Per-token probability that the target accepts a drafted token."""
+
+    @field_validator("drafts", "k")
+    @classmethod
+    def _distinct(cls, value: list[Any]) -> list[Any]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"duplicate entries in {value}")
+        return value
+
+
 class SolverOptions(Base):
     name: Literal["highs", "cbc"] = "highs"
     time_limit_s: Annotated[float, Field(ge=0.1, le=86400, allow_inf_nan=False)] = 30.0
@@ -315,6 +341,8 @@ class Workload(Base):
     pricing: Pricing = Pricing()
     utilization_target: UtilizationTarget = 0.8
     engine: Engine = Engine()
+    speculative: Speculative | None = None
+    """Draft models to try (speculative decoding); default: none."""
     solver: SolverOptions = SolverOptions()
     fleet: Fleet = Fleet()
     """Fleet rules: simplicity, caps, budget, power, redundancy (docs/fleet.md)."""

@@ -10,8 +10,10 @@ from planner.schemas.replica import EngineParams, ReplicaSpec
 
 def resolve(spec: ReplicaSpec, catalog: Catalog) -> ServingConfig:
     """The catalog objects (model, GPU, formats, efficiency factors) behind `spec`; unknown ids raise CatalogError."""
+    s = spec.speculative
+    decode = None if s is None else SpecDecode(catalog.model(s.draft), s.k, s.acceptance)
     return ServingConfig(catalog.model(spec.model), catalog.gpu(spec.gpu), catalog.quant(spec.quant),
-                         catalog.kv_dtype(spec.kv_dtype), spec.tp, catalog.efficiency_for(spec.gpu), spec.engine)
+                         catalog.kv_dtype(spec.kv_dtype), spec.tp, catalog.efficiency_for(spec.gpu), spec.engine, decode)
 
 
 def build_config(
