@@ -27,10 +27,11 @@ QUANTIZATION = {"bf16": None, "fp8": "fp8", "int8": "compressed-tensors", "int8-
 (AWQ) need a checkpoint quantized that way (--model-path); None: the checkpoint's own 16-bit dtype."""
 KV_CACHE_DTYPE = {"fp16": "auto", "fp8": "fp8"}
 GPU_PRODUCT = {"h100": "NVIDIA-H100-80GB-HBM3", "h200": "NVIDIA-H200", "a100-80gb": "NVIDIA-A100-SXM4-80GB",
-               "a100-40gb": "NVIDIA-A100-SXM4-40GB", "l40s": "NVIDIA-L40S", "l4": "NVIDIA-L4", "a10g": "NVIDIA-A10G"}
+               "a100-40gb": "NVIDIA-A100-SXM4-40GB", "l40s": "NVIDIA-L40S", "l4": "NVIDIA-L4", "a10g": "NVIDIA-A10G",
+               "b200": "NVIDIA-B200", "h100-pcie": "NVIDIA-H100-PCIe"}
 """GPU id -> the `nvidia.com/gpu.product` node label NVIDIA's GPU feature discovery sets (node selectors)."""
 SKYPILOT_ACCELERATOR = {"h100": "H100", "h200": "H200", "a100-80gb": "A100-80GB", "a100-40gb": "A100", "l40s": "L40S",
-                        "l4": "L4", "a10g": "A10G"}
+                        "l4": "L4", "a10g": "A10G", "b200": "B200"}
 """GPU id -> SkyPilot's accelerator name (`sky show-gpus`)."""
 
 
