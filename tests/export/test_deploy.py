@@ -102,7 +102,7 @@ def test_cli_export_and_errors(plan_file: Path, tmp_path: Path) -> None:
 
 @pytest.mark.xfail(reason="issue 13: the chat plan's h200/fp8/tp1 pool (budget 8192) mixes 128-511 and 2048-8191-token "
                           "prompts; every bucket's simulated p99 TTFT is 263-305 ms against 174.5 ms planned (1.69x) and "
-                          "p99 TPOT 29.5 vs 24.0 ms (1.23x): a pool's latency is the max over its buckets' own cells at "
+                          "p99 TPOT 29.5 vs 24.0 ms (1.23x); most likely because a pool's latency is the max over its buckets' own cells at "
                           "the pool's utilization (plan.build), which does not add the buckets' prefill loads (reported)",
                    strict=False)
 def test_exported_manifests_replay_as_the_plan(chat_plan_file: Path, tmp_path: Path) -> None:
