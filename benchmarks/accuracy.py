@@ -225,6 +225,25 @@ Median signed error (negative = the model is faster than the measurement):
 
 ## Where the targets are missed, and why
 
+- **Re-run 2026-12-02** after this week's engine defaults (chunked prefill with a searched budget, prefix
+  caching), with no model change: every number within 0.5 points of the previous report. None of the engine-level rows runs the
+  chunked path with a searched budget (they are lockstep batches, offline max-throughput with the engine's
+  own budget, or Poisson/concurrency points), so the defaults cannot move them. Tried and not shipped: capping
+  HBM streaming at 0.92 of peak (the Vidur batch-1 GEMM profiles give 0.80 on A100, 0.885 on H100) moves the
+  held-out medians to TPOT 23.2 / TTFT 16.8 / throughput 8.3 %, but the lower `default` bandwidth makes the chat
+  example put an A100-40GB pool at an 8192-token budget that misses its TPOT SLO in simulation (78 ms p99 vs
+  39.5 ms planned): a capacity-model limit for pools that mix long and short prompts (reported in issue 13),
+  to be fixed before the cap ships.
+- **Splitwise dominates TTFT/TPOT and is an unseen engine.** 152 of the 166 TTFT/TPOT rows. Held out, TP4 is
+  twice as far off as TP2 (TPOT median signed -29 % / -34 % at TP4 on A100 / H100 against -13 % / -18 % at TP2):
+  the measured decode step shrinks from TP2 to TP4 by 12 ms on A100 (54 -> 42 ms) where halving the weights
+  per GPU saves 20 ms, so ~8 ms more per step at TP4 is fixed time that grows with TP in that stack. The Vidur
+  profiles of the same GPUs (in the training folds) do not show it: per-layer GEMMs halve with TP (A100
+  0.53 -> 0.28 ms, within 5 us of a fixed GEMM latency) and small all-reduces stay at 27-45 us (A100) or
+  7-38 us (H100), i.e. 160 all-reduces cost 4-7 ms a step at any TP. A per-TP all-reduce latency fitted
+  on Vidur would add ~2.4 ms at H100 TP4 and remove ~2 ms at TP2: < 3 points on the median. What is missing
+  is the stack's own per-step time (host launch and scheduling without CUDA graphs, most likely), which only
+  Splitwise rows measure.
 - **Splitwise (Llama-2-70B, TP2/TP4, A100/H100), TTFT and TPOT.** These 152 rows are most of the TTFT and
   TPOT rows, and they come from the Splitwise paper's own serving stack (engine kind `splitwise`). Held out,
   no other data set measures that engine, so its `engine_kernel`/`engine_overhead` factors stay at 1 and the
@@ -250,7 +269,7 @@ Median signed error (negative = the model is faster than the measurement):
   these GPUs are from the data-rich ones (H200 is -20.6 % signed: predicted slower than measured).
 - **H100's bandwidth factor sits at its bound (1.0)** with a 2.5 ms fixed step overhead: the decode rows
   cannot separate streaming efficiency from fixed time, and the fit takes the corner. Predictions stay at or
-  above the roofline, but a physical cap (~0.92 of peak HBM) would be the better prior; not yet done.
+  above the roofline; the physical cap (~0.92 of peak HBM) waits on the capacity fix above.
 - **NIM at 100 clients (TTFT 8 s measured).** The concurrency mode queues the extra clients by Little's law
   but misses most of this queueing; the soft-L1 fit keeps this row from dragging the factors (it pulled
   H100's fp8 compute to 0.30 under plain least squares).
