@@ -61,3 +61,26 @@ def test_a_chunked_prefill_step_is_one_mixed_step(cfg):
     assert model.mixed_time(2, 2 * 50, [300], [700]) == float(mixed_step(cfg, 2.0, 50.0, 300.0, extra_context=850.0).total_s)
     # with no running sequence the step is a plain prefill
     assert model.mixed_time(0, 0, [1000], [0]) == model.prefill_time([1000], [0])
+
+
+def test_the_specialised_mixed_step_is_mixed_step_bit_for_bit(catalog):
+    """StepModel.mixed (a few float operations per step) gives mixed_step's float exactly, for dense and MoE
+    models, TP 1 and 4 (all-reduces), weight-only INT4 (its small-M half-point) and without FlashAttention
+    (score-matrix traffic); a fallback to the general call would only cost speed, so it is asserted absent."""
+    from planner.perf.memory import ServingConfig
+    from planner.schemas.replica import EngineParams
+
+    from tests.simulate.conftest import EFF
+
+    rng = np.random.default_rng(7)
+    shapes = [("llama-3.1-8b", "bf16", 1, True), ("llama-3.1-70b", "bf16", 4, True), ("mixtral-8x7b", "bf16", 2, True),
+              ("llama-3.1-8b", "int4", 1, True), ("llama-3.1-70b", "fp8", 2, True), ("llama-3.1-8b", "bf16", 2, False)]
+    for model, quant, tp, flash in shapes:
+        cfg = ServingConfig(catalog.model(model), catalog.gpu("h100"), catalog.quant(quant), catalog.kv_dtype("fp16"), tp, EFF,
+                            EngineParams(flash_attention=flash))
+        fast = build_step_model(cfg).mixed
+        assert fast is not None, (model, quant, tp, flash)
+        for _ in range(300):
+            batch = float(rng.integers(1, 257))
+            context, extra, extra_context = rng.integers(1, 100_000) / batch, float(rng.integers(1, 8193)), rng.random() * 20_000
+            assert fast(batch, context, extra, extra_context) == float(mixed_step(cfg, batch, context, extra, extra_context=extra_context).total_s)
