@@ -1,6 +1,6 @@
 """Simulator speed: 100k and 1M requests of the chat example through its solved plan (issue 7 goals:
 < 30 s and < 5 min on 2 cores, < 4 GB). Each size runs serially (--jobs 1) and with the pools in parallel
-processes (--jobs 0: one per CPU); both give the same numbers. Results go to docs/simulator.md by hand.
+processes (--jobs 0: one per CPU); both give the same numbers. Results go to docs/benchmarks/simulate_speed.md (and docs/simulator.md) by hand.
 
     /work/venv/bin/python benchmarks/simulate_speed.py [--plan PLAN.json] [--jobs 1 --jobs 0] [100000 1000000]
 
