@@ -145,7 +145,7 @@ class MixedStep:
     Every expression keeps mixed_step's operand order (a constant factor is folded only where it leads a
     left-to-right product, or is a power of two), so the result is the same float, bit for bit;
     `matches` checks that against mixed_step itself and build_step_model falls back to the general call
-    when the perf model has changed shape.
+    when the perf model has changed shape, and for speculative configs (mixed_step's speculative round).
     """
 
     def __init__(self, cfg: ServingConfig) -> None:
@@ -222,7 +222,7 @@ def build_step_model(cfg: ServingConfig) -> StepModel:
     mixed = MixedStep(cfg)
     model = StepModel(cfg, comp0, comp_slope, mem0, mem_slope, fixed,
                       max_kv_tokens(cfg) // block, block, reserve, engine.max_num_seqs, engine.max_num_batched_tokens,
-                      prefill_one=one, mixed=mixed if mixed.matches() else None, rows=list(zip(*(a.tolist() for a in (comp0, comp_slope, mem0, mem_slope, fixed)))))
+                      prefill_one=one, mixed=mixed if cfg.spec is None and mixed.matches() else None, rows=list(zip(*(a.tolist() for a in (comp0, comp_slope, mem0, mem_slope, fixed)))))
     check = np.asarray(decode_step(cfg, b, CHECK_CONTEXT).total_s)
     table = np.maximum(comp0 + comp_slope * b * CHECK_CONTEXT, mem0 + mem_slope * b * CHECK_CONTEXT) + fixed
     if not np.allclose(table, check, rtol=1e-9, atol=1e-12):
