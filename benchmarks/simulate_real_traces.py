@@ -34,7 +34,7 @@ EXTRA_CASES = [
 
 def _cell(summary: dict) -> str:
     return (f"{summary['slo_attainment']:.2%} ({'met' if summary['slo_met'] else 'missed'}); p99 TTFT "
-            f"{summary['ttft_ms_p99']:,.0f} ms, TPOT {summary['tpot_ms_p99']:,.1f} ms")
+            f"{summary['p99_ttft_ms']:,.0f} ms, TPOT {summary['p99_tpot_ms']:,.1f} ms")
 
 
 def run_case(name: str, trace: Path, model: str, slo: dict, extra: dict) -> str:

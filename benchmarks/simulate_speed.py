@@ -54,7 +54,7 @@ def main(sizes: list[int], jobs: list[int], plan_file: str | None) -> None:
             rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
             print(f"{len(trace):>9,} requests, jobs {j}: {seconds:6.1f} s ({len(trace) / seconds:,.0f} req/s simulated), "
                   f"{s['steps']:,} engine steps, peak RSS {rss_gb:.2f} GB (largest worker {_worker_peak_gb():.2f} GB), "
-                  f"attainment {s['slo_attainment']:.4f}, p99 TTFT {s['ttft_ms_p99']:.0f} ms, p99 TPOT {s['tpot_ms_p99']:.1f} ms, "
+                  f"attainment {s['slo_attainment']:.4f}, p99 TTFT {s['p99_ttft_ms']:.0f} ms, p99 TPOT {s['p99_tpot_ms']:.1f} ms, "
                   f"load average {os.getloadavg()[0]:.2f}", flush=True)
 
 

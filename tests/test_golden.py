@@ -22,18 +22,18 @@ from tests.conftest import ROOT
 GOLDEN = ROOT / "tests" / "golden"
 EXAMPLES = ("chat", "code", "rag", "batch", "chat-whatif", "profile-mix")
 ESTIMATES = {
-    "8b-h100-rate": "--model llama-3.1-8b --gpu h100 --input 512 --output 256 --rate 10",
-    "8b-h100-batch": "--model llama-3.1-8b --gpu h100 --input 2048 --output 128 --batch 16",
-    "8b-h100-fp8-max": "--model llama-3.1-8b --gpu h100 --quant fp8 --kv-dtype fp8 --input 1024 --output 512 --max-throughput",
-    "8b-l4-conc": "--model llama-3.1-8b --gpu l4 --input 512 --output 128 --concurrency 8",
-    "8b-a10g-int4": "--model llama-3.1-8b --gpu a10g --quant int4 --input 256 --output 256 --rate 2",
-    "70b-h100-spec": "--model llama-3.1-70b --gpu h100 --tp 4 --input 512 --output 256 --batch 4 --spec-decode llama-3.1-8b:4:0.7",
-    "70b-h100-tp4": "--model llama-3.1-70b --gpu h100 --tp 4 --input 1024 --output 256 --rate 2",
-    "70b-a100-tp8-batch": "--model llama-3.1-70b --gpu a100-80gb --tp 8 --input 512 --output 128 --batch 32",
-    "70b-h200-fp8-tp2": "--model llama-3.1-70b --gpu h200 --quant fp8 --tp 2 --input 4096 --output 512 --max-throughput",
-    "70b-l40s-int4-tp4": "--model llama-3.1-70b --gpu l40s --quant int4 --tp 4 --input 1024 --output 256 --concurrency 16",
-    "8b-h100-contiguous": "--model llama-3.1-8b --gpu h100 --input 1024 --output 256 --rate 5 --no-paged-kv",
-    "8b-a100-noflash": "--model llama-3.1-8b --gpu a100-40gb --input 4096 --output 64 --batch 8 --no-flash-attention",
+    "8b-h100-rate": "--model llama-3.1-8b --gpu h100 --input-len 512 --output-len 256 --request-rate 10",
+    "8b-h100-batch": "--model llama-3.1-8b --gpu h100 --input-len 2048 --output-len 128 --batch 16",
+    "8b-h100-fp8-max": "--model llama-3.1-8b --gpu h100 --quant fp8 --kv-dtype fp8 --input-len 1024 --output-len 512 --max-throughput",
+    "8b-l4-conc": "--model llama-3.1-8b --gpu l4 --input-len 512 --output-len 128 --max-concurrency 8",
+    "8b-a10g-int4": "--model llama-3.1-8b --gpu a10g --quant int4 --input-len 256 --output-len 256 --request-rate 2",
+    "70b-h100-spec": "--model llama-3.1-70b --gpu h100 --tp 4 --input-len 512 --output-len 256 --batch 4 --spec-decode llama-3.1-8b:4:0.7",
+    "70b-h100-tp4": "--model llama-3.1-70b --gpu h100 --tp 4 --input-len 1024 --output-len 256 --request-rate 2",
+    "70b-a100-tp8-batch": "--model llama-3.1-70b --gpu a100-80gb --tp 8 --input-len 512 --output-len 128 --batch 32",
+    "70b-h200-fp8-tp2": "--model llama-3.1-70b --gpu h200 --quant fp8 --tp 2 --input-len 4096 --output-len 512 --max-throughput",
+    "70b-l40s-int4-tp4": "--model llama-3.1-70b --gpu l40s --quant int4 --tp 4 --input-len 1024 --output-len 256 --max-concurrency 16",
+    "8b-h100-contiguous": "--model llama-3.1-8b --gpu h100 --input-len 1024 --output-len 256 --request-rate 5 --no-paged-kv",
+    "8b-a100-noflash": "--model llama-3.1-8b --gpu a100-40gb --input-len 4096 --output-len 64 --batch 8 --no-flash-attention",
 }
 RTOL = 1e-9
 

@@ -5,10 +5,10 @@ import json
 
 import click
 
-from planner.cli.options import FiniteFloat, catalog_option, emit, format_option
+from planner.cli.options import FiniteFloat, catalog_option, emit, format_option, renamed_option
 from planner.errors import PlannerError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the `estimate --format json` document."""
 
 
@@ -19,12 +19,16 @@ SCHEMA_VERSION = 1
 @click.option("--kv-dtype", type=click.Choice(["fp16", "fp8"]), help="KV-cache dtype [default: the engine's choice for the checkpoint: "
               "fp8 for an fp8 checkpoint under trtllm, else fp16].")
 @click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True, help="Tensor-parallel GPUs per replica.")
-@click.option("--input", "inp", type=click.IntRange(min=1), required=True, help="Prompt tokens per request.")
-@click.option("--output", "out", type=click.IntRange(min=1), required=True, help="Generated tokens per request.")
+@click.option("--input-len", "inp", type=click.IntRange(min=1), help="Prompt tokens per request (required).")
+@renamed_option("--input", "--input-len", "inp", type=click.IntRange(min=1))
+@click.option("--output-len", "out", type=click.IntRange(min=1), help="Generated tokens per request (required).")
+@renamed_option("--output", "--output-len", "out", type=click.IntRange(min=1))
 @click.option("--batch", type=click.IntRange(min=1), help="B sequences in lockstep (vendor latency tables).")
 @click.option("--max-throughput", is_flag=True, help="Offline: the largest batch memory and the engine allow.")
-@click.option("--rate", type=FiniteFloat(min=0, min_open=True), help="Poisson arrivals, req/s, continuous batching.")
-@click.option("--concurrency", type=click.IntRange(min=1), help="C closed-loop clients (benchmark_serving --max-concurrency).")
+@click.option("--request-rate", "rate", type=FiniteFloat(min=0, min_open=True), help="Poisson arrivals, req/s, continuous batching.")
+@renamed_option("--rate", "--request-rate", "rate", type=FiniteFloat(min=0, min_open=True))
+@click.option("--max-concurrency", "concurrency", type=click.IntRange(min=1), help="C closed-loop clients, as `vllm bench serve --max-concurrency`.")
+@renamed_option("--concurrency", "--max-concurrency", "concurrency", type=click.IntRange(min=1))
 @click.option("--spec-decode", "spec", metavar="DRAFT:K:ACCEPT", help="Speculative decoding with a draft model, k tokens, acceptance rate.")
 @click.option("--no-paged-kv", is_flag=True, help="Contiguous KV: reserve the full context per sequence.")
 @click.option("--no-flash-attention", is_flag=True, help="Materialise attention scores in HBM.")
@@ -39,17 +43,24 @@ SCHEMA_VERSION = 1
 @catalog_option
 @format_option("table", "json")
 @click.option("-o", "output", type=click.Path(dir_okay=False, writable=True),
-              help="Write the result to this file (atomically); --output is the output length here.")
+              help="Write the result to this file (atomically).")
 def estimate(model, gpu, quant, kv_dtype, tp, inp, out, batch, max_throughput, rate, concurrency, spec, no_paged_kv,  # noqa: ANN001, PLR0913
              no_flash_attention, engine_kind, engine_version, max_num_seqs, gpu_memory_utilization, max_num_batched_tokens, block_size,
              catalog_files, fmt, output) -> None:
     """Latency and throughput of one replica configuration under one kind of load.
 
-    Example: planner estimate --model llama-3.1-8b --gpu h100 --input 512 --output 256 --rate 10
+    Flags follow `vllm bench serve` (--input-len, --output-len, --request-rate, --max-concurrency); the older
+    --input, --output, --rate and --concurrency still work, with a deprecation note.
+
+    Example: planner estimate --model llama-3.1-8b --gpu h100 --input-len 512 --output-len 256 --request-rate 10
     """
-    modes = [m for m, on in (("--batch", batch), ("--max-throughput", max_throughput), ("--rate", rate), ("--concurrency", concurrency)) if on]
+    missing = [flag for flag, value in (("--input-len", inp), ("--output-len", out)) if value is None]
+    if missing:
+        raise click.UsageError(f"missing option {' and '.join(missing)}")
+    modes = [m for m, on in (("--batch", batch), ("--max-throughput", max_throughput), ("--request-rate", rate),
+                             ("--max-concurrency", concurrency)) if on]
     if len(modes) != 1:
-        raise PlannerError(f"give exactly one of --batch, --max-throughput, --rate, --concurrency (got {', '.join(modes) or 'none'})")
+        raise PlannerError(f"give exactly one of --batch, --max-throughput, --request-rate, --max-concurrency (got {', '.join(modes) or 'none'})")
     from planner.io.catalog import load_catalog
     from planner.perf import estimate as est
     from planner.perf.speculative import parse_spec

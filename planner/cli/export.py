@@ -39,8 +39,8 @@ def export(plan, to, out_dir, model_path, image, replay, duration, catalog_files
         click.echo(f"\nthe manifests in {out_dir} replayed in the simulator ({duration:g} s of the plan's traffic)")
         click.echo(f"{'pool':<22} {'replicas':>8} {'p99 TTFT ms plan':>17} {'simulated':>10} {'p99 TPOT ms plan':>17} {'simulated':>10}  SLOs")
         for r in rows:
-            click.echo(f"{r['pool']:<22} {r['replicas']:>8} {_ms(r['planned_ttft_ms_p99']):>17} {_ms(r['simulated_ttft_ms_p99']):>10} "
-                       f"{_ms(r['planned_tpot_ms_p99']):>17} {_ms(r['simulated_tpot_ms_p99']):>10}  {'met' if r['slo_met'] else 'MISSED'}")
+            click.echo(f"{r['pool']:<22} {r['replicas']:>8} {_ms(r['planned_ttft_ms']):>17} {_ms(r['simulated_p99_ttft_ms']):>10} "
+                       f"{_ms(r['planned_tpot_ms']):>17} {_ms(r['simulated_p99_tpot_ms']):>10}  {'met' if r['slo_met'] else 'MISSED'}")
 
 
 def _ms(value: float | None) -> str:

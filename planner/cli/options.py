@@ -21,6 +21,17 @@ class FiniteFloat(click.FloatRange):
         return number
 
 
+def renamed_option(old: str, new: str, dest: str, **kw: Any):  # noqa: ANN201
+    """The option's old name, still accepted (hidden) with a deprecation note on stderr; the value goes to `dest`
+    unless the new name was given too (click stores the first value set)."""
+    def note(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is not None:
+            click.echo(f"note: {old} is deprecated; use {new}", err=True)
+            if ctx.params.get(dest) is None:
+                ctx.params[dest] = value
+    return click.option(old, f"{dest}_deprecated", hidden=True, expose_value=False, callback=note, **kw)
+
+
 class Threshold(click.ParamType):
     """`5%` or `5` (percent of the old monthly cost) or `$2000` (dollars a month): ('%', 5.0) or ('$', 2000.0)."""
 

@@ -69,7 +69,7 @@ def generate_trace(kind: str, rps: float, minutes: float, seed: int = 0) -> Trac
     if kind not in KINDS:
         raise WorkloadError(f"unknown trace kind {kind!r}; choose one of {', '.join(KINDS)}")
     if not (np.isfinite(rps) and rps > 0 and np.isfinite(minutes) and minutes > 0):
-        raise WorkloadError("--rps and --minutes must be positive finite numbers")
+        raise WorkloadError(f"a synthetic trace needs a positive, finite rate and length (got {rps} req/s for {minutes} min)")
     spec = KINDS[kind]
     rng = np.random.default_rng(seed)
     duration = minutes * 60.0
@@ -80,7 +80,7 @@ def generate_trace(kind: str, rps: float, minutes: float, seed: int = 0) -> Trac
     arrivals = np.sort(starts + rng.uniform(0, STEP_S, size=starts.size))
     arrivals = arrivals[arrivals < duration]
     if arrivals.size < 2:
-        raise WorkloadError(f"{rps} req/s for {minutes} min gives fewer than 2 requests; raise --rps or --minutes")
+        raise WorkloadError(f"{rps} req/s for {minutes} min gives fewer than 2 requests; raise the rate or the length")
     n = arrivals.size
     inp = _lengths(rng, n, spec.input_median, spec.input_sigma, *spec.input_range)
     out = _lengths(rng, n, spec.output_median, spec.output_sigma, *spec.output_range)

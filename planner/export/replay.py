@@ -98,6 +98,6 @@ def replay_export(plan: Any, export_dir: str | Path, duration_s: float | None = 
     result = run_fleet(deployed_fleet, requests_for(fleet, None, duration_s, seed), options)
     planned = {pool_name(p.key): p for p in plan.pools}
     return [{"pool": row["pool"], "replicas": pools[k].replicas,
-             "planned_ttft_ms_p99": planned[row["pool"]].ttft_ms, "simulated_ttft_ms_p99": row["ttft_ms_p99"],
-             "planned_tpot_ms_p99": planned[row["pool"]].tpot_ms, "simulated_tpot_ms_p99": row["tpot_ms_p99"],
+             "planned_ttft_ms": planned[row["pool"]].ttft_ms, "simulated_p99_ttft_ms": row["p99_ttft_ms"],
+             "planned_tpot_ms": planned[row["pool"]].tpot_ms, "simulated_p99_tpot_ms": row["p99_tpot_ms"],
              "slo_met": row["slo_met"]} for k, row in enumerate(result.summary["pools"])]

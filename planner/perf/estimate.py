@@ -46,8 +46,8 @@ class Estimate:
     """compute | bandwidth | kv_memory (planner.perf.bound.Bound): the resource that caps this mode."""
     prefill_ms: dict[str, float]
     decode_ms: dict[str, float]
-    ttft_ms_p99: float | None = None
-    tpot_ms_p99: float | None = None
+    p99_ttft_ms: float | None = None
+    p99_tpot_ms: float | None = None
     overloaded: bool = False
     max_rps: float | None = None
     notes: tuple[str, ...] = field(default=())
@@ -192,7 +192,7 @@ def at_rate(cfg: ServingConfig, inp: int, out: int, rate: float, percentile: flo
     if rate > tail.max_rps:
         notes = (f"the p{percentile:g} live batch exceeds the cap above {tail.max_rps:.3g} req/s: p{percentile:g} values are lower bounds",)
     ttft99, tpot99 = tail.latency_at(rate)
-    return _continuous(cfg, "rate", inp, out, rate, curve, ttft_ms_p99=ttft99, tpot_ms_p99=tpot99, max_rps=curve.max_rps, notes=notes)
+    return _continuous(cfg, "rate", inp, out, rate, curve, p99_ttft_ms=ttft99, p99_tpot_ms=tpot99, max_rps=curve.max_rps, notes=notes)
 
 
 def at_concurrency(cfg: ServingConfig, inp: int, out: int, clients: int) -> Estimate:

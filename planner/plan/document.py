@@ -20,9 +20,9 @@ def _round(value: float | None, digits: int) -> float | None:
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
-    """The plan as the JSON document of schema 1 (validated by PlanDoc, so writer and readers agree)."""
+    """The plan as the JSON document of schema 2 (validated by PlanDoc, so writer and readers agree)."""
     pools = [{"gpu": p.gpu, "quant": p.quant, "tp": p.tp, "kv_dtype": p.kv_dtype, "replicas": p.replicas, "gpus": p.gpus,
-              "cost_per_hour": p.cost_per_hour, "utilization": p.utilization, "ttft_ms_p99": p.ttft_ms, "tpot_ms_p99": p.tpot_ms,
+              "cost_per_hour": p.cost_per_hour, "utilization": p.utilization, "ttft_ms": p.ttft_ms, "tpot_ms": p.tpot_ms,
               "bound": str(p.bound), "detail": p.detail, "config": p.key,
               "max_num_batched_tokens": p.spec.chunk, "role": p.spec.role, "error_band": p.error_band}
              | ({"model": p.spec.model} if p.spec.tag else {})
@@ -40,7 +40,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "cost_per_million_tokens": {
             at: {kind: _round(plan.cost_per_million_tokens(kind, at), 4) for kind in ("input", "output")}
             for at in ("design", "mean")
-        } | {"mean_over_design": plan.mean_over_design},
+        } | {"mean_over_design": plan.mean_over_design, "basis": plan.token_cost_basis},
         "design_rps": plan.design_rps,
         "output_tokens_per_s": plan.output_tokens_per_s,
         "input_tokens_per_s": plan.input_tokens_per_s,
@@ -48,7 +48,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "pools": pools,
         "routing": [r.model_dump() for r in plan.routing],
         "baselines": [b.model_dump() for b in plan.baselines],
-        "saving_vs_cheapest_single_type": plan.saving_vs_single_type,
+        "saving_vs_cheapest_single_type": plan.saving_vs_cheapest_single_type,
         "demand": plan.demand.model_dump(),
         "instances": [i.model_dump() for i in plan.instances],
         "simplest": plan.simplest.model_dump() if plan.simplest else None,
@@ -75,7 +75,7 @@ def plan_from_doc(doc: PlanDoc) -> Plan:
                                    workload.engine.params(p.max_num_batched_tokens), tag=p.model or "",
                                    speculative=None if p.speculative is None else Speculation(**p.speculative)),  # type: ignore[arg-type]
                        p.replicas, p.cost_per_hour,
-                       p.utilization, p.ttft_ms_p99, p.tpot_ms_p99, p.bound, p.detail, p.error_band) for p in doc.pools)
+                       p.utilization, p.ttft_ms, p.tpot_ms, p.bound, p.detail, p.error_band) for p in doc.pools)
     routing, baselines = tuple(doc.routing), tuple(doc.baselines)
     return Plan(doc.status, doc.solver.name, doc.solver.gap, doc.solver.runtime_s, doc.cost_per_hour, pools, routing, baselines,
                 doc.design_rps, doc.output_tokens_per_s, doc.input_tokens_per_s, doc.model, SLO(**doc.slo),

@@ -133,8 +133,15 @@ class Plan:
         return self.cost_per_hour * HOURS_PER_MONTH
 
     @property
+    def token_cost_basis(self) -> str:
+        """The one rate "$ / 1M tokens" is quoted at everywhere: the trace's mean rate ("mean": what the fleet
+        actually serves on average), or the design rate where the mean is not known ("design": a p95 design rate)."""
+        return "design" if self.mean_over_design is None else "mean"
+
+    @property
     def cost_per_million_output_tokens(self) -> float:
-        return self.cost_per_hour / (self.output_tokens_per_s * 3600) * 1e6
+        """USD per 1M output tokens at `token_cost_basis` (the whole fleet charged to output tokens)."""
+        return self.cost_per_million_tokens("output", self.token_cost_basis) or 0.0
 
     def cost_per_million_tokens(self, kind: str = "output", at: str = "design") -> float | None:
         """USD per 1M `kind` ("input"/"output") tokens, charging the whole fleet to that kind, at the design rate
@@ -152,7 +159,7 @@ class Plan:
         return min(feasible, key=lambda b: (b.cost_per_hour, b.gpu)) if feasible else None
 
     @property
-    def saving_vs_single_type(self) -> float | None:
+    def saving_vs_cheapest_single_type(self) -> float | None:
         """Fraction saved against the cheapest single-GPU-type fleet (0 when the plan is single-type)."""
         best = self.cheapest_baseline
         if best is None or not best.cost_per_hour:
@@ -190,7 +197,7 @@ class Plan:
                 rows.append({
                     "config": pool.key, "gpu": pool.gpu, "quant": pool.quant, "tp": pool.tp, "kv_dtype": pool.kv_dtype,
                     "replicas": pool.replicas, "gpus": pool.gpus, "pool_cost_per_hour": pool.cost_per_hour,
-                    "utilization": pool.utilization, "ttft_ms_p99": pool.ttft_ms, "tpot_ms_p99": pool.tpot_ms,
+                    "utilization": pool.utilization, "ttft_ms": pool.ttft_ms, "tpot_ms": pool.tpot_ms,
                     "bound": pool.bound, "bucket": route.bucket, "bucket_rate_rps": route.rate_rps, "share": share,
                 })
         return pd.DataFrame(rows)

@@ -22,9 +22,9 @@ def render_estimate(e: Estimate) -> str:
                      f" - weights {k['weights']:.2f} - activations {k['activation']:.2f} - non-torch {k['non_torch']:.2f}"
                      f" = {k['kv']:.2f} GiB -> {k['blocks']:,} blocks of {k['block_size']} tokens"
                      f" ({k['tokens']:,} tokens); CUDA graphs ~{k['cuda_graph']:.1f} GiB on top")
-    p99 = f" (p99 {e.ttft_ms_p99:.1f})" if e.ttft_ms_p99 is not None else ""
+    p99 = f" (p99 {e.p99_ttft_ms:.1f})" if e.p99_ttft_ms is not None else ""
     lines.append(f"  TTFT {e.ttft_ms:.1f} ms{p99}")
-    p99 = f" (p99 {e.tpot_ms_p99:.2f})" if e.tpot_ms_p99 is not None else ""
+    p99 = f" (p99 {e.p99_tpot_ms:.2f})" if e.p99_tpot_ms is not None else ""
     lines.append(f"  TPOT {e.tpot_ms:.2f} ms{p99}")
     lines.append(f"  throughput {e.output_tok_s:,.0f} output tok/s, {e.total_tok_s:,.0f} total tok/s, {e.req_s:.3g} req/s (whole replica)")
     lines.append(f"  bound: {e.bound}")

@@ -40,12 +40,12 @@ def _page(title: str, body: str) -> str:
 
 
 def _cards(plan: Plan) -> str:
-    per_in = plan.cost_per_million_tokens("input")
+    per_in = plan.cost_per_million_tokens("input", plan.token_cost_basis)
     cards = [(money(plan.cost_per_month), f"per month ({HOURS_PER_MONTH:g} h)"), (money(plan.cost_per_hour), "per hour"),
              (money(plan.cost_per_million_output_tokens), "per 1M output tokens"), (money(per_in), "per 1M input tokens"),
              (str(sum(plan.gpus_by_type.values())), "GPUs: " + ", ".join(f"{n} x {g}" for g, n in plan.gpus_by_type.items()))]
-    if plan.saving_vs_single_type is not None:
-        saving = plan.saving_vs_single_type
+    if plan.saving_vs_cheapest_single_type is not None:
+        saving = plan.saving_vs_cheapest_single_type
         cards.append((f"{abs(saving):.1%}", "saved vs cheapest single-GPU-type fleet" if saving >= 0
                       else "more than the cheapest single-GPU-type fleet"))
     return "<div class=cards>" + "".join(f"<div class=card><b>{escape(v)}</b><span>{escape(t)}</span></div>" for v, t in cards) + "</div>"

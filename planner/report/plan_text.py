@@ -16,6 +16,13 @@ def _engine(plan: Plan) -> str:
     return f"{kind} {engine.get('version') or PROFILES[kind].version}"
 
 
+def _token_basis(plan: Plan) -> str:
+    """Which rate "$ / 1M tokens" is quoted at (Plan.token_cost_basis), in words."""
+    if plan.token_cost_basis == "mean":
+        return f"(at the mean rate, {plan.design_rps * (plan.mean_over_design or 0.0):,.2f} req/s)"
+    return "(at the design rate: the trace's mean is not kept for a p95 design rate)"
+
+
 def headline(plan: Plan) -> list[tuple[str, str]]:
     """The numbers a planning meeting asks for first."""
     status = plan.status if plan.gap in (None, 0.0) else f"{plan.status} (gap {plan.gap:.2%})"
@@ -28,14 +35,14 @@ def headline(plan: Plan) -> list[tuple[str, str]]:
         ("design rate", f"{plan.design_rps:,.2f} req/s ({plan.demand.method}), {plan.output_tokens_per_s:,.0f} output tok/s"),
         ("cost", f"{money(plan.cost_per_hour)}/hour, {money(plan.cost_per_month)}/month ({HOURS_PER_MONTH:g} h)"),
         *([("replay", plan.replay)] if plan.replay else []),
-        ("per 1M output tokens", money(plan.cost_per_million_output_tokens)),
+        ("per 1M output tokens", f"{money(plan.cost_per_million_output_tokens)} {_token_basis(plan)}"),
         ("GPUs", ", ".join(f"{n} x {g}" for g, n in plan.gpus_by_type.items())),
     ]
     if plan.instances:
         rows.append(("instances", ", ".join(f"{i.count} x {i.name} ({i.gpus_per_instance} x {i.gpu})" for i in plan.instances)))
     best = plan.cheapest_baseline
-    if best is not None and plan.saving_vs_single_type is not None:
-        saving = plan.saving_vs_single_type
+    if best is not None and plan.saving_vs_cheapest_single_type is not None:
+        saving = plan.saving_vs_cheapest_single_type
         verdict = f"this plan saves {saving:.1%}" if saving >= 0 else f"this plan costs {-saving:.1%} more"
         rows.append(("vs single GPU type", f"cheapest is {best.gpu} at {money(best.cost_per_hour)}/hour: {verdict}"))
     if plan.simplest is not None:

@@ -28,7 +28,7 @@ def verdict_line(summary: dict[str, Any]) -> str:
         head = f"p{slo['percentile']:g} SLOs MISSED by {', '.join(missed)} (met over the whole fleet)"
     else:
         head = f"p{slo['percentile']:g} SLOs met" if summary["slo_met"] else f"p{slo['percentile']:g} SLOs MISSED"
-    ttft, tpot = summary["ttft_ms_p99"], summary["tpot_ms_p99"]
+    ttft, tpot = summary["p99_ttft_ms"], summary["p99_tpot_ms"]
     return (f"{head}: {_pct(summary['slo_attainment'])} of requests within both SLOs "
             f"(TTFT {_pct(summary['ttft_attainment'])} <= {slo['ttft_ms']:g} ms, p99 {_num(ttft)} ms; "
             f"TPOT {_pct(summary['tpot_attainment'])} <= {slo['tpot_ms']:g} ms, p99 {_num(tpot, 1)} ms)")
@@ -36,9 +36,9 @@ def verdict_line(summary: dict[str, Any]) -> str:
 
 _COLUMNS = (
     ("requests", "requests", 0), ("rejected", "rejected", 0), ("SLO ok", "slo_attainment", None),
-    ("TTFT p50/p99 ms", ("ttft_ms_p50", "ttft_ms_p99"), 0), ("TPOT p50/p99 ms", ("tpot_ms_p50", "tpot_ms_p99"), 1),
-    ("E2E p50/p99 s", ("e2e_ms_p50", "e2e_ms_p99"), -3), ("queue p99 ms", "queue_ms_p99", 0),
-    ("req/s", "throughput_rps", 2), ("GPU busy", "gpu_utilization", None), ("KV mean/peak", ("kv_occupancy_mean", "kv_occupancy_peak"), None),
+    ("TTFT p50/p99 ms", ("p50_ttft_ms", "p99_ttft_ms"), 0), ("TPOT p50/p99 ms", ("p50_tpot_ms", "p99_tpot_ms"), 1),
+    ("E2E p50/p99 s", ("p50_e2el_ms", "p99_e2el_ms"), -3), ("queue p99 ms", "p99_queue_ms", 0),
+    ("req/s", "request_throughput", 2), ("GPU busy", "gpu_utilization", None), ("KV mean/peak", ("kv_occupancy_mean", "kv_occupancy_peak"), None),
     ("preempt", "preemptions", 0),
 )
 
@@ -87,7 +87,7 @@ def render_verification(check: "Verification", fmt: str, color: bool = False) ->
             hint = "repair found no smaller count that holds within its rounds" if check.rounds else "fewer replicas may hold; --repair shrinks it"
             mark = f"ok but OVERSIZED (p99 TTFT and TPOT under {OVERSIZED:.0%} of the SLO: {hint})"
         lines.append(f"  {row['pool']} x{row['replicas']}: {mark}, {_pct(row['slo_attainment'])} within both SLOs, "
-                     f"p99 TTFT {_num(row['ttft_ms_p99'])} ms, p99 TPOT {_num(row['tpot_ms_p99'], 1)} ms")
+                     f"p99 TTFT {_num(row['p99_ttft_ms'])} ms, p99 TPOT {_num(row['p99_tpot_ms'], 1)} ms")
     if check.added or check.removed:
         changes = ", ".join([f"+{n} x {key}" for key, n in check.added.items()] + [f"-{n} x {key}" for key, n in check.removed.items()])
         extra = check.extra_cost_per_hour

@@ -39,11 +39,11 @@ def timeline_png(result: SimResult) -> bytes:
     ax = axes[3]
     if minute["t_s"]:
         mins = np.array(minute["t_s"]) / 60
-        ax.plot(mins, minute["ttft_ms_p50"], "o-", color="tab:orange", label="TTFT p50")
-        ax.plot(mins, minute["ttft_ms_p99"], "s-", color="tab:red", label="TTFT p99")
+        ax.plot(mins, minute["p50_ttft_ms"], "o-", color="tab:orange", label="TTFT p50")
+        ax.plot(mins, minute["p99_ttft_ms"], "s-", color="tab:red", label="TTFT p99")
         ax.axhline(result.summary["slo"]["ttft_ms"], color="tab:red", ls=":", label="TTFT SLO")
         ax2 = ax.twinx()
-        ax2.plot(mins, minute["tpot_ms_p99"], "^-", color="tab:purple", label="TPOT p99")
+        ax2.plot(mins, minute["p99_tpot_ms"], "^-", color="tab:purple", label="TPOT p99")
         ax2.axhline(result.summary["slo"]["tpot_ms"], color="tab:purple", ls="--", label="TPOT SLO")
         ax2.set_ylabel("TPOT ms")
         ax2.legend(loc="upper right", fontsize=8)

@@ -96,7 +96,7 @@ def comparison_cells(comp: Comparison) -> list[list[str]]:
             continue
         out.append([str(s["status"]), _money(s["cost_per_hour"]), _money(s["cost_per_month"]),
                     _money(s["cost_per_million_output_tokens"]), _money(s["cost_per_million_input_tokens"]), str(s["gpus"]),
-                    _gpus(s["gpus_by_type"]), fleet_shape(s), _ms(s["ttft_ms_p99"]), _ms(s["tpot_ms_p99"]), format_change(change)])
+                    _gpus(s["gpus_by_type"]), fleet_shape(s), _ms(s["ttft_ms"]), _ms(s["tpot_ms"]), format_change(change)])
     return out
 
 

@@ -1,4 +1,4 @@
-"""The plan document (`planner solve --format json`), schema version 1: one PlanDoc used by the writer
+"""The plan document (`planner solve --format json`), schema version 2: one PlanDoc used by the writer
 (planner.plan.document.plan_document) and by every reader (simulate, diff, verify), so both sides agree.
 
 Keys not listed here are ignored when reading (a newer planner may add some); listed ones are checked.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class _Doc(BaseModel):
@@ -32,9 +32,10 @@ class PoolDoc(_Doc):
     gpus: int = Field(ge=0)
     cost_per_hour: float
     utilization: float
-    ttft_ms_p99: float | None = None
-    """Predicted TTFT at the SLO percentile (the key keeps schema 1's name whatever the percentile)."""
-    tpot_ms_p99: float | None = None
+    ttft_ms: float | None = Field(default=None, validation_alias=AliasChoices("ttft_ms", "ttft_ms_p99"))
+    """Predicted TTFT at the plan's SLO percentile (`slo.percentile`); schema 1 called it ttft_ms_p99."""
+    tpot_ms: float | None = Field(default=None, validation_alias=AliasChoices("tpot_ms", "tpot_ms_p99"))
+    """Predicted TPOT at the plan's SLO percentile; schema 1 called it tpot_ms_p99."""
     bound: str = ""
     detail: str = ""
     config: str
@@ -234,12 +235,15 @@ class CostPerTokensDoc(_Doc):
     design: PerTokenDoc
     mean: PerTokenDoc
     mean_over_design: float | None = None
+    basis: Literal["mean", "design"] = "design"
+    """The rate cost_per_million_output_tokens is quoted at (Plan.token_cost_basis): the trace's mean where known."""
 
 
 class PlanDoc(_Doc):
     """The whole plan document."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[1, 2]
+    """2 since the pools' latencies are named ttft_ms/tpot_ms (schema 1: ttft_ms_p99/tpot_ms_p99, still read)."""
     status: str
     solver: SolverDoc
     model: str

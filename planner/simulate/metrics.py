@@ -20,8 +20,8 @@ QUANTILES = (50, 90, 99)
 def _pcts(values: np.ndarray, name: str) -> dict[str, float | None]:
     values = values[np.isfinite(values)]
     if values.size == 0:
-        return {f"{name}_p{q}": None for q in QUANTILES}
-    return {f"{name}_p{q}": float(v) for q, v in zip(QUANTILES, np.percentile(values, QUANTILES))}
+        return {f"p{q}_{name}": None for q in QUANTILES}
+    return {f"p{q}_{name}": float(v) for q, v in zip(QUANTILES, np.percentile(values, QUANTILES))}
 
 
 def request_latencies(log: RequestLog) -> dict[str, np.ndarray]:
@@ -31,7 +31,7 @@ def request_latencies(log: RequestLog) -> dict[str, np.ndarray]:
     return {
         "ttft_ms": (log.first_token - log.arrival) * 1e3,
         "tpot_ms": tpot * 1e3,
-        "e2e_ms": (log.finish - log.arrival) * 1e3,
+        "e2el_ms": (log.finish - log.arrival) * 1e3,
         "queue_ms": (log.admitted - log.arrival) * 1e3,
     }
 
@@ -39,7 +39,7 @@ def request_latencies(log: RequestLog) -> dict[str, np.ndarray]:
 def slo_met(lat: dict[str, np.ndarray], ttft_ms: float, tpot_ms: float) -> np.ndarray:
     """True where a request completed within both SLOs."""
     tpot_ok = np.isnan(lat["tpot_ms"]) | (lat["tpot_ms"] <= tpot_ms)
-    return np.isfinite(lat["e2e_ms"]) & (lat["ttft_ms"] <= ttft_ms) & tpot_ok
+    return np.isfinite(lat["e2el_ms"]) & (lat["ttft_ms"] <= ttft_ms) & tpot_ok
 
 
 def group_summary(log: RequestLog, lat: dict[str, np.ndarray], members: np.ndarray, counted: np.ndarray,
@@ -55,11 +55,11 @@ def group_summary(log: RequestLog, lat: dict[str, np.ndarray], members: np.ndarr
         "rejected": int((members & ~np.isfinite(log.finish)).sum()),
         "slo_attainment": float((met & members & counted).sum() / n_counted) if n_counted else None,
     }
-    for name in ("ttft_ms", "tpot_ms", "e2e_ms", "queue_ms"):
+    for name in ("ttft_ms", "tpot_ms", "e2el_ms", "queue_ms"):
         out |= _pcts(lat[name][done], name)
     out |= {
-        "throughput_rps": float(done.sum() / span_s) if span_s > 0 else None,
-        "output_tokens_per_s": float(log.output[done].sum() / span_s) if span_s > 0 else None,
+        "request_throughput": float(done.sum() / span_s) if span_s > 0 else None,
+        "output_throughput": float(log.output[done].sum() / span_s) if span_s > 0 else None,
         "replicas": len(fleet),
         "gpu_utilization": float(busy / (len(fleet) * span_s)) if fleet and span_s > 0 else None,
         "kv_occupancy_mean": float(sum(r.kv_block_s for r in fleet) / (capacity * span_s)) if capacity and span_s > 0 else None,
@@ -76,7 +76,7 @@ def per_minute(log: RequestLog, lat: dict[str, np.ndarray], window_s: float = 60
     if not done.any():
         return {"t_s": []}
     slot = ((log.arrival - log.arrival.min()) // window_s).astype(np.int64)
-    rows: dict[str, list[float]] = {"t_s": [], "ttft_ms_p50": [], "ttft_ms_p99": [], "tpot_ms_p50": [], "tpot_ms_p99": []}
+    rows: dict[str, list[float]] = {"t_s": [], "p50_ttft_ms": [], "p99_ttft_ms": [], "p50_tpot_ms": [], "p99_tpot_ms": []}
     for s in range(int(slot[done].max()) + 1):
         sel = done & (slot == s)
         if not sel.any():
@@ -86,6 +86,6 @@ def per_minute(log: RequestLog, lat: dict[str, np.ndarray], window_s: float = 60
             values = lat[name][sel]
             values = values[np.isfinite(values)]
             p50, p99 = np.percentile(values, [50, 99]) if values.size else (np.nan, np.nan)
-            rows[f"{name}_p50"].append(float(p50))
-            rows[f"{name}_p99"].append(float(p99))
+            rows[f"p50_{name}"].append(float(p50))
+            rows[f"p99_{name}"].append(float(p99))
     return rows

@@ -28,7 +28,7 @@ SLO passed as ok)."""
 def oversized(row: dict[str, Any], slo: dict[str, Any]) -> bool:
     """Whether a pool's replay row (SimResult.summary["pools"]) shows it oversized: several replicas, and p99 TTFT
     and TPOT both under OVERSIZED x the SLO."""
-    ttft, tpot = row.get("ttft_ms_p99"), row.get("tpot_ms_p99")
+    ttft, tpot = row.get("p99_ttft_ms"), row.get("p99_tpot_ms")
     if ttft is None or tpot is None or row["replicas"] <= 1:
         return False
     return ttft < OVERSIZED * slo["ttft_ms"] and tpot < OVERSIZED * slo["tpot_ms"]

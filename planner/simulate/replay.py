@@ -24,7 +24,7 @@ from planner.simulate.steps import build_step_model
 from planner.io.traces.trace import Trace
 from planner.schemas.workload import SLO
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ def _verdict(lat: dict[str, np.ndarray], counted: np.ndarray, slo: SLO) -> dict[
         return {"ttft_attainment": None, "tpot_attainment": None, "slo_met": True}
     ttft_ok = lat["ttft_ms"][counted] <= slo.ttft_ms
     tpot = lat["tpot_ms"][counted]
-    tpot_ok = np.isfinite(lat["e2e_ms"][counted]) & (np.isnan(tpot) | (tpot <= slo.tpot_ms))
+    tpot_ok = np.isfinite(lat["e2el_ms"][counted]) & (np.isnan(tpot) | (tpot <= slo.tpot_ms))
     need = slo.percentile / 100
     ttft_share, tpot_share = float(ttft_ok.mean()), float(tpot_ok.mean())
     return {"ttft_attainment": ttft_share, "tpot_attainment": tpot_share, "slo_met": ttft_share >= need and tpot_share >= need}

@@ -89,7 +89,7 @@ def _requests(fleet: Fleet, trace_file: str | Path | None, duration_s: float | N
         if path is None or not path.is_file():
             path = Path(fleet.plan.inputs.get("trace_file") or "")
         if not path.is_file():
-            raise WorkloadError(f"the plan's trace {traffic.trace!r} is not found from here; pass --trace FILE or --workload W.yaml")
+            raise WorkloadError(f"the plan's trace {traffic.trace!r} is not found from here; give the trace file or the workload file (CLI: --trace FILE, --workload W.yaml)")
         trace = read_trace(path, traffic.format)
         rate_scale *= _workload_scale(trace, fleet, str(path))
     elif trace_file is not None:
@@ -102,7 +102,7 @@ def _requests(fleet: Fleet, trace_file: str | Path | None, duration_s: float | N
         keep = trace.arrival_s < duration_s
         trace = trace.select(keep)
     if len(trace) == 0:
-        raise WorkloadError(f"no requests arrive within --duration {duration_s:g} s")
+        raise WorkloadError(f"no requests arrive within the first {duration_s:g} s (the replay duration)")
     return trace
 
 

@@ -26,11 +26,11 @@ def summarize(plan: Plan) -> dict[str, Any]:
         "cost_per_hour": round(plan.cost_per_hour, 4),
         "cost_per_month": round(plan.cost_per_month, 2),
         "cost_per_million_output_tokens": round(plan.cost_per_million_output_tokens, 4),
-        "cost_per_million_input_tokens": _round(plan.cost_per_million_tokens("input"), 4),
+        "cost_per_million_input_tokens": _round(plan.cost_per_million_tokens("input", plan.token_cost_basis), 4),
         "gpus": sum(plan.gpus_by_type.values()),
         "gpus_by_type": plan.gpus_by_type,
-        "ttft_ms_p99": max(ttft) if ttft else None,
-        "tpot_ms_p99": max(tpot) if tpot else None,
+        "ttft_ms": max(ttft) if ttft else None,
+        "tpot_ms": max(tpot) if tpot else None,
         "pools": len(plan.pools),
         "simplest_cost_per_month": None if plan.simplest is None else round(plan.simplest.cost_per_hour * HOURS_PER_MONTH, 2),
         "instances": {i.name: i.count for i in plan.instances},
@@ -117,7 +117,7 @@ class Comparison:
         return max(growth) if growth else None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"schema_version": 1, "reference": self.columns[0].name, "columns": [
+        out = {"schema_version": 2, "reference": self.columns[0].name, "columns": [
             {"name": c.name, "summary": c.summary, "reason": c.reason,
              "change_per_month": None if ch is None else ch.usd_per_month,
              "change_fraction": None if ch is None else ch.fraction}
@@ -131,7 +131,7 @@ def compare(workload: api.WorkloadInput, scenarios: Sequence[str], catalog_files
             progress: bool = False) -> Comparison:
     """Solve each named scenario ("base" = the workload as written) and line them up against the first."""
     if not scenarios:
-        raise WorkloadError("--scenario: name at least one scenario, e.g. --scenario base,growth")
+        raise WorkloadError("compare: name at least one scenario, e.g. base and growth (CLI: --scenario base,growth)")
     loaded = api.as_loaded(workload)
     for name in scenarios:
         api.load(loaded, scenario=name)  # fail fast on unknown names and bad overrides

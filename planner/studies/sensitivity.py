@@ -62,7 +62,7 @@ def sensitivity(workload: api.WorkloadInput, delta: float = 0.2, catalog_files: 
                 progress: bool = False, overrides: Overrides | None = None, scenario: str | None = None) -> Sensitivity:
     """Vary each GPU price, the traffic and each SLO by ±`delta` (a fraction) one at a time; monthly cost at each end."""
     if not (0 < delta < 1):
-        raise WorkloadError(f"--delta: expected a percentage between 0 and 100 (exclusive), got {delta * 100:g}")
+        raise WorkloadError(f"sensitivity: delta is a fraction between 0 and 1 (exclusive), got {delta:g} (CLI: --delta in percent)")
     loaded = api.load(workload, overrides, scenario)
     files = tuple(str(f) for f in catalog_files)
     problem = api.prepare(loaded, files, cached_catalog(files))

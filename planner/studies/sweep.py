@@ -126,7 +126,7 @@ def sweep(workload: api.WorkloadInput, params: Mapping[str, Sequence[Any]], cata
           jobs: int = 1, progress: bool = False, overrides: Overrides | None = None, scenario: str | None = None) -> Sweep:
     """Solve every grid point (on top of `scenario` and `overrides`); infeasible points keep their reason."""
     if not params:
-        raise WorkloadError("--param: give at least one parameter, e.g. --param slo.tpot_ms=20:100:10")
+        raise WorkloadError("sweep: give at least one parameter to vary, e.g. {'slo.tpot_ms': [20, 40, 60]} (CLI: --param slo.tpot_ms=20:100:10)")
     loaded = api.load(workload, overrides, scenario)
     points = expand_grid(params)
     for point in points:

@@ -90,7 +90,7 @@ def test_cli_calibrate_json_needs_hardware(write) -> None:  # noqa: ANN001
     path = write("run.json", json.dumps(VLLM))
     result = CliRunner().invoke(cli, ["calibrate", str(path)])
     assert result.exit_code == 2
-    assert "a vllm result does not record the hardware: pass --model and --gpu" in result.output
+    assert "a vllm result does not record the hardware: give the model and GPU it ran on (CLI: --model and --gpu" in result.output
 
 
 def test_measured_data_sets_load() -> None:

@@ -94,7 +94,7 @@ def test_trace_generate_then_stats(tmp_path):
     stats = run("trace", "stats", str(out))
     assert "requests" in stats.output and "planner layout" in stats.output
     bad = run("trace", "generate", "--kind", "chat", "--rps", "-1", "-o", str(tmp_path / "x.csv"))
-    assert bad.exit_code == 2 and "--rps and --minutes must be positive" in bad.output
+    assert bad.exit_code == 2 and "a synthetic trace needs a positive, finite rate and length" in bad.output
 
 
 def test_stdout_is_pure_json_with_solver_banners_suppressed(write):

@@ -121,9 +121,9 @@ def test_exported_manifests_replay_as_the_plan(chat_plan_file: Path, tmp_path: P
     direct = simulate_plan(plan_file, duration_s=300, options=SimOptions(seed=3)).summary["pools"]
     assert [r["pool"] for r in rows] == [d["pool"].replace("/", "-") for d in direct]
     for r, d in zip(rows, direct):
-        assert (r["simulated_ttft_ms_p99"], r["simulated_tpot_ms_p99"]) == (d["ttft_ms_p99"], d["tpot_ms_p99"])
+        assert (r["simulated_p99_ttft_ms"], r["simulated_p99_tpot_ms"]) == (d["p99_ttft_ms"], d["p99_tpot_ms"])
         assert r["slo_met"]
         # chunked prefill's TTFT at light load is predicted low (measured 2026-12-02: 222 ms simulated vs 150 ms
         # predicted on one chat pool, both far inside the 1 s SLO); TPOT holds the band
-        assert r["simulated_ttft_ms_p99"] <= 1.6 * r["planned_ttft_ms_p99"]
-        assert r["simulated_tpot_ms_p99"] <= 1.15 * r["planned_tpot_ms_p99"]
+        assert r["simulated_p99_ttft_ms"] <= 1.6 * r["planned_p99_ttft_ms"]
+        assert r["simulated_p99_tpot_ms"] <= 1.15 * r["planned_p99_tpot_ms"]

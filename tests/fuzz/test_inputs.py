@@ -124,7 +124,7 @@ def test_mutated_solve_flags(tmp_path, flag, value):
 @FUZZ
 @given(rate=NUMBERS.map(str), inp=st.one_of(st.integers(-5, 10**7).map(str), st.just("nan")))
 def test_mutated_estimate_flags(rate, inp):
-    run(["estimate", "--model", "llama-3.1-8b", "--gpu", "h100", "--input", inp, "--output", "64", "--rate", rate])
+    run(["estimate", "--model", "llama-3.1-8b", "--gpu", "h100", "--input-len", inp, "--output-len", "64", "--request-rate", rate])
 
 
 @FUZZ

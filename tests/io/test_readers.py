@@ -34,7 +34,7 @@ def test_each_reader_reads_what_it_detects(write) -> None:  # noqa: ANN001
 
 def test_vllm_json_needs_the_hardware(write) -> None:  # noqa: ANN001
     path = write("r.json", json.dumps(VLLM))
-    with pytest.raises(PlannerError, match="does not record the hardware: pass --model and --gpu"):
+    with pytest.raises(PlannerError, match="does not record the hardware: give the model and GPU it ran on"):
         detect(path, "observations").read(path, ReadContext())
 
 

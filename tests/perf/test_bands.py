@@ -49,8 +49,8 @@ def test_pessimistic_factors_slow_every_step_by_the_factor() -> None:
 
 
 def test_estimate_json_carries_the_band() -> None:
-    result = CliRunner().invoke(cli, ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100", "--input", "512", "--output", "128",
-                                      "--rate", "4", "--format", "json"])
+    result = CliRunner().invoke(cli, ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100", "--input-len", "512", "--output-len", "128",
+                                      "--request-rate", "4", "--format", "json"])
     doc = json.loads(result.output)
     assert "error_band" in doc
     assert set(doc["error_band"]) <= {"ttft", "tpot", "throughput"}

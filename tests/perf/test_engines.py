@@ -60,7 +60,7 @@ def test_engine_kernel_factor_slows_only_that_engine() -> None:
 
 
 def test_estimate_cli_engine_is_selectable_and_visible() -> None:
-    args = ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100", "--quant", "fp8", "--input", "2048", "--output", "128",
+    args = ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100", "--quant", "fp8", "--input-len", "2048", "--output-len", "128",
             "--max-throughput", "--format", "json"]
     trt = json.loads(CliRunner().invoke(cli, [*args, "--engine", "trtllm"]).output)
     vllm = json.loads(CliRunner().invoke(cli, args).output)

@@ -41,7 +41,7 @@ def test_lockstep_arithmetic() -> None:
 def test_rate_reports_p99_above_mean_and_overload() -> None:
     cfg = build_config(CATALOG, "llama-3.1-8b", "h100")
     light = est.at_rate(cfg, 512, 256, 2.0)
-    assert light.ttft_ms_p99 >= light.ttft_ms and light.tpot_ms_p99 >= light.tpot_ms and not light.overloaded
+    assert light.p99_ttft_ms >= light.ttft_ms and light.p99_tpot_ms >= light.tpot_ms and not light.overloaded
     heavy = est.at_rate(cfg, 512, 256, 1e4)
     assert heavy.overloaded and heavy.notes[0].startswith("overloaded: max sustainable is")
     assert heavy.req_s == pytest.approx(heavy.max_rps)
@@ -64,14 +64,14 @@ def test_refusals() -> None:
 
 
 def _run(*args: str):  # noqa: ANN202
-    return CliRunner().invoke(cli, ["estimate", "--model", "llama-3.1-8b", "--input", "512", "--output", "128", *args])
+    return CliRunner().invoke(cli, ["estimate", "--model", "llama-3.1-8b", "--input-len", "512", "--output-len", "128", *args])
 
 
 def test_cli_json_keys() -> None:
-    result = _run("--gpu", "h100", "--rate", "4", "--format", "json")
+    result = _run("--gpu", "h100", "--request-rate", "4", "--format", "json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
-    assert JSON_KEYS | {"ttft_ms_p99", "tpot_ms_p99", "schema_version"} <= set(doc)
+    assert JSON_KEYS | {"p99_ttft_ms", "p99_tpot_ms", "schema_version"} <= set(doc)
 
 
 def test_cli_table_shows_breakdown() -> None:
@@ -83,7 +83,7 @@ def test_cli_table_shows_breakdown() -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (("--gpu", "a100-80gb", "--quant", "fp8", "--batch", "1"), "error: quant fp8: NVIDIA A100 SXM4 80GB has no fp8 tensor cores"),
-    (("--gpu", "h100", "--batch", "1", "--rate", "2"), "error: give exactly one of --batch, --max-throughput, --rate, --concurrency (got --batch, --rate)"),
+    (("--gpu", "h100", "--batch", "1", "--request-rate", "2"), "error: give exactly one of --batch, --max-throughput, --request-rate, --max-concurrency (got --batch, --request-rate)"),
     (("--gpu", "h100", "--batch", "1", "--spec-decode", "nope:4:0.5"), "error: --spec-decode: unknown draft model 'nope'"),
 ])
 def test_cli_refuses_with_exit_2(args: tuple[str, ...], message: str) -> None:
@@ -93,11 +93,11 @@ def test_cli_refuses_with_exit_2(args: tuple[str, ...], message: str) -> None:
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("mode", ["--batch=1", "--batch=8", "--max-throughput", "--rate=2", "--concurrency=4"])
+@pytest.mark.parametrize("mode", ["--batch=1", "--batch=8", "--max-throughput", "--request-rate=2", "--max-concurrency=4"])
 def test_cli_accepts_one_output_token(mode: str) -> None:
-    """`--output 1` (a TTFT benchmark): accepted in every mode; lockstep E2E is the prefill alone."""
-    result = CliRunner().invoke(cli, ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100", "--input", "512",
-                                      "--output", "1", mode, "--format", "json"])
+    """`--output-len 1` (a TTFT benchmark): accepted in every mode; lockstep E2E is the prefill alone."""
+    result = CliRunner().invoke(cli, ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100", "--input-len", "512",
+                                      "--output-len", "1", mode, "--format", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["output_tokens"] == 1 and doc["ttft_ms"] > 0
@@ -108,3 +108,23 @@ def test_one_output_token_lockstep_is_prefill_only() -> None:
     cfg = build_config(CATALOG, "llama-3.1-8b", "h100")
     r = est.lockstep(cfg, 512, 1, 4)
     assert r.req_s == pytest.approx(4 / (r.ttft_ms / 1e3))  # E2E = TTFT + (1 - 1) x TPOT
+
+
+def test_old_flag_names_still_work_with_a_deprecation_note() -> None:
+    """--input/--output/--rate/--concurrency (before vLLM's names) give the same JSON, plus a note on stderr."""
+    new = CliRunner().invoke(cli, ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100", "--input-len", "512", "--output-len", "128",
+                                   "--request-rate", "4", "--format", "json"])
+    old = CliRunner().invoke(cli, ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100", "--input", "512", "--output", "128",
+                                   "--rate", "4", "--format", "json"])
+    assert old.exit_code == 0 and json.loads(old.stdout) == json.loads(new.stdout)
+    assert "note: --input is deprecated; use --input-len" in old.stderr
+    assert "note: --rate is deprecated; use --request-rate" in old.stderr
+    conc = CliRunner().invoke(cli, ["estimate", "--model", "llama-3.1-8b", "--gpu", "l4", "--input", "512", "--output", "128",
+                                    "--concurrency", "8", "--format", "json"])
+    assert conc.exit_code == 0 and json.loads(conc.stdout)["mode"] == "concurrency"
+    assert "note: --concurrency is deprecated; use --max-concurrency" in conc.stderr
+
+
+def test_missing_lengths_are_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["estimate", "--model", "llama-3.1-8b", "--gpu", "h100", "--batch", "1"])
+    assert result.exit_code == 2 and "missing option --input-len and --output-len" in result.output

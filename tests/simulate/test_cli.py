@@ -30,7 +30,7 @@ def test_simulate_json_has_the_documented_keys(plan_file, tmp_path):
                                       "--timeline", str(html)])
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
-    for key in ("requests", "completed", "rejected", "slo_attainment", "ttft_ms_p50", "ttft_ms_p99", "tpot_ms_p50", "tpot_ms_p99", "pools"):
+    for key in ("requests", "completed", "rejected", "slo_attainment", "p50_ttft_ms", "p99_ttft_ms", "p50_tpot_ms", "p99_tpot_ms", "pools"):
         assert key in data
         assert all(key in pool for pool in data["pools"]) or key == "pools"
     assert data["completed"] + data["rejected"] == data["requests"]

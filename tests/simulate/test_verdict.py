@@ -9,7 +9,7 @@ SLO = {"ttft_ms": 1000.0, "tpot_ms": 50.0, "percentile": 99.0}
 
 def _summary(fleet_met: bool, pools: list[tuple[str, bool]]) -> dict:
     return {"slo": SLO, "slo_met": fleet_met, "slo_attainment": 0.995, "ttft_attainment": 1.0, "tpot_attainment": 0.995,
-            "ttft_ms_p99": 300.0, "tpot_ms_p99": 30.0, "pools": [{"pool": k, "slo_met": m} for k, m in pools]}
+            "p99_ttft_ms": 300.0, "p99_tpot_ms": 30.0, "pools": [{"pool": k, "slo_met": m} for k, m in pools]}
 
 
 def test_a_missed_pool_is_a_missed_plan_even_when_the_fleet_average_passes() -> None:
@@ -26,8 +26,8 @@ def test_under_the_fleet_scope_a_pool_below_the_percentile_is_not_a_miss() -> No
 
 
 def test_oversized_needs_several_replicas_and_both_latencies_under_half_the_slo() -> None:
-    assert oversized({"ttft_ms_p99": 400.0, "tpot_ms_p99": 20.0, "replicas": 2}, SLO)
-    assert not oversized({"ttft_ms_p99": 400.0, "tpot_ms_p99": 20.0, "replicas": 1}, SLO)
-    assert not oversized({"ttft_ms_p99": 600.0, "tpot_ms_p99": 20.0, "replicas": 2}, SLO)
-    assert not oversized({"ttft_ms_p99": 400.0, "tpot_ms_p99": 30.0, "replicas": 2}, SLO)
-    assert not oversized({"ttft_ms_p99": None, "tpot_ms_p99": 1.0, "replicas": 2}, SLO)
+    assert oversized({"p99_ttft_ms": 400.0, "p99_tpot_ms": 20.0, "replicas": 2}, SLO)
+    assert not oversized({"p99_ttft_ms": 400.0, "p99_tpot_ms": 20.0, "replicas": 1}, SLO)
+    assert not oversized({"p99_ttft_ms": 600.0, "p99_tpot_ms": 20.0, "replicas": 2}, SLO)
+    assert not oversized({"p99_ttft_ms": 400.0, "p99_tpot_ms": 30.0, "replicas": 2}, SLO)
+    assert not oversized({"p99_ttft_ms": None, "p99_tpot_ms": 1.0, "replicas": 2}, SLO)

@@ -40,8 +40,8 @@ class BenchRun:
     def observations(self, context: ReadContext) -> list[Observation]:
         """Mean TTFT, mean TPOT and output tok/s at this load, on the hardware the context names."""
         if not (context.model and context.gpu):
-            raise PlannerError(f"{self.ref}: a {self.tool} result does not record the hardware: pass --model and --gpu "
-                               "(and --tp, --quant, --kv-dtype)")
+            raise PlannerError(f"{self.ref}: a {self.tool} result does not record the hardware: give the model and GPU "
+                               "it ran on (CLI: --model and --gpu, and --tp, --quant, --kv-dtype)")
         common = dict(source=self.ref.split("#")[0], model=context.model, gpu=context.gpu, tp=context.tp,
                       quant=context.quant, kv_dtype=context.kv_dtype, mode=self.mode, load=self.load,
                       input_tokens=max(1, round(self.input_tokens)), output_tokens=max(2, round(self.output_tokens)))
