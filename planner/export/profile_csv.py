@@ -16,13 +16,16 @@ from planner.supply.table import CapacityTable
 def profile_csv(table: CapacityTable, comments: Sequence[str] = ()) -> str:
     """A capacity table in the profile format: one row per (config, bucket) it can serve (max_rps > 0).
 
-    Numbers are written in full (`repr`), so reading the file back gives the same table bit for bit.
+    Numbers are written in full (`repr`), so reading the file back gives the same table bit for bit. Prefill and
+    decode rows (disaggregation) are left out: a profile describes co-located replicas, whose row needs no partner.
     """
     buf = io.StringIO()
     buf.writelines(f"# {c}\n" for c in comments)
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
     for k, cfg in enumerate(table.configs):
+        if cfg.role != "unified":
+            continue
         for b, bucket in enumerate(table.buckets):
             rps = float(table.max_rps[k, b])
             if rps <= 0:

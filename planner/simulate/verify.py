@@ -51,6 +51,9 @@ def build_fleet(plan: Plan, catalog_files: tuple[str | Path, ...] = (), workload
 
     With `workload`, its engine settings replace the plan's (a what-if on the deployment, not on the plan).
     """
+    if plan.models:
+        raise WorkloadError(f"the plan serves {len(plan.models)} models on one fleet ({', '.join(m.model for m in plan.models)}); "
+                            "the simulator replays one model's plan: solve and replay each model's workload on its own")
     if workload is not None:
         loaded = as_loaded(workload)
     else:

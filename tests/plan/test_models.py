@@ -106,3 +106,12 @@ def test_models_cut_into_different_slots_are_refused():
     w["models"][1]["traffic"] = {**w["models"][1]["traffic"], "slot_profile": [1.0, 0.5, 0.2]}
     with pytest.raises(WorkloadError, match="cut into 3 slots"):
         api.solve(w)
+
+
+def test_a_plan_of_several_models_is_not_replayed_as_one():
+    """The simulator replays one model's plan; a joined plan is refused with the reason, not simulated wrongly."""
+    from planner.simulate.verify import simulate_plan
+
+    plan = api.solve(_two_models())
+    with pytest.raises(WorkloadError, match="serves 2 models on one fleet .*replay each model's workload on its own"):
+        simulate_plan(plan)

@@ -139,6 +139,7 @@ def test_export_then_solve_gives_the_same_plan_histogram(tmp_path):
     data = yaml.safe_load((WORKLOADS / "profile-mix.yaml").read_text())
     data["traffic"]["rate_rps"] = 45
     data.pop("capacity_profile")
+    data.setdefault("engine", {})["disaggregation"] = "off"  # a profile holds co-located rows only
     workload = tmp_path / "mix.yaml"
     workload.write_text(yaml.safe_dump(data))
     out = tmp_path / "exported.csv"
@@ -158,7 +159,8 @@ def test_export_then_solve_gives_the_same_plan_trace(tmp_path):
     (tmp_path / "t.csv").write_text(write_trace_csv(trace))
     base = {"model": "llama-3.1-8b", "slo": {"ttft_ms": 1000, "tpot_ms": 40},
             "traffic": {"trace": "t.csv", "target_rps": 30, "buckets": {"input": [1, 256, 1024, 4096], "output": [1, 128, 512]}},
-            "gpus": ["h100", "a100-80gb", "l40s"], "quantization": ["bf16", "fp8"], "tp": [1, 2]}
+            "gpus": ["h100", "a100-80gb", "l40s"], "quantization": ["bf16", "fp8"], "tp": [1, 2],
+            "engine": {"disaggregation": "off"}}  # a profile holds co-located rows only
     (tmp_path / "w.yaml").write_text(json.dumps(base))
     result = run("profile", "export", tmp_path / "w.yaml", "-o", tmp_path / "p.csv")
     assert result.exit_code == 0, result.output
