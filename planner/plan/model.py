@@ -141,14 +141,15 @@ class Plan:
     @property
     def cost_per_million_output_tokens(self) -> float:
         """USD per 1M output tokens at `token_cost_basis` (the whole fleet charged to output tokens)."""
-        return self.cost_per_million_tokens("output", self.token_cost_basis) or 0.0
+        return self.cost_per_million_tokens("output") or 0.0
 
-    def cost_per_million_tokens(self, kind: str = "output", at: str = "design") -> float | None:
+    def cost_per_million_tokens(self, kind: str = "output", at: str | None = None) -> float | None:
         """USD per 1M `kind` ("input"/"output") tokens, charging the whole fleet to that kind, at the design rate
-        or at the mean rate (the plan's actual average utilization); comparable with API list prices.
+        or at the mean rate (the plan's actual average utilization); comparable with API list prices. `at` defaults
+        to `token_cost_basis`, the one rate every output quotes.
         """
         tokens_per_s = {"input": self.input_tokens_per_s, "output": self.output_tokens_per_s}[kind]
-        scale = {"design": 1.0, "mean": self.mean_over_design}[at]
+        scale = {"design": 1.0, "mean": self.mean_over_design}[at or self.token_cost_basis]
         if not tokens_per_s or not scale:
             return None
         return self.cost_per_hour / (tokens_per_s * scale * 3600) * 1e6

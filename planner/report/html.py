@@ -40,7 +40,7 @@ def _page(title: str, body: str) -> str:
 
 
 def _cards(plan: Plan) -> str:
-    per_in = plan.cost_per_million_tokens("input", plan.token_cost_basis)
+    per_in = plan.cost_per_million_tokens("input")
     cards = [(money(plan.cost_per_month), f"per month ({HOURS_PER_MONTH:g} h)"), (money(plan.cost_per_hour), "per hour"),
              (money(plan.cost_per_million_output_tokens), "per 1M output tokens"), (money(per_in), "per 1M input tokens"),
              (str(sum(plan.gpus_by_type.values())), "GPUs: " + ", ".join(f"{n} x {g}" for g, n in plan.gpus_by_type.items()))]

@@ -115,8 +115,8 @@ def plan_tables(plan: Plan) -> dict[str, TableData]:
         extra = (b.cost_per_hour - plan.cost_per_hour) / plan.cost_per_hour if plan.cost_per_hour else 0.0
         base.append([b.gpu, money(b.cost_per_hour), money(per_month(b.cost_per_hour)), str(b.gpus), f"{extra:+.0%}", ""])
     mean = plan.mean_over_design
-    tokens = [[f"at the design rate ({plan.design_rps:,.1f} req/s)", money(plan.cost_per_million_tokens("input")),
-               money(plan.cost_per_million_tokens("output"))],
+    tokens = [[f"at the design rate ({plan.design_rps:,.1f} req/s)", money(plan.cost_per_million_tokens("input", "design")),
+               money(plan.cost_per_million_tokens("output", "design"))],
               [f"at the mean rate ({'-' if mean is None else f'{mean:.0%}'} of design: actual utilization)",
                money(plan.cost_per_million_tokens("input", "mean")), money(plan.cost_per_million_tokens("output", "mean"))]]
     slots = [[sl.label, f"{sl.hours_per_month:,.1f}", f"{sl.rate_rps:,.2f}", _counts(sl.reserved_gpus), _counts(sl.on_demand_gpus),

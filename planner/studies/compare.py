@@ -26,7 +26,7 @@ def summarize(plan: Plan) -> dict[str, Any]:
         "cost_per_hour": round(plan.cost_per_hour, 4),
         "cost_per_month": round(plan.cost_per_month, 2),
         "cost_per_million_output_tokens": round(plan.cost_per_million_output_tokens, 4),
-        "cost_per_million_input_tokens": _round(plan.cost_per_million_tokens("input", plan.token_cost_basis), 4),
+        "cost_per_million_input_tokens": _round(plan.cost_per_million_tokens("input"), 4),
         "gpus": sum(plan.gpus_by_type.values()),
         "gpus_by_type": plan.gpus_by_type,
         "ttft_ms": max(ttft) if ttft else None,
