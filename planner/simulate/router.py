@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from planner.simulate.native import Progress, run_compiled, use_compiled
 from planner.simulate.policies import Policy, routing_policy
 from planner.simulate.request_log import RequestLog
 from planner.simulate.schedulers import scheduler_class
@@ -51,11 +52,16 @@ def route_requests(table: RouteTable, prompt: np.ndarray, output: np.ndarray, rn
 
 
 def run_pool(model: StepModel, replicas: int, rids: np.ndarray, log: RequestLog, policy: str = "least-loaded",
-             scheduler: str = "serial", record: bool = False) -> list[ReplicaScheduler]:
+             scheduler: str = "serial", record: bool = False, compiled: bool | None = None,
+             progress: Progress | None = None) -> list[ReplicaScheduler]:
     """Replay requests `rids` (sorted by arrival) on `replicas` replicas of one config until all finish;
     `policy` and `scheduler` are names in planner.simulate.policies.POLICIES and
-    planner.simulate.schedulers.SCHEDULERS."""
+    planner.simulate.schedulers.SCHEDULERS. The loop below, or the same loop compiled
+    (planner.simulate.native: `compiled` None picks it for large pools it covers); `progress` is told how
+    many of the pool's requests have arrived, now and then."""
     make = scheduler_class(scheduler)
+    if use_compiled(model, scheduler, policy, record, len(rids), compiled):
+        return run_compiled(model, replicas, rids, log, policy, scheduler, make, progress)
     pick = routing_policy(policy).pick
     fleet = [make(model, log, record) for _ in range(replicas)]
     version = [0] * replicas

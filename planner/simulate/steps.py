@@ -28,6 +28,7 @@ from planner.perf.memory import (
 from planner.perf.step import (
     GBPS,
     SCORE_BYTES,
+    SCORE_PASSES,
     TFLOP,
     WEIGHT_ONLY_HALF_TOKENS,
     achievable_bandwidth,
@@ -79,6 +80,8 @@ class StepModel:
     """(comp0, comp_slope, mem0, mem_slope, fixed) by batch as Python floats, for per-run scalar checks."""
     mixed: MixedStep | None = field(default=None, repr=False, compare=False)
     """mixed_step's total as a few float operations on this config's constants (None: the general call)."""
+    prefill: PrefillStep | None = field(default=None, repr=False, compare=False)
+    """prefill_step's total likewise (None: not exact for this config); only the compiled path uses it."""
 
     def decode_times(self, batch: int, context_tokens: np.ndarray) -> np.ndarray:
         """Seconds of decode steps of `batch` sequences holding `context_tokens` KV tokens in total."""
@@ -191,6 +194,12 @@ class MixedStep:
         comm = self.comm_layers * (self.ar_latency + self.ar_ring * (tokens * self.hidden * 2.0) / self.link) if self.tp > 1 else 0.0
         return (max(matmul_s, weights_s) + max(attention_s, kv_s)) + comm + self.overhead
 
+    def constants(self) -> np.ndarray:
+        """The constants of __call__ in the order planner.simulate.compiled._mixed reads them."""
+        return np.array([self.kv_per_token, self.attn_coef, self.score_coef, self.weights, self.bw, self.linear_peak,
+                         self.attn_peak, self.linear_half, self.matmul_coef, self.head_coef, self.tp, self.comm_layers,
+                         self.hidden, self.ar_latency, self.ar_ring, self.link, self.overhead, 2.0], dtype=float)
+
     def matches(self) -> bool:
         """Whether this gives mixed_step's float exactly over a spread of batches, contexts and chunks."""
         for batch in (1.0, 3.0, 17.0, 256.0):
@@ -200,6 +209,45 @@ class MixedStep:
                         want = float(mixed_step(self.cfg, batch, context, extra, extra_context=extra_context).total_s)
                         if self(batch, context, extra, extra_context) != want:
                             return False
+        return True
+
+
+class PrefillStep(MixedStep):
+    """planner.perf.step.prefill_step(cfg, prompt, sequences).total_s for scalars (no cached tokens), on the
+    constants of MixedStep with prefill's attention terms: what planner.simulate.compiled._prefill computes.
+
+    In operand order with prefill_step, including `prompt**2` (libm's pow, which is not always prompt*prompt:
+    the compiled path calls pow too); `matches` checks it against prefill_step, and a dense model only (MoE
+    weights read depend on the tokens)."""
+
+    def __init__(self, cfg: ServingConfig) -> None:
+        super().__init__(cfg)
+        m = cfg.model
+        heads = m.n_heads / cfg.tp
+        self.attn_coef = 2.0 * m.n_layers * heads * m.head_dim
+        self.score_coef = 0.0 if cfg.engine.flash_attention else SCORE_PASSES * SCORE_BYTES * m.n_layers * heads
+
+    def __call__(self, prompt: float, sequences: float) -> float:  # type: ignore[override]
+        """Seconds of the prefill step (prefill_step's total_s) for Python-float inputs."""
+        tokens = prompt * sequences
+        attended = (prompt**2 + 2 * prompt * 0.0) * sequences
+        rows = tokens if tokens > 1.0 else 1.0
+        weights_s, kv_s = self.weights / self.bw, (tokens * self.kv_per_token + self.score_coef * attended) / self.bw
+        matmul_s = ((self.matmul_coef * tokens + self.head_coef * sequences) / self.tp) / (
+            self.linear_peak * rows / (rows + self.linear_half))
+        attention_s = self.attn_coef * attended / (self.attn_peak * rows / (rows + self.linear_half))
+        comm = self.comm_layers * (self.ar_latency + self.ar_ring * (tokens * self.hidden * 2.0) / self.link) if self.tp > 1 else 0.0
+        return max(matmul_s, weights_s) + max(attention_s, kv_s) + comm + self.overhead
+
+    def matches(self) -> bool:
+        """Whether this gives prefill_step's float exactly over a spread of prompt lengths and batch shapes."""
+        if self.moe:
+            return False
+        for total in (1.0, 7.0, 512.0, 3001.0, 8192.0, 65537.0):
+            for square in (total, 1.7 * total, total * 311.3, total * total / 2.5, total * total):
+                want = float(prefill_step(self.cfg, square / total, total * total / square).total_s)
+                if self(square / total, total * total / square) != want:
+                    return False
         return True
 
 
@@ -220,9 +268,11 @@ def build_step_model(cfg: ServingConfig) -> StepModel:
     prompts = np.arange(0, cfg.model.max_context + 1, dtype=float)
     one = np.asarray(prefill_step(cfg, np.maximum(prompts, 1.0), 1.0).total_s, dtype=float)  # index 0 unused
     mixed = MixedStep(cfg)
+    prefill = PrefillStep(cfg) if cfg.spec is None else None
     model = StepModel(cfg, comp0, comp_slope, mem0, mem_slope, fixed,
                       max_kv_tokens(cfg) // block, block, reserve, engine.max_num_seqs, engine.max_num_batched_tokens,
-                      prefill_one=one, mixed=mixed if cfg.spec is None and mixed.matches() else None, rows=list(zip(*(a.tolist() for a in (comp0, comp_slope, mem0, mem_slope, fixed)))))
+                      prefill_one=one, mixed=mixed if cfg.spec is None and mixed.matches() else None,
+                      prefill=prefill if prefill is not None and prefill.matches() else None, rows=list(zip(*(a.tolist() for a in (comp0, comp_slope, mem0, mem_slope, fixed)))))
     check = np.asarray(decode_step(cfg, b, CHECK_CONTEXT).total_s)
     table = np.maximum(comp0 + comp_slope * b * CHECK_CONTEXT, mem0 + mem_slope * b * CHECK_CONTEXT) + fixed
     if not np.allclose(table, check, rtol=1e-9, atol=1e-12):
