@@ -32,6 +32,8 @@ SCHEMA_VERSION = 2
 @click.option("--spec-decode", "spec", metavar="DRAFT:K:ACCEPT", help="Speculative decoding with a draft model, k tokens, acceptance rate.")
 @click.option("--no-paged-kv", is_flag=True, help="Contiguous KV: reserve the full context per sequence.")
 @click.option("--no-flash-attention", is_flag=True, help="Materialise attention scores in HBM.")
+@click.option("--enforce-eager", is_flag=True, help="An engine run without CUDA graphs (vLLM's flag): adds the eager host time "
+              "per layer and TP rank (docs/methodology.md, \"Engine profiles\").")
 @click.option("--engine", "engine_kind", type=click.Choice(["vllm", "sglang", "trtllm"]), default="vllm", show_default=True,
               help="Serving engine: its defaults, limits and calibrated factors (docs/methodology.md, \"Engine profiles\").")
 @click.option("--engine-version", default="", help="Engine version the settings describe (shown in the result).")
@@ -45,7 +47,7 @@ SCHEMA_VERSION = 2
 @click.option("-o", "output", type=click.Path(dir_okay=False, writable=True),
               help="Write the result to this file (atomically).")
 def estimate(model, gpu, quant, kv_dtype, tp, inp, out, batch, max_throughput, rate, concurrency, spec, no_paged_kv,  # noqa: ANN001, PLR0913
-             no_flash_attention, engine_kind, engine_version, max_num_seqs, gpu_memory_utilization, max_num_batched_tokens, block_size,
+             no_flash_attention, enforce_eager, engine_kind, engine_version, max_num_seqs, gpu_memory_utilization, max_num_batched_tokens, block_size,
              catalog_files, fmt, output) -> None:
     """Latency and throughput of one replica configuration under one kind of load.
 
@@ -73,7 +75,8 @@ def estimate(model, gpu, quant, kv_dtype, tp, inp, out, batch, max_throughput, r
     given = {"max_num_seqs": max_num_seqs, "max_num_batched_tokens": max_num_batched_tokens,
              "gpu_memory_utilization": gpu_memory_utilization}
     engine = engine_params(engine_kind, engine_version, g.memory_gb, g.name, tp, offline=bool(batch or max_throughput),
-                           paged_kv=not no_paged_kv, flash_attention=not no_flash_attention, block_size=int(block_size),
+                           paged_kv=not no_paged_kv, flash_attention=not no_flash_attention, cuda_graphs=not enforce_eager,
+                           block_size=int(block_size),
                            **{k: v for k, v in given.items() if v is not None})
     kv_dtype = kv_dtype or default_kv_dtype(engine_kind, catalog.quant(quant).id)
     cfg = build_config(catalog, model, gpu, quant, kv_dtype, tp, engine, parse_spec(spec, catalog.models) if spec else None)

@@ -115,6 +115,7 @@ def vllm_args(pool: DeployPool) -> list[str]:
              "--max-num-batched-tokens", str(e.max_num_batched_tokens), "--max-model-len", str(pool.max_model_len),
              "--gpu-memory-utilization", f"{e.gpu_memory_utilization:g}", "--block-size", str(e.block_size)]
     args += ["--enable-chunked-prefill"] if e.chunked_prefill else ["--no-enable-chunked-prefill"]
+    args += [] if e.cuda_graphs else ["--enforce-eager"]
     if pool.role != "unified":  # vLLM's NIXL P/D connector on both halves (docs.vllm.ai, "NixlConnector Usage Guide")
         args += ["--kv-transfer-config", json.dumps(KV_TRANSFER_CONFIG, separators=(",", ":"))]
     if cfg.spec is not None and cfg.draft is not None:

@@ -57,7 +57,8 @@ def read_manifests(export_dir: str | Path, model: str) -> tuple[list[DeployedPoo
             args = c["args"]
             opts = {a: args[i + 1] for i, a in enumerate(args[:-1]) if a.startswith("--")}
             engine = EngineParams(**{f: type(getattr(EngineParams, f))(opts[flag]) for flag, f in ENGINE_FLAGS.items()},
-                                  chunked_prefill="--enable-chunked-prefill" in args)
+                                  chunked_prefill="--enable-chunked-prefill" in args,
+                                  cuda_graphs="--enforce-eager" not in args)
             gpu = _invert(GPU_PRODUCT)[pod["nodeSelector"]["nvidia.com/gpu.product"]]
             quant = _invert(QUANTIZATION).get(opts.get("--quantization"), "bf16")
             kv = _invert(KV_CACHE_DTYPE)[opts["--kv-cache-dtype"]]

@@ -16,6 +16,7 @@ from planner.perf.memory import (
     kv_bytes_per_token_per_gpu,
     weight_bytes_read_per_gpu,
 )
+from planner.schemas.engines import eager_layer_us
 
 TFLOP = 1e12
 GBPS = 1e9
@@ -103,10 +104,12 @@ memory-bound with near-ideal speed-ups up to batch 16-32 (Frantar et al., MARLIN
 
 def _overhead_s(cfg: ServingConfig) -> float:
     """Fixed time per step: the step overhead plus per layer its fixed time and its GEMMs' latency, scaled by the
-    engine's calibrated factor."""
+    engine's calibrated factor; for an engine without CUDA graphs, plus its eager host time per layer (sourced,
+    not calibrated: the calibration data's production engines all run graphs; methodology "Engine profiles")."""
     scale = cfg.eff.engine_overhead.get(cfg.engine.kind, 1.0)
     per_layer_us = cfg.eff.layer_overhead_us + GEMMS_PER_LAYER * cfg.eff.gemm_latency_us
-    return (cfg.eff.step_overhead_ms * 1e-3 + cfg.model.n_layers * per_layer_us * 1e-6) * scale
+    eager_us = 0.0 if cfg.engine.cuda_graphs else cfg.model.n_layers * eager_layer_us(cfg.tp)
+    return (cfg.eff.step_overhead_ms * 1e-3 + cfg.model.n_layers * per_layer_us * 1e-6) * scale + eager_us * 1e-6
 
 
 def _matmul_flops(cfg: ServingConfig, tokens: float | np.ndarray, sequences: float | np.ndarray) -> float | np.ndarray:

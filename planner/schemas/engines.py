@@ -3,7 +3,8 @@
 A profile says what an engine does when the user does not say otherwise: how many sequences it runs at
 once, its per-step token budget, the share of GPU memory it takes, whether it chunks prompts and
 which KV dtype it picks for an FP8 checkpoint. The
-calibrated speed factors per engine are in catalogs/efficiency.yaml (`engine_overhead`), not here.
+calibrated speed factors per engine are in catalogs/efficiency.yaml (`engine_overhead`), not here; what an
+engine run without CUDA graphs adds (`eager_layer_us`, sourced) is, since no calibration of another engine sees it.
 `engine_params` turns a profile (plus the user's explicit settings) into the `EngineParams` record the
 performance model takes. Sources are given per profile; docs/methodology.md, "Engine profiles".
 """
@@ -19,6 +20,25 @@ ENGINE_KINDS: tuple[str, ...] = ("vllm", "sglang", "trtllm")
 LARGE_GPU_GIB = 70.0
 """vLLM V1 gives GPUs with at least 70 GiB (other than A100) its larger batch defaults."""
 GIB = 2**30
+
+
+EAGER_LAYER_US = 46.9
+"""Host time per layer per step that an eager engine (no CUDA graphs) exposes on one GPU: vLLM PR #1440
+(yunfeng-scale, 2023-10-20, "CUDA graph for Llama"): Llama-2-7B, TP1, batch 1, 5 input / 100 output tokens,
+1.2 s eager against 1.05 s with one CUDA graph per batch size = 1.5 ms a step over 32 layers."""
+EAGER_SYNC_US_PER_RANK = 18.2
+"""Eager time per all-reduce per GPU beyond the first (two all-reduces a layer): without graphs the ranks launch
+their kernels out of step and every all-reduce waits for the last one. metaseq PR #270 (ngoyal2707, 2022-07-28,
+"Cuda graph incremental decoding"): OPT-175B (96 layers) on 8 Azure A100s, model-parallel 8, per-token latency
+~95 ms eager against ~66 ms with a CUDA graph = 302 us a layer at TP8; with EAGER_LAYER_US at TP1,
+(302 - 46.9) / (2 x 7) = 18.2 us. Two anchors fix a line in (tp - 1); vLLM PR #1926 (WoosukKwon, 2023-12-05),
+which made graphs vLLM's default, names tensor parallelism as where they help most."""
+
+
+def eager_layer_us(tp: int) -> float:
+    """Eager host time per layer per step at TP `tp` (0 for an engine with CUDA graphs is the caller's choice):
+    EAGER_LAYER_US + 2 all-reduces x EAGER_SYNC_US_PER_RANK x (tp - 1). Methodology, "Engine profiles"."""
+    return EAGER_LAYER_US + 2 * EAGER_SYNC_US_PER_RANK * (tp - 1)
 
 
 @dataclass(frozen=True)

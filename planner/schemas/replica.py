@@ -33,6 +33,10 @@ class EngineParams:
     flash_attention: bool = True
     chunked_prefill: bool = True
     """vLLM V1, SGLang and TensorRT-LLM all mix prompt chunks into decode steps by default."""
+    cuda_graphs: bool = True
+    """Whether the engine replays each step as captured CUDA graphs (vLLM V1, SGLang and TensorRT-LLM do by default);
+    False for an eager engine (vLLM `--enforce-eager`, 2023 research stacks), whose host launches and per-rank
+    synchronisation add the eager time of planner.schemas.engines (methodology "Engine profiles")."""
     # --- engine identity (issue 13, planner.schemas.engines holds each engine's defaults) ---
     kind: str = "vllm"
     """Which engine: vllm | sglang | trtllm. Selects the calibrated per-engine factors (efficiency `engine_overhead`)."""

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from planner.perf.step import allreduce_s, decode_step, mixed_step, prefill_step
-from tests.perf._configs import CATALOG, ROUND_EFF, config
+from tests.perf._configs import CATALOG, ROUND_EFF, Engine, config
 
 ROOFLINE = ROUND_EFF.model_copy(update={"compute": {"bf16": 1.0, "fp8": 1.0, "int8": 1.0}, "bandwidth": 1.0, "step_overhead_ms": 0.0})
 """Peak FLOPs, peak bandwidth, no overheads: the pure roofline."""
@@ -124,3 +124,26 @@ def test_fp8_gemm_step_by_hand() -> None:
     assert float(fp8.attention_s) == pytest.approx(4_398_046_511_104 / 494.7e12, rel=1e-9)
     assert float(fp8.weights_s) == pytest.approx(8_030_000_000 / 2.68e12, rel=1e-9)
     assert float(fp8.total_s) == pytest.approx(0.067675662, rel=1e-7)
+
+
+def test_eager_engine_overhead_by_hand() -> None:
+    # Llama-2-70B (80 layers) decode on 4 A100, an engine without CUDA graphs (planner.schemas.engines):
+    #   per layer 46.9 us (launches, vLLM PR #1440) + 2 all-reduces x 18.2 us x (4 - 1) ranks (metaseq PR #270)
+    #   = 46.9 + 109.2 = 156.1 us; x 80 layers = 12.488 ms on top of ROUND_EFF's 1 ms step overhead
+    #   at TP 8 the same sum is 46.9 + 254.8 = 301.7 us a layer: metaseq's 302 us, the anchor it was drawn from
+    graphs = config("llama-2-70b", "a100-80gb", tp=4, eff=ROUND_EFF)
+    eager = config("llama-2-70b", "a100-80gb", tp=4, eff=ROUND_EFF, engine=Engine(cuda_graphs=False))
+    assert float(decode_step(graphs, 1.0, 100.0).overhead_s) == pytest.approx(1e-3, rel=1e-12)
+    assert float(decode_step(eager, 1.0, 100.0).overhead_s) == pytest.approx(1e-3 + 80 * 156.1e-6, rel=1e-9)
+    gap = float(prefill_step(eager, 512.0).total_s - prefill_step(graphs, 512.0).total_s)
+    assert gap == pytest.approx(80 * 156.1e-6, rel=1e-9)
+
+
+def test_eager_overhead_grows_with_tp_and_is_zero_with_graphs() -> None:
+    """Without graphs, the fixed step time grows with TP (per-rank all-reduce waits); with them it does not."""
+    def overhead(tp: int, graphs: bool) -> float:
+        cfg = config("llama-2-70b", "h100", tp=tp, eff=ROUND_EFF, engine=Engine(cuda_graphs=graphs))
+        return float(decode_step(cfg, 1.0, 100.0).overhead_s)
+
+    assert overhead(2, True) == overhead(8, True) == pytest.approx(1e-3)
+    assert overhead(1, False) < overhead(2, False) < overhead(4, False) < overhead(8, False)

@@ -28,9 +28,11 @@ TRT_ENGINE = engine_params("trtllm")
 0.95, in-flight batching of prompt chunks with decode steps; planner.schemas.engines)."""
 VLLM_CI_ENGINE = EngineParams(kind="vllm", version="CI build 9523")
 """vLLM CI on A100-80GB: the V1 defaults there are EngineParams' own (256 sequences, 8192 offline tokens)."""
-SPLITWISE_ENGINE = EngineParams(kind="splitwise", version="2023 research prototype")
+SPLITWISE_ENGINE = EngineParams(kind="splitwise", version="2023 research prototype", cuda_graphs=False)
 """The Splitwise measurements come from the paper's own serving stack: an engine kind of its own, so its speed
-gets its own calibrated factors instead of pulling the GPU factors of the production engines."""
+gets its own calibrated factors instead of pulling the GPU factors of the production engines. Declared eager
+(no CUDA graphs): a 2023 stack, measured before vLLM made graphs its default (PR #1926, December 2023), and its
+decode step shrinks from TP2 to TP4 by less than halving the weights saves (docs/accuracy.md)."""
 VIDUR_MODELS = {"Llama-2-70b-hf": "llama-2-70b", "Llama-2-7b-hf": "llama-2-7b",
                 "Meta-Llama-3-70B": "llama-3-70b", "Meta-Llama-3-8B": "llama-3-8b"}
 VIDUR_GPUS = {"a100": "a100-80gb", "h100": "h100"}
