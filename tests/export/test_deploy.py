@@ -100,30 +100,41 @@ def test_cli_export_and_errors(plan_file: Path, tmp_path: Path) -> None:
         export_plan(plan_file, "helm", tmp_path)
 
 
-@pytest.mark.xfail(reason="issue 13: the chat plan's h200/fp8/tp1 pool (budget 8192) mixes 128-511 and 2048-8191-token "
-                          "prompts; every bucket's simulated p99 TTFT is 263-305 ms against 174.5 ms planned (1.69x) and "
-                          "p99 TPOT 29.5 vs 24.0 ms (1.23x); most likely because a pool's latency is the max over its buckets' own cells at "
-                          "the pool's utilization (plan.build), which does not add the buckets' prefill loads (reported)",
-                   strict=False)
-def test_exported_manifests_replay_as_the_plan(chat_plan_file: Path, tmp_path: Path) -> None:
-    """Round trip: the manifests read back and simulated on the plan's traffic run exactly the plan's fleet, and
-    every pool's simulated p99 TPOT is at most the plan's prediction (+15 %, docs/simulator.md's band) and its
-    TTFT at most 1.6x it.
-    The chat example: batch.yaml's INT4 A100 pool at an 8192-token budget is a known miss of the chunked
-    TPOT tail in replay (docs/simulator.md), which is not what this test is about."""
-    plan_file = chat_plan_file
+def test_exported_manifests_replay_exactly_as_the_plan(chat_plan_file: Path, tmp_path: Path) -> None:
+    """Round trip of the export itself: the Kubernetes manifests and router.yaml read back (GPU from the node
+    selector, TP from the GPU limit, quantization, KV dtype and engine limits from the vLLM arguments, replicas,
+    routing shares) and simulated on the plan's traffic give bit for bit the replay of the plan itself, pool by
+    pool, with the plan's replica counts, and meet its SLOs."""
     from planner.export.replay import replay_export
     from planner.simulate.replay import SimOptions
     from planner.simulate.verify import simulate_plan
 
-    export_plan(plan_file, "k8s", tmp_path)
-    rows = replay_export(plan_file, tmp_path, duration_s=300, seed=3)
-    direct = simulate_plan(plan_file, duration_s=300, options=SimOptions(seed=3)).summary["pools"]
-    assert [r["pool"] for r in rows] == [d["pool"].replace("/", "-") for d in direct]
+    export_plan(chat_plan_file, "k8s", tmp_path)
+    rows = replay_export(chat_plan_file, tmp_path, duration_s=300, seed=3)
+    direct = simulate_plan(chat_plan_file, duration_s=300, options=SimOptions(seed=3)).summary["pools"]
+    planned = {p["config"].replace("/", "-"): p for p in yaml.safe_load(chat_plan_file.read_text())["pools"]}
+    assert [r["pool"] for r in rows] == [d["pool"].replace("/", "-") for d in direct] == list(planned)
     for r, d in zip(rows, direct):
         assert (r["simulated_p99_ttft_ms"], r["simulated_p99_tpot_ms"]) == (d["p99_ttft_ms"], d["p99_tpot_ms"])
+        assert r["replicas"] == planned[r["pool"]]["replicas"]
         assert r["slo_met"]
-        # chunked prefill's TTFT at light load is predicted low (measured 2026-12-02: 222 ms simulated vs 150 ms
-        # predicted on one chat pool, both far inside the 1 s SLO); TPOT holds the band
+
+
+@pytest.mark.xfail(reason="the capacity model, not the export: under chunked prefill a prompt shorter than the token "
+                          "budget is served in one long step, yet the prefill utilization the queue wait uses is the "
+                          "prompts' share of the budget (perf/load.py chunked_load: rho = N*I/O / room). On the chat "
+                          "plan's h100/fp8/tp1 pool (budget 8192), bucket 2048-8191/1-63 at half its capacity (6.16 "
+                          "req/s): prompts fill 42 % of the replica's time but rho is 3 %, so Kingman's wait vanishes; "
+                          "Poisson replay of that bucket alone: p99 TTFT 388 vs 176 ms predicted, TPOT 36 vs 18 ms "
+                          "(measured 2026-12-02). The pool's mix (plan.build) is not the cause: the mix at its design "
+                          "rates (Poisson) replays at 463 ms vs 201 ms, lighter than each bucket alone at the pool's utilization",
+                   strict=False)
+def test_replayed_latency_within_the_plans_prediction(chat_plan_file: Path, tmp_path: Path) -> None:
+    """The exported deployment replayed gives back the plan's predicted latency: every pool's simulated p99 TPOT
+    at most the plan's prediction +15 % (docs/simulator.md's band) and its TTFT at most 1.6x it."""
+    from planner.export.replay import replay_export
+
+    export_plan(chat_plan_file, "k8s", tmp_path)
+    for r in replay_export(chat_plan_file, tmp_path, duration_s=300, seed=3):
         assert r["simulated_p99_ttft_ms"] <= 1.6 * r["planned_ttft_ms"]
         assert r["simulated_p99_tpot_ms"] <= 1.15 * r["planned_tpot_ms"]
