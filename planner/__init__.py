@@ -12,7 +12,7 @@ from typing import Any
 
 _API = ("solve", "load", "prepare", "plan_from_table")
 _WHATIF = ("compare", "sweep", "sensitivity")
-__all__ = [*_API, *_WHATIF]
+__all__ = [*_API, *_WHATIF, "Workers"]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,4 +23,7 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(f"planner.studies.{name}"), name)
+    if name == "Workers":
+        from planner.studies.parallel import Workers
+        return Workers
     raise AttributeError(f"module 'planner' has no attribute {name!r}")

@@ -1,9 +1,11 @@
 """`planner compare | diff | sweep | sensitivity | report`: what-if studies for planning meetings (docs/whatif.md)."""
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,14 +14,38 @@ from planner.cli.options import (
 )
 from planner.io.files import write_atomic
 
+if TYPE_CHECKING:
+    from planner.studies.parallel import Workers
+
 workload_argument = click.argument("workload", type=RegularFile())
-jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=-1), default=-1, show_default=True,
-                           help="Parallel solver processes (joblib); -1 = one per CPU.")
+
+
+def parallel_options(command):  # noqa: ANN001, ANN201 - click decorator
+    """--jobs, --backend and --ray-address, handed to the command as one `jobs: Workers`."""
+    @functools.wraps(command)
+    def run(*args: Any, jobs: int, backend: str, ray_address: str | None, **kwargs: Any) -> Any:
+        if ray_address is not None and backend != "ray":
+            raise click.BadParameter("--ray-address needs --backend ray", param_hint="--ray-address")
+        from planner.studies.parallel import Workers
+
+        return command(*args, jobs=Workers(jobs, backend, ray_address), **kwargs)  # type: ignore[arg-type]
+
+    options = (
+        click.option("--jobs", "-j", type=click.IntRange(min=-1), default=-1, show_default=True,
+                     help="Parallel solves: local processes (joblib), or the CPUs of a local Ray instance; -1 = one per CPU."),
+        click.option("--backend", type=click.Choice(["joblib", "ray"]), default="joblib", show_default=True,
+                     help="Where the solves run: local joblib processes, or Ray tasks (needs pip install 'planner[ray]')."),
+        click.option("--ray-address", default=None, metavar="ADDRESS",
+                     help="With --backend ray: the cluster to join ('auto', or ray://host:10001); default a local instance."),
+    )
+    for option in reversed(options):
+        run = option(run)
+    return run
 
 
 def study_options(command):  # noqa: ANN001, ANN201 - click decorator
-    """--jobs, --set and --scenario: how a study runs and which variant of the workload it starts from."""
-    return jobs_option(set_option(scenario_option(command)))
+    """--jobs/--backend, --set and --scenario: how a study runs and which variant of the workload it starts from."""
+    return parallel_options(set_option(scenario_option(command)))
 
 
 def _progress() -> bool:
@@ -43,8 +69,8 @@ def _comparison_text(comp, fmt: str, title: str) -> str:  # noqa: ANN001 - studi
 @catalog_option
 @format_option("table", "md", "json", "html")
 @output_option
-@jobs_option
-def compare(workload: str, scenarios: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: int) -> None:
+@parallel_options
+def compare(workload: str, scenarios: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: "Workers") -> None:
     """Solve several scenarios and show them side by side, with cost changes against the first.
 
     Example: planner compare workloads/chat.yaml --scenario base,growth,int4 --format md
@@ -100,7 +126,7 @@ def diff(old: str, new: str, fmt: str, output: str | None, fail_above: tuple[str
 @study_options
 @click.option("--plots", "plot_dir", type=click.Path(file_okay=False), default=None,
               help="Also write PNG plots here: cost vs each parameter and the fleet composition.")
-def sweep(workload: str, params: tuple[str, ...], catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: int,
+def sweep(workload: str, params: tuple[str, ...], catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: "Workers",
           overrides: tuple[str, ...], scenario: str | None, plot_dir: str | None) -> None:
     """Solve a grid of what-ifs in parallel; infeasible points are rows with their reason.
 
@@ -131,7 +157,7 @@ def sweep(workload: str, params: tuple[str, ...], catalog_files: tuple[str, ...]
 @output_option
 @study_options
 @click.option("--plot", "plot_file", type=click.Path(dir_okay=False), default=None, help="Also write the tornado chart (PNG).")
-def sensitivity(workload: str, delta: float, catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: int,
+def sensitivity(workload: str, delta: float, catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: "Workers",
                 overrides: tuple[str, ...], scenario: str | None, plot_file: str | None) -> None:
     """Monthly cost when each GPU price, the traffic and each SLO moves by ±delta, one at a time.
 
@@ -156,7 +182,7 @@ def sensitivity(workload: str, delta: float, catalog_files: tuple[str, ...], fmt
 @study_options
 @click.option("--delta", type=FiniteFloat(min=0, max=100, min_open=True, max_open=True), default=20.0, show_default=True,
               help="Sensitivity range in percent.")
-def report(workload: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: int, overrides: tuple[str, ...],
+def report(workload: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, jobs: "Workers", overrides: tuple[str, ...],
            scenario: str | None, delta: float) -> None:
     """A shareable report: headline, pools, routing, baselines, frontier, sensitivity, inputs and sources.
 

@@ -14,7 +14,7 @@ from planner.errors import WorkloadError
 from planner.plan.document import read_plan
 from planner.plan.model import Plan
 from planner.demand.series import HOURS_PER_MONTH
-from planner.studies.parallel import run_parallel, solve_point
+from planner.studies.parallel import Workers, run_parallel, solve_point
 
 
 def summarize(plan: Plan) -> dict[str, Any]:
@@ -127,7 +127,7 @@ class Comparison:
         return out
 
 
-def compare(workload: api.WorkloadInput, scenarios: Sequence[str], catalog_files: Sequence[str] = (), jobs: int = 1,
+def compare(workload: api.WorkloadInput, scenarios: Sequence[str], catalog_files: Sequence[str] = (), jobs: int | Workers = 1,
             progress: bool = False) -> Comparison:
     """Solve each named scenario ("base" = the workload as written) and line them up against the first."""
     if not scenarios:

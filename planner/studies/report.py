@@ -15,7 +15,7 @@ from planner import api
 from planner.io.catalog import Catalog
 from planner.plan.model import Plan
 from planner.io.overrides import Overrides, describe
-from planner.studies.parallel import cached_catalog
+from planner.studies.parallel import Workers, cached_catalog
 from planner.studies.sensitivity import Sensitivity, sensitivity
 from planner.studies.sweep import Sweep, sweep
 from planner.supply.candidates import enumerate_candidates
@@ -106,14 +106,14 @@ def read_accuracy(text: str, path: str = "docs/accuracy.md") -> Accuracy | None:
     return Accuracy(heading, table[0], body, path) if table and body else None
 
 
-def _scaled_sweep(loaded: Any, path: str, base: float, factors: tuple[float, ...], files: tuple[str, ...], jobs: int,
+def _scaled_sweep(loaded: Any, path: str, base: float, factors: tuple[float, ...], files: tuple[str, ...], jobs: int | Workers,
                   progress: bool) -> Sweep:
     values = sorted({round(base * f, 3) for f in factors})
     return sweep(loaded, {path: values}, files, jobs, progress)
 
 
 def build_report(workload: api.WorkloadInput, overrides: Overrides | None = None, scenario: str | None = None,
-                 catalog_files: tuple[str, ...] = (), jobs: int = 1, delta: float = 0.2, progress: bool = False) -> ReportData:
+                 catalog_files: tuple[str, ...] = (), jobs: int | Workers = 1, delta: float = 0.2, progress: bool = False) -> ReportData:
     """Solve the workload and run the report's studies: TPOT frontier, traffic sweep, ±delta sensitivity."""
     files = tuple(str(f) for f in catalog_files)
     loaded = api.load(workload, overrides, scenario)

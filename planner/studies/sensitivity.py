@@ -9,7 +9,7 @@ from typing import Any
 from planner import api
 from planner.errors import WorkloadError
 from planner.io.overrides import Overrides
-from planner.studies.parallel import cached_catalog, run_parallel, solve_point
+from planner.studies.parallel import Workers, cached_catalog, run_parallel, solve_point
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def sensitivity_inputs(problem: api.Problem) -> list[tuple[str, str, float]]:
     return out
 
 
-def sensitivity(workload: api.WorkloadInput, delta: float = 0.2, catalog_files: Sequence[str] = (), jobs: int = 1,
+def sensitivity(workload: api.WorkloadInput, delta: float = 0.2, catalog_files: Sequence[str] = (), jobs: int | Workers = 1,
                 progress: bool = False, overrides: Overrides | None = None, scenario: str | None = None) -> Sensitivity:
     """Vary each GPU price, the traffic and each SLO by ±`delta` (a fraction) one at a time; monthly cost at each end."""
     if not (0 < delta < 1):

@@ -19,7 +19,7 @@ from planner.io.workload import LoadedWorkload
 from planner.plan.model import Plan
 from planner.studies.compare import summarize
 from planner.io.overrides import Overrides
-from planner.studies.parallel import cached_catalog, run_parallel
+from planner.studies.parallel import Workers, cached_catalog, run_parallel
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,7 +123,7 @@ class Sweep:
 
 
 def sweep(workload: api.WorkloadInput, params: Mapping[str, Sequence[Any]], catalog_files: Sequence[str] = (),
-          jobs: int = 1, progress: bool = False, overrides: Overrides | None = None, scenario: str | None = None) -> Sweep:
+          jobs: int | Workers = 1, progress: bool = False, overrides: Overrides | None = None, scenario: str | None = None) -> Sweep:
     """Solve every grid point (on top of `scenario` and `overrides`); infeasible points keep their reason."""
     if not params:
         raise WorkloadError("sweep: give at least one parameter to vary, e.g. {'slo.tpot_ms': [20, 40, 60]} (CLI: --param slo.tpot_ms=20:100:10)")
