@@ -29,9 +29,6 @@ def solve_point(loaded: LoadedWorkload, catalog_files: tuple[str, ...], override
         return None, str(exc)
 
 
-BACKENDS = ("joblib", "ray")
-
-
 @dataclass(frozen=True)
 class Workers:
     """Where a study's solves run: `jobs` local joblib processes (-1 = one per CPU), or Ray tasks on the cluster
@@ -75,7 +72,7 @@ def _call(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 
 def _ray_results(tasks: list[Any], workers: Workers) -> Any:
-    """Submit every task to Ray at once, then yield the results in task order (as each one is ready)."""
+    """Submit every task to Ray at once, then yield the results in task order, each as soon as it is ready."""
     try:
         import ray
     except ImportError:
