@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from planner.demand.buckets import LENGTH_PERCENTILES, Bucket
-from planner.demand.bursts import burst_rate, burst_window
+from planner.demand.bursts import burst_windows, widest_burst
 
 from planner.schemas.ranges import OPEN, Rect, locate_rectangles
 from planner.demand.series import DemandSeries, RateStats, single_period
@@ -38,14 +38,21 @@ def build_demand(loaded: LoadedWorkload, model: LLM) -> DemandSeries:
     assert trace_path is not None  # the schema guarantees a trace or a histogram
     edges_in, edges_out = traffic.buckets.input, traffic.buckets.output
     slo = loaded.workload.slo
-    window = burst_window(traffic.burst_window_s, slo.ttft_ms, traffic.peak_window_s)
     with scan_trace(trace_path, traffic.format, traffic.on_bad_rows, loaded.where("traffic", "trace")) as scan:
         histogram = summarise(scan, edges_in, edges_out, model.max_context, traffic.peak_window_s, LENGTH_PERCENTILES)
         files, fmt, layout, columns = scan.files, scan.fmt, scan.layout, scan.columns
-        counts = None if window is None else scan.con.execute(window_sql("rows", window, model.max_context)).fetchnumpy()["requests"]
-    burst = None if counts is None else (burst_rate(counts, window, slo.percentile / 100), window)
+        windows = burst_windows(traffic.burst_window_s, slo.ttft_ms, slo.tpot_ms, _output_mean(histogram),
+                                traffic.peak_window_s)
+        found = None if windows is None else scan.con.execute(window_sql("rows", windows[0], model.max_context)).fetchnumpy()
+    burst = None if found is None else widest_burst(found["slot"], found["requests"], *windows, slo.percentile / 100)
     return demand_from_histogram(histogram, traffic, model, str(trace_path), _grid_rect(edges_in, edges_out),
                                  _trace_hits(traffic, files, fmt, layout, columns, model.max_context), burst)
+
+
+def _output_mean(h: TraceHistogram) -> float:
+    """Mean output length of the bucketed requests (0 when none are)."""
+    n = sum(c.count for c in h.cells)
+    return sum(c.count * c.output_mean for c in h.cells) / n if n else 0.0
 
 
 def _trace_hits(traffic: Traffic, files: list, fmt: str, layout: TraceLayout, columns: dict[str, str],

@@ -95,7 +95,8 @@ class Traffic(Base):
     peak_window_s: Positive = 60.0
     burst_window_s: Positive | Literal["auto", "off"] = "auto"
     """Raise the design rate to the Poisson-equivalent rate of the trace's bursts on this time scale (`auto`: the
-    TTFT SLO, from 1 s to `peak_window_s`; `off`: no raise). planner.demand.bursts; trace only."""
+    largest over windows from the TTFT SLO to a request's mean live time, within 1 s to `peak_window_s`; `off`: no
+    raise). planner.demand.bursts; trace only."""
     """Window over which the trace's rate is measured for `peak` and `p95`."""
     overflow: Literal["drop", "error"] = "drop"
     """Requests longer than the model's context window: drop them (with a warning) or refuse the trace."""
