@@ -10,7 +10,10 @@ registered scheduler or policy) runs in Python.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
+from types import ModuleType
 
 import numpy as np
 
@@ -47,12 +50,30 @@ def use_compiled(model: StepModel, scheduler: str, policy: str, record: bool, re
     return compiled
 
 
+def compiled_module() -> ModuleType:
+    """planner.simulate.compiled, imported so that numba can cache it: numba keeps compiled code in the package's
+    __pycache__, else in the user's cache folder (or NUMBA_CACHE_DIR when set), and refuses to import a module of
+    `cache=True` functions when none of them is writable (a read-only install run under a home without a
+    writable cache folder). Then the cache goes to a folder under the system's temp folder instead."""
+    try:
+        from planner.simulate import compiled
+    except RuntimeError as err:
+        if "no locator available" not in str(err):
+            raise
+        import numba
+
+        folder = os.path.join(tempfile.gettempdir(), f"planner-numba-{os.getuid()}")
+        os.makedirs(folder, exist_ok=True)
+        numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"] = folder  # the environment too: pool worker processes
+        from planner.simulate import compiled
+    return compiled
+
+
 def run_compiled(model: StepModel, replicas: int, rids: np.ndarray, log: RequestLog, policy: str, scheduler: str,
                  make: type[ReplicaScheduler], progress: Progress | None = None) -> list[ReplicaScheduler]:
     """router.run_pool for requests `rids` on `replicas` replicas, by the compiled loop; writes the outcomes into
     `log` and returns replicas holding the run's accounting (busy time, KV block-seconds, peak, steps, ...)."""
-    from planner.simulate import compiled as c
-
+    c = compiled_module()
     n = len(rids)
     seqs = model.max_seqs
     assert log.cached is not None  # set by RequestLog itself
@@ -70,7 +91,8 @@ def run_compiled(model: StepModel, replicas: int, rids: np.ndarray, log: Request
                     int(WATERMARK * model.kv_blocks), _SCHEDULERS[scheduler], _POLICIES[policy]], dtype=np.int64)
     rows = np.array(model.rows, dtype=float)
     assert model.mixed is not None and model.prefill is not None  # compiled_supported
-    constants = (rows, model.prefill_one, model.mixed.constants(), model.prefill.constants())
+    one = np.array(model.prefill_one, dtype=float)  # a writable copy: a pool worker gets a read-only memmap, a 2nd compile
+    constants = (rows, one, model.mixed.constants(), model.prefill.constants())
     for lo in range(0, n, CHUNK):
         hi = min(lo + CHUNK, n)
         c.replay_pool(lo, hi, replicas, ri, rf, *batch, ends, nxt, geo, *constants, arrival, prompt, output, cached,

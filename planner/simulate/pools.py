@@ -12,21 +12,26 @@ import os
 import numpy as np
 from joblib import Parallel, delayed
 
+from planner.simulate.native import use_compiled
 from planner.simulate.request_log import RequestLog
 from planner.simulate.router import run_pool
 from planner.simulate.schedulers.base import ReplicaScheduler
 from planner.simulate.steps import StepModel
 
 PARALLEL_MIN_REQUESTS = 50_000
-"""Below this many requests the process start-up (~1 s on this machine) costs more than it saves."""
+"""Below this many requests in the Python loop the process start-up (~1 s on this machine) costs more than it saves."""
 
 
-def pool_workers(jobs: int | None, sizes: list[int]) -> int:
+def pool_workers(jobs: int | None, sizes: list[int], in_python: list[int] | None = None) -> int:
     """Processes to use for pools with `sizes` requests: `jobs` (<= 0 or None: automatic), at most one per
-    non-empty pool; automatic means one per CPU when the run is large enough to gain from it."""
+    non-empty pool; automatic means one per CPU when the pools the Python loop replays (their sizes `in_python`,
+    default all) hold PARALLEL_MIN_REQUESTS requests or more. Pools in the compiled loop do not count: it replays
+    1M requests of the chat plan in 6.5 s serially but 10.4 s in two processes, each starting up and loading
+    numba (docs/benchmarks/simulate_speed.md)."""
     busy = sum(1 for n in sizes if n)
     if jobs is None or jobs <= 0:
-        jobs = (os.cpu_count() or 1) if sum(sizes) >= PARALLEL_MIN_REQUESTS else 1
+        slow = sum(sizes if in_python is None else in_python)
+        jobs = (os.cpu_count() or 1) if slow >= PARALLEL_MIN_REQUESTS else 1
     return max(1, min(jobs, busy))
 
 
@@ -34,7 +39,9 @@ def run_pools(models: list[StepModel], replicas: list[int], members: list[np.nda
               scheduler: str, record: bool, jobs: int | None = None) -> list[list[ReplicaScheduler]]:
     """Replicas of every pool after replaying its requests `members[k]` (sorted by arrival) into `log`, routed
     by the routing policy named `policy` onto replicas run by the replica scheduler named `scheduler`."""
-    workers = pool_workers(jobs, [len(m) if n else 0 for m, n in zip(members, replicas)])
+    sizes = [len(m) if n else 0 for m, n in zip(members, replicas)]
+    in_python = [0 if use_compiled(model, scheduler, policy, record, size, None) else size for model, size in zip(models, sizes)]
+    workers = pool_workers(jobs, sizes, in_python)
     if workers == 1:
         return [run_pool(model, n, rids, log, policy, scheduler, record) if n else []
                 for model, n, rids in zip(models, replicas, members)]

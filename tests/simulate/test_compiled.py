@@ -76,3 +76,22 @@ def test_what_the_compiled_loop_covers(catalog):
     with pytest.raises(ValueError, match="compiled replay covers"):
         run_pool(model, 1, np.arange(2), log, "least-loaded", "serial", record=True, compiled=True)
     assert COMPILED_MIN_REQUESTS > 10_000  # small replays (solve's default) stay in Python: no numba import
+
+
+def test_a_read_only_install_caches_the_compiled_loop_under_the_temp_folder(tmp_path):
+    """numba refuses to import cache=True functions when neither the package's __pycache__ nor the user's cache
+    folder is writable (a read-only install, a home without a cache folder); the loop then caches under TMPDIR."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import numba.core.caching as c\n"
+        "def refuse(self): raise OSError('read-only file system')\n"
+        "c.InTreeCacheLocator.ensure_cache_path = c.UserWideCacheLocator.ensure_cache_path = refuse\n"
+        "import numba\n"
+        "from planner.simulate.native import compiled_module\n"
+        "print(compiled_module().__name__, numba.config.CACHE_DIR)\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"} | {"TMPDIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["planner.simulate.compiled", str(tmp_path / f"planner-numba-{os.getuid()}")]

@@ -89,3 +89,6 @@ def test_pool_workers():
     assert pool_workers(8, [5, 0, 7]) == 2  # at most one process per pool with requests
     assert pool_workers(None, [100, 200]) == 1  # small runs stay serial
     assert pool_workers(0, [PARALLEL_MIN_REQUESTS, 1]) == min(2, os.cpu_count() or 1)
+    # pools in the compiled loop replay faster than worker processes start: a run of them alone stays serial
+    assert pool_workers(None, [10**6, 10**6], in_python=[0, 0]) == 1
+    assert pool_workers(None, [10**6, 10**6], in_python=[0, PARALLEL_MIN_REQUESTS]) == min(2, os.cpu_count() or 1)
