@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from planner.cli.progress import quiet_option, replay_bar
 from planner.cli.options import SEED, FiniteFloat, RegularFile, catalog_option, emit, format_option, output_option
 from planner.errors import WorkloadError
 from planner.io.files import write_atomic
@@ -52,9 +53,10 @@ def write_timeline(result, path: str) -> None:  # noqa: ANN001 - SimResult, impo
 @catalog_option
 @format_option("table", "json")
 @output_option
+@quiet_option
 def simulate(plan: str, trace_file: str | None, workload_file: str | None, duration_s: float | None, seed: int, policy: str,
              chunked_prefill: bool, jobs: int, rate_scale: float, timeline: str | None, catalog_files: tuple[str, ...], fmt: str,
-             output: str | None) -> None:
+             output: str | None, quiet: bool) -> None:
     """Replay requests through a plan's pools and replicas: p50/p90/p99 TTFT, TPOT, SLO attainment, utilization.
 
     Example: planner simulate plan.json --duration 300 --timeline timeline.html
@@ -67,7 +69,8 @@ def simulate(plan: str, trace_file: str | None, workload_file: str | None, durat
     options = SimOptions(seed=seed, policy=policy, chunked_prefill=chunked_prefill, record_timeline=timeline is not None,  # type: ignore[arg-type]
                          jobs=jobs)
     start = time.perf_counter()
-    result = simulate_plan(plan, trace_file, workload_file, duration_s, options, catalog_files, rate_scale)
+    with replay_bar(quiet):
+        result = simulate_plan(plan, trace_file, workload_file, duration_s, options, catalog_files, rate_scale)
     click.echo(f"simulated {result.summary['requests']:,} requests in {time.perf_counter() - start:.1f} s", err=True)
     if timeline:
         write_timeline(result, timeline)

@@ -9,6 +9,7 @@ from planner.cli.options import (
     BAD_ROWS_HELP, SEED, FiniteFloat, RegularFile, catalog_option, emit, format_option, output_option, scenario_option,
     set_option,
 )
+from planner.cli.progress import quiet_option, replay_bar
 from planner.optimize.solvers import SOLVERS
 
 
@@ -32,10 +33,11 @@ from planner.optimize.solvers import SOLVERS
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the verification run.")
 @click.option("--confidence", type=click.Choice(["p50", "p90"]), default="p50", show_default=True,
               help="p90: size for the pessimistic end of the model's error band (docs/accuracy.md, \"Error bands\").")
+@quiet_option
 @click.pass_context
 def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt: str, output: str | None, solver: str | None, time_limit_s: float | None,
           overrides: tuple[str, ...], scenario: str | None, on_bad_rows: str | None, verify: bool, repair: bool, max_repair_steps: int,
-          replay: bool | None, seed: int, confidence: str) -> None:
+          replay: bool | None, seed: int, confidence: str, quiet: bool) -> None:
     """Find the cheapest GPU fleet that meets the workload's SLOs.
 
     Example: planner solve workloads/chat.yaml --set slo.tpot_ms=30 --format json -o plan.json
@@ -68,12 +70,14 @@ def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt
     from planner.simulate.verify import verify_plan
 
     if not verify:
-        check = verify_plan(plan, options=SimOptions(seed=seed), catalog_files=catalog_files, catalog=catalog)
+        with replay_bar(quiet, "replaying the plan"):
+            check = verify_plan(plan, options=SimOptions(seed=seed), catalog_files=catalog_files, catalog=catalog)
         emit(render_replayed(check, fmt, color=color), output)
         return
 
-    check = verify_plan(plan, options=SimOptions(seed=seed), repair=repair, max_rounds=max_repair_steps,
-                        catalog_files=catalog_files, catalog=catalog)
+    with replay_bar(quiet, "verifying" if not repair else "verifying and repairing"):
+        check = verify_plan(plan, options=SimOptions(seed=seed), repair=repair, max_rounds=max_repair_steps,
+                            catalog_files=catalog_files, catalog=catalog)
     emit(render_verification(check, fmt, color=color), output)
     if not check.result.met:
         click.echo("error: the plan misses its SLOs in simulation (see Verification above)", err=True)

@@ -13,6 +13,7 @@ import numpy as np
 from joblib import Parallel, delayed
 
 from planner.simulate.native import use_compiled
+from planner.simulate.progress import FleetProgress
 from planner.simulate.request_log import RequestLog
 from planner.simulate.router import run_pool
 from planner.simulate.schedulers.base import ReplicaScheduler
@@ -42,15 +43,17 @@ def run_pools(models: list[StepModel], replicas: list[int], members: list[np.nda
     sizes = [len(m) if n else 0 for m, n in zip(members, replicas)]
     in_python = [0 if use_compiled(model, scheduler, policy, record, size, None) else size for model, size in zip(models, sizes)]
     workers = pool_workers(jobs, sizes, in_python)
+    tracker = FleetProgress(sizes)
     if workers == 1:
-        return [run_pool(model, n, rids, log, policy, scheduler, record) if n else []
-                for model, n, rids in zip(models, replicas, members)]
+        return [run_pool(model, n, rids, log, policy, scheduler, record, progress=tracker.pool(k)) if n else []
+                for k, (model, n, rids) in enumerate(zip(models, replicas, members))]
     order = sorted((k for k, n in enumerate(replicas) if n), key=lambda k: -len(members[k]))
     assert log.cached is not None  # set by RequestLog itself
     tasks = [delayed(_run_detached)(models[k], replicas[k], log.arrival[members[k]], log.prompt[members[k]],
                                     log.output[members[k]], log.cached[members[k]], policy, scheduler, record) for k in order]
     fleets: list[list[ReplicaScheduler]] = [[] for _ in models]
-    for k, (outcomes, fleet) in zip(order, Parallel(n_jobs=workers)(tasks)):
+    for k, (outcomes, fleet) in zip(order, Parallel(n_jobs=workers, return_as="generator")(tasks)):
+        tracker.finished(k)
         for name, values in outcomes.items():
             getattr(log, name)[members[k]] = values
         for replica in fleet:

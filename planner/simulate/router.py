@@ -15,6 +15,7 @@ import numpy as np
 
 from planner.simulate.native import Progress, run_compiled, use_compiled
 from planner.simulate.policies import Policy, routing_policy
+from planner.simulate.progress import REPORT_EVERY
 from planner.simulate.request_log import RequestLog
 from planner.simulate.schedulers import scheduler_class
 from planner.simulate.schedulers.base import ReplicaScheduler
@@ -81,10 +82,15 @@ def run_pool(model: StepModel, replicas: int, rids: np.ndarray, log: RequestLog,
                 settle(r, fleet[r].advance())
 
     arrivals = log.arrival[rids].tolist()
+    every = REPORT_EVERY if progress is not None else 0
     for n, (rid, t) in enumerate(zip(rids.tolist(), arrivals)):
         pop_until(t)
         r = pick(n, loads)
         log.replica[rid] = r
         settle(r, fleet[r].arrive(rid, t))
+        if every and n % every == 0:
+            progress(n)  # type: ignore[misc]  # every is 0 without progress
     pop_until(np.inf)
+    if progress is not None:
+        progress(len(rids))
     return fleet
