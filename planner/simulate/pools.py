@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from planner.simulate.native import use_compiled
 from planner.simulate.progress import FleetProgress
@@ -47,6 +46,8 @@ def run_pools(models: list[StepModel], replicas: list[int], members: list[np.nda
     if workers == 1:
         return [run_pool(model, n, rids, log, policy, scheduler, record, progress=tracker.pool(k)) if n else []
                 for k, (model, n, rids) in enumerate(zip(models, replicas, members))]
+    from joblib import Parallel, delayed  # 0.11 s to import (load 2.9): only when pools run in parallel
+
     order = sorted((k for k, n in enumerate(replicas) if n), key=lambda k: -len(members[k]))
     assert log.cached is not None  # set by RequestLog itself
     tasks = [delayed(_run_detached)(models[k], replicas[k], log.arrival[members[k]], log.prompt[members[k]],
