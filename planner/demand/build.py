@@ -21,7 +21,8 @@ from planner.io.traces import Trace
 from planner.io.traces.histogram import CellStats, TraceHistogram, summarise, window_sql
 from planner.io.traces.layout import TraceLayout
 from planner.io.traces.prefix import cached_prefix_tokens
-from planner.io.traces.scan import scan_trace
+from planner.io.traces.reader import keep_trace, small_trace
+from planner.io.traces.scan import scan_trace, trace_files
 from planner.io.workload import LoadedWorkload, input_error
 from planner.schemas.catalog import LLM
 from planner.schemas.workload import Traffic
@@ -38,7 +39,11 @@ def build_demand(loaded: LoadedWorkload, model: LLM) -> DemandSeries:
     assert trace_path is not None  # the schema guarantees a trace or a histogram
     edges_in, edges_out = traffic.buckets.input, traffic.buckets.output
     slo = loaded.workload.slo
-    with scan_trace(trace_path, traffic.format, traffic.on_bad_rows, loaded.where("traffic", "trace")) as scan:
+    where = loaded.where("traffic", "trace")
+    keep = small_trace(trace_files(trace_path, where))  # read in file order and kept for the replay (planner.io.traces.reader)
+    with scan_trace(trace_path, traffic.format, traffic.on_bad_rows, where, ordered=keep) as scan:
+        if keep:
+            keep_trace(scan)
         histogram = summarise(scan, edges_in, edges_out, model.max_context, traffic.peak_window_s, LENGTH_PERCENTILES)
         files, fmt, layout, columns = scan.files, scan.fmt, scan.layout, scan.columns
         windows = burst_windows(traffic.burst_window_s, slo.ttft_ms, slo.tpot_ms, _output_mean(histogram),

@@ -100,3 +100,23 @@ def test_cached_tokens_column_is_read_and_clipped(write) -> None:
 
     trace = read_trace(write("t.csv", "arrival_s,input_tokens,output_tokens,cached_tokens\n0,100,5,40\n1,50,5,80\n"))
     assert trace.cached_tokens.tolist() == [40, 49]
+
+
+def test_demand_scan_keeps_a_small_trace_for_the_replay(write):
+    """The demand scan's trace is what read_trace returns next (no second parse); an edit of the file is a new
+    trace, and a scan that skipped bad rows keeps nothing (a replay under on_bad_rows error must refuse them)."""
+    from planner.io.traces import reader
+    from planner.io.traces.scan import scan_trace
+
+    path = write("k.csv", "arrival_s,input_tokens,output_tokens\n0.0,10,2\n1.0,20,3\n1.0,30,4\n")
+    with scan_trace(path, ordered=True) as scan:
+        reader.keep_trace(scan)
+    kept = read_trace(path)
+    assert read_trace(path) is kept and kept.input_tokens.tolist() == [10, 20, 30]  # ties keep file order
+    path.write_text(path.read_text() + "2.5,40,5\n")
+    assert read_trace(path).input_tokens.tolist() == [10, 20, 30, 40]
+    bad = write("b.csv", "arrival_s,input_tokens,output_tokens\n0.0,10,2\n1.0,x,3\n")
+    with scan_trace(bad, on_bad_rows="skip", ordered=True) as scan:
+        reader.keep_trace(scan)
+    with pytest.raises(WorkloadError, match="b.csv"):
+        read_trace(bad)
