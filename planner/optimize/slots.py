@@ -278,44 +278,8 @@ def _reserve_level(reserved: float, on_demand: float, hours: np.ndarray, used: n
 
 
 def _reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> SlotOutcome:
-    """Reserved GPUs shared by the slots, without spot or a budget: bound and incumbent from the slots alone, then
-    the coupled MILP only when they are further apart than the gap asked for (docs/benchmarks/fleet_slots.md).
+    """Reserved GPUs shared by the slots, without spot or a budget: decomposed over the reserved level per GPU
+    type (planner.optimize.reserve, whose docstring says why its bound is valid)."""
+    from planner.optimize.reserve import reserve_over_slots  # reserve builds on this module's slot solves
 
-    Each slot alone at the cheaper of its reserved and on-demand prices is a lower bound on that slot's share of
-    any fleet (reserved GPUs cost p_res per hour in every slot), so their sum bounds the month. The same per-slot
-    fleets with the best reserved level per GPU type (_reserve_level) and on-demand GPUs above it are a feasible
-    fleet. The slots' bounds are not given to the MILP as rows: measured, they slowed HiGHS 2x on the 12-slot Azure
-    plan (docs/fleet.md: 14.7 against 6.8 CPU s to the same optimum)."""
-    start = time.perf_counter()
-    low = replace(problem, on_demand=np.fmin(problem.on_demand, problem.reserved), reserved=np.full(len(problem.configs), np.nan))
-    # the slots' bounds at half the gap (they leave room for the rest), then the incumbent, within the time limit
-    parts = _each_slot(low, replace(settings, mip_gap=settings.mip_gap / 2), settings.time_limit_s)
-    if isinstance(parts, SlotOutcome):
-        return parts
-    hours = problem.hours.astype(float)
-    bound = float(sum((r.objective or 0.0) * (1 - (r.gap or 0.0)) for _, r in parts))
-    reserved, on_demand = per_gpu(problem, problem.reserved), per_gpu(problem, problem.on_demand)
-    used = {g: np.array([sum(c.tp * n for c, n in sol.stable[0].items() if c.gpu == g) for sol, _ in parts], dtype=float)
-            for g in sorted(reserved)}
-    levels = {g: r for g, u in used.items() if (r := _reserve_level(reserved[g], on_demand[g], hours, u))}
-    # each slot again, its reserved GPUs now free seats (shared by the models) and on-demand GPUs on top
-    seated = replace(problem, reserved=np.full(len(problem.configs), np.nan), owned=levels)
-    again = _each_slot(seated, settings, settings.time_limit_s - (time.perf_counter() - start))
-    if isinstance(again, SlotOutcome):
-        return again
-    cost = sum(reserved[g] * hours.sum() * r for g, r in levels.items()) + sum(sol.cost_per_month for sol, _ in again)
-    incumbent = _merged(again, levels, [sol.on_demand_gpus[0] for sol, _ in again], float(cost), SolveStatus.OPTIMAL, None, 0.0)
-    left = settings.time_limit_s - (time.perf_counter() - start)
-    best, solver = incumbent.solution, parts[0][1].solver
-    assert best is not None
-    if (best.cost_per_month - bound) > settings.mip_gap * best.cost_per_month and left > 0.1:
-        form = SlottedFormulation(problem)
-        result = solve(form.model, settings.name, left, settings.mip_gap)
-        if result.has_solution and (result.objective or 0.0) < best.cost_per_month:
-            best = form.decode(result.values, result.objective or 0.0)
-        if result.has_solution and result.gap is not None:
-            bound = max(bound, (result.objective or 0.0) * (1 - result.gap))
-    gap = max(0.0, (best.cost_per_month - bound) / best.cost_per_month) if best.cost_per_month else 0.0
-    status = SolveStatus.OPTIMAL if gap <= settings.mip_gap + 1e-12 else SolveStatus.TIME_LIMIT
-    result = SolveResult(status, best.cost_per_month, gap, time.perf_counter() - start, solver)
-    return SlotOutcome(status, best, result)
+    return reserve_over_slots(problem, settings)
