@@ -8,7 +8,11 @@ tokens of this step open.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from planner.simulate.schedulers.base import ReplicaScheduler
+
+_count = np.count_nonzero
 
 
 class ChunkedScheduler(ReplicaScheduler):
@@ -30,7 +34,7 @@ class ChunkedScheduler(ReplicaScheduler):
         free = super()._free_blocks()
         m = self.m
         if not m.reserve_blocks and len(self.ids):
-            free -= int((self.ctx % m.block_size == 0).sum())
+            free -= int(_count((self.base + self.off) % m.block_size == 0))
         return free
 
     def _step_chunks(self) -> list[int]:
