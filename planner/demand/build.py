@@ -25,7 +25,7 @@ from planner.io.traces.reader import keep_trace, small_trace
 from planner.io.traces.scan import scan_trace, trace_files
 from planner.io.workload import LoadedWorkload, input_error
 from planner.schemas.catalog import LLM
-from planner.schemas.workload import Traffic
+from planner.schemas.workload import SLO, Traffic
 
 log = logging.getLogger(__name__)
 
@@ -130,18 +130,22 @@ def _grid_rect(edges_in: Sequence[int], edges_out: Sequence[int]) -> Callable[[i
     return rect
 
 
-def demand_on_rectangles(trace: Trace, traffic: Traffic, model: LLM, where: str, rects: Sequence[Rect]) -> DemandSeries:
-    """Bucket a trace on explicit, possibly irregular, non-overlapping buckets (a measured profile's).
+def demand_on_rectangles(trace: Trace, traffic: Traffic, model: LLM, where: str, rects: Sequence[Rect],
+                         slo: SLO) -> DemandSeries:
+    """Bucket a trace on explicit, possibly irregular, non-overlapping buckets (a measured profile's), with the
+    design rate raised for the trace's bursts under `slo` as on the grid (planner.demand.bursts).
 
     Requests in no rectangle belong to no bucket, so the buckets' shares then sum to less than 1.
     """
     return _bucket_trace(trace, traffic, model, where, lambda t: locate_rectangles(rects, t.input_tokens, t.output_tokens),
-                         lambda c: rects[c])
+                         lambda c: rects[c], slo)
 
 
-def _bucket_trace(trace: Trace, traffic: Traffic, model: LLM, where: str,
-                  cells_of: Callable[[Trace], np.ndarray], rect_of: Callable[[int], Rect]) -> DemandSeries:
-    """The trace's histogram in numpy (one CellStats per cell index >= 0 with requests), then its demand."""
+def _bucket_trace(trace: Trace, traffic: Traffic, model: LLM, where: str, cells_of: Callable[[Trace], np.ndarray],
+                  rect_of: Callable[[int], Rect], slo: SLO | None = None) -> DemandSeries:
+    """The trace's histogram in numpy (one CellStats per cell index >= 0 with requests), then its demand; with
+    `slo`, the design rate raised for the trace's bursts (without: the trace's own statistic, which is what
+    replay's `target_rps` scaling divides by)."""
     fits = (trace.input_tokens + trace.output_tokens) <= model.max_context
     kept = trace.select(fits)
     series = window_rates(kept.arrival_s, traffic.peak_window_s) if len(kept) > 1 else np.empty(0)
@@ -159,7 +163,15 @@ def _bucket_trace(trace: Trace, traffic: Traffic, model: LLM, where: str,
                                tuple(np.percentile(out, LENGTH_PERCENTILES).tolist())))
     histogram = TraceHistogram(len(trace), len(trace) - len(kept), trace.skipped_rows, kept.duration_s, series, tuple(stats))
     recorded = kept.cached_tokens if kept.cached_tokens is not None else np.zeros(len(kept), dtype=np.int64)
-    return demand_from_histogram(histogram, traffic, model, where, rect_of, _cell_hits(cell, kept.input_tokens, recorded))
+    windows = None if slo is None or len(kept) < 2 else burst_windows(
+        traffic.burst_window_s, slo.ttft_ms, slo.tpot_ms, float(kept.output_tokens.mean()), traffic.peak_window_s)
+    burst = None
+    if windows is not None:
+        slots, counts = np.unique(np.floor((kept.arrival_s - kept.arrival_s.min()) / windows[0]).astype(np.int64),
+                                  return_counts=True)
+        burst = widest_burst(slots, counts.astype(float), *windows, slo.percentile / 100)
+    return demand_from_histogram(histogram, traffic, model, where, rect_of, _cell_hits(cell, kept.input_tokens, recorded),
+                                 burst)
 
 
 def _hit_share(traffic: Traffic, hits: dict[int, float], cell: int) -> float:

@@ -29,7 +29,8 @@ def demand_on_buckets(loaded: LoadedWorkload, model: LLM, buckets: Sequence[Rect
     if trace_path is None:
         demand = split_demand(build_demand(loaded, model), tiles)
     else:
-        demand = demand_on_rectangles(read_trace(trace_path, traffic.format), traffic, model, str(trace_path), tiles)
+        demand = demand_on_rectangles(read_trace(trace_path, traffic.format), traffic, model, str(trace_path), tiles,
+                                      loaded.workload.slo)
     inside = set(buckets)
     outside = sorted((b for b in demand.buckets if b.rect not in inside), key=lambda b: -b.share)
     if outside:

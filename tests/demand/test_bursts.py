@@ -79,3 +79,25 @@ def test_a_bursty_trace_plans_for_its_bursts(tmp_path) -> None:
     bursty = api.prepare(workload_from_dict(base, tmp_path)).demand
     assert plain.design_rps == pytest.approx(3.33, abs=0.01)  # the busiest minute: 120 + 80 requests
     assert bursty.design_rps > 2 * plain.design_rps and "raised for bursts in 1 s windows" in bursty.rate.method
+
+
+def test_a_measured_profiles_buckets_are_sized_for_the_same_bursts(tmp_path) -> None:
+    """The trace bucketed on a profile's rectangles (numpy path) gets the same burst raise as on the grid (SQL)."""
+    from planner import api
+    from planner.demand.build import demand_on_rectangles
+    from planner.io.traces import read_trace
+    from planner.io.workload import workload_from_dict
+    from planner.schemas.ranges import OPEN
+
+    rows = ["arrival_s,input_tokens,output_tokens"]
+    rows += [f"{t:.3f},500,50" for t in np.arange(0, 600, 0.5)]
+    rows += [f"{300 + k / 100:.3f},500,50" for k in range(80)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    fields = {"model": "llama-3.1-8b", "slo": {"ttft_ms": 1000, "tpot_ms": 50}, "gpus": ["h100"], "traffic": {"trace": "t.csv"}}
+    prepared = api.prepare(workload_from_dict(fields, tmp_path))
+    traffic, slo = prepared.loaded.workload.traffic, prepared.loaded.workload.slo
+    model = prepared.catalog.model("llama-3.1-8b")
+    trace = read_trace(tmp_path / "t.csv", traffic.format)
+    on_rects = demand_on_rectangles(trace, traffic, model, "t.csv", [(1, OPEN, 1, OPEN)], slo)
+    assert on_rects.design_rps == pytest.approx(prepared.demand.design_rps, rel=1e-9)
+    assert on_rects.design_rps > 2 * 3.33 and "raised for bursts" in on_rects.rate.method
