@@ -16,7 +16,7 @@ from planner.io.catalog import Catalog
 from planner.plan.model import Plan
 from planner.io.overrides import Overrides, describe
 from planner.studies.parallel import Workers, cached_catalog
-from planner.studies.sensitivity import Sensitivity, sensitivity
+from planner.studies.sensitivity import Sensitivity, sensitivity, traffic_inputs
 from planner.studies.sweep import Sweep, sweep
 from planner.supply.candidates import enumerate_candidates
 
@@ -120,8 +120,7 @@ def build_report(workload: api.WorkloadInput, overrides: Overrides | None = None
     catalog = cached_catalog(files)
     plan = api.solve(loaded, files, catalog=catalog)
     w = loaded.workload
-    traffic_path, traffic_base = (("traffic.target_rps", w.traffic.target_rps) if w.traffic.target_rps is not None
-                                  else ("traffic.rate_scale", w.traffic.rate_scale))
+    _, traffic_path, traffic_base = traffic_inputs(w)[0]  # with `models:`, the first model's traffic
     text = accuracy_text()
     accuracy = read_accuracy(text, "docs/accuracy.md") if text is not None else None
     return ReportData(

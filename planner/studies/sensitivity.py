@@ -45,15 +45,21 @@ class Sensitivity:
                 "factors": [f.__dict__ | {"swing": None if math.isinf(f.swing) else f.swing} for f in self.factors]}
 
 
+def traffic_inputs(w: Any) -> list[tuple[str, str, float]]:
+    """(label, override path, base value) of the traffic: its target req/s, or its rate scale. With `models:` one per
+    model, at models.N.traffic (the top-level traffic is the first model's and cannot be set on its own)."""
+    entries = [("", "traffic", w.traffic)] if not w.models else \
+        [(f"{e.model} ", f"models.{i}.traffic", e.traffic) for i, e in enumerate(w.models)]
+    return [(f"{name}traffic (target req/s)", f"{path}.target_rps", t.target_rps) if t.target_rps is not None
+            else (f"{name}traffic (rate scale)", f"{path}.rate_scale", t.rate_scale) for name, path, t in entries]
+
+
 def sensitivity_inputs(problem: api.Problem) -> list[tuple[str, str, float]]:
     """(label, override path, base value) for each GPU price in scope, the traffic and each SLO."""
     w = problem.loaded.workload
     prices = {c.gpu: cost / c.tp for c, cost in zip(problem.table.configs, problem.table.costs)}
     out = [(f"{gpu} price $/GPU-h", f"pricing.overrides.{gpu}", usd) for gpu, usd in sorted(prices.items())]
-    if w.traffic.target_rps is not None:
-        out.append(("traffic (target req/s)", "traffic.target_rps", w.traffic.target_rps))
-    else:
-        out.append(("traffic (rate scale)", "traffic.rate_scale", w.traffic.rate_scale))
+    out += traffic_inputs(w)
     out += [("TTFT SLO ms", "slo.ttft_ms", w.slo.ttft_ms), ("TPOT SLO ms", "slo.tpot_ms", w.slo.tpot_ms)]
     return out
 

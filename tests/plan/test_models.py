@@ -115,3 +115,47 @@ def test_a_plan_of_several_models_is_not_replayed_as_one():
     plan = api.solve(_two_models())
     with pytest.raises(WorkloadError, match="serves 2 models on one fleet .*replay each model's workload on its own"):
         simulate_plan(plan)
+
+
+def _slotted_models_file(tmp_path):
+    """_two_models cut into two slots (quiet half, busy half) with a scenario, as a workload file for the CLI."""
+    import yaml
+
+    w = _two_models()
+    for entry in w["models"]:
+        entry["traffic"]["slot_profile"] = [0.5, 1.0]
+    w["scenarios"] = {"tight": {"set": {"models.1.slo.tpot_ms": 30}}}
+    path = tmp_path / "models.yaml"
+    path.write_text(yaml.safe_dump(w))
+    return path
+
+
+def test_compare_diff_and_sweep_understand_slotted_models(tmp_path):
+    # issue 14: compare, diff and sweep on a slotted two-model workload; a tighter TPOT for mistral can only cost more
+    path = _slotted_models_file(tmp_path)
+    run = CliRunner()
+    for name, scenario in (("base", "base"), ("tight", "tight")):
+        out = run.invoke(cli, ["solve", str(path), "--scenario", scenario, "--format", "json", "-o", str(tmp_path / f"{name}.json")])
+        assert out.exit_code == 0, out.output
+    base, tight = (read_plan(__import__("json").loads((tmp_path / f"{n}.json").read_text())) for n in ("base", "tight"))
+    assert len(base.slots) == 2 and base.tiers.reserved_gpus and tight.cost_per_month >= base.cost_per_month
+    diff = run.invoke(cli, ["diff", str(tmp_path / "base.json"), str(tmp_path / "tight.json")])
+    assert diff.exit_code == 0 and "Monthly cost change" in diff.output and "mistral-7b:" in diff.output
+    compare = run.invoke(cli, ["compare", str(path), "--scenario", "base,tight", "-j", "1", "--format", "json"])
+    assert compare.exit_code == 0, compare.output
+    sweep = run.invoke(cli, ["sweep", str(path), "--param", "models.1.slo.tpot_ms=30,40", "-j", "1", "--format", "csv"])
+    assert sweep.exit_code == 0 and sweep.output.count("optimal") == 2, sweep.output
+
+
+def test_report_of_slotted_models_scales_each_models_traffic(tmp_path):
+    # The report's traffic sweep and sensitivity used to set traffic.rate_scale, which `models:` refuses (exit 2):
+    # each model's traffic is its own factor now, at models.N.traffic.
+    from planner.studies.sensitivity import traffic_inputs
+
+    path = _slotted_models_file(tmp_path)
+    w = api.load(str(path)).workload
+    assert [p for _, p, _ in traffic_inputs(w)] == ["models.0.traffic.rate_scale", "models.1.traffic.rate_scale"]
+    out = CliRunner().invoke(cli, ["report", str(path), "-j", "1", "-o", str(tmp_path / "r.html")])
+    assert out.exit_code == 0, out.output
+    html = (tmp_path / "r.html").read_text()
+    assert "Cost vs traffic" in html and "mistral-7b traffic (rate scale)" in html
