@@ -33,7 +33,7 @@ def test_reserved_level_found_and_proven_by_the_lagrangian_bound():
     problem = _problem()
     out = optimize_slots(problem, SETTINGS)
     sol = out.solution
-    assert out.status.value == "optimal" and out.result.gap == pytest.approx(0.0, abs=1e-9)
+    assert out.status.value == "optimal" and out.result.gap <= SETTINGS.mip_gap  # proven within the gap asked for
     assert sol.reserved_gpus == {"g0": 2} and sol.on_demand_gpus == [{}, {}, {"g1": 2}]
     assert sol.cost_per_month == pytest.approx(1200.0)
     # The slots alone at the reserved price ($100 of g0 per slot) each use g0 only: 200 + 200 + 600 = 1000, a
