@@ -1,6 +1,7 @@
 """Benchmark-tool readers: vLLM, SGLang, AIPerf, GenAI-Perf, GuideLLM.
 
-Fixtures, and how they were made (no tool can run a benchmark here: no GPU, no server):
+Fixtures, and how they were made (no GPU here; AIPerf did run against a stub server, see below):
+- tests/io/fixtures/real/aiperf013_*: real AIPerf 0.13.0 runs against a stub server (tests/io/test_real_fixtures.py).
 - tests/io/fixtures/aiperf013_*: written by the real AIPerf 0.13.0 exporters (see test_files_written_by_aiperf_0_13_exporters).
 - tests/io/fixtures/guidellm_benchmarks.json: strategies and metric distributions made by guidellm 0.8.1 models.
 - tests/io/fixtures/aiperf_*: the example outputs published in AIPerf's docs/tutorials/working-with-profile-exports.md
