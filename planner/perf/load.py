@@ -3,7 +3,9 @@
 Every argument is an array over load points, which may belong to different buckets of one config (each
 point carries its bucket's lengths), so a whole capacity row is one pass of numpy expressions:
   serial prefill:   lambda(N) = N / (O * T_decode(N) + N * T_prefill),  rho = lambda * T_prefill
-  chunked prefill:  lambda(N) = N / (O * T_mixed(N, N * I / O)),        rho = (N * I / O) / (budget - N)
+  chunked prefill:  lambda(N) = N / (O * T_mixed(N, N * I / O)),        rho = lambda * I * T_mixed(N, room) / room
+                    (room = budget - N: the prompts' share of the replica's time, steps full of chunks
+                    clearing room prompt tokens each)
 and, for chunked prefill, the full step T_mixed(N_hi, budget - N_hi) that bounds any request's TPOT.
 """
 from __future__ import annotations
@@ -56,7 +58,8 @@ class Load:
 
     rps: np.ndarray
     rho: np.ndarray
-    """Prefill utilization: share of time (serial) or of the token budget (chunked) spent on prompts."""
+    """Prefill utilization: the share of the replica's time spent on prompts (chunked: at the rate steps full of
+    prompt chunks clear them)."""
     ttft: np.ndarray
     tpot_floor: np.ndarray
     step: StepTime
@@ -100,7 +103,13 @@ def chunked_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
     step = mixed_step(cfg, pts.grid, pts.context, pts.grid * new / pts.out, extra_context=pts.inp * (1 + hit) / 2)
     t_step = np.asarray(step.total_s)
     rps = pts.grid / (pts.out * t_step)
-    rho = (pts.grid * new / pts.out) / room
+    # Prefill utilization as a share of the replica's time, not of its token budget: a step that carries prompt
+    # chunks is long (compute-bound), so prompts that use 3 % of the budget can hold 40 % of the time. At most the
+    # replica computes `room` prompt tokens per step full of chunks, T_full(N, room); prompts arrive at rps * new
+    # tokens/s, so rho = rps * new * T_full / room (M/G/1 utilization of that token server; queued prompts pack
+    # into full steps, so this, not one step per prompt, is the rate at which the server clears them).
+    t_full_mean = np.asarray(mixed_step(cfg, pts.grid, pts.context, room, extra_context=pts.inp * (1 + hit) / 2).total_s)
+    rho = rps * new * t_full_mean / room
     t_base = np.asarray(mixed_step(cfg, pts.n_hi, pts.context, 0.0).total_s)
 
     def added(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,14 +133,13 @@ def chunked_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
     service_tail = total(pts.input_p99)[1]
     wait = queue_wait(rho, service, p)
     ttft = service + t_step + np.sqrt((service_tail - service) ** 2 + wait**2)
-    # A prompt longer than the budget, or a backlog of prompts that is, fills step after step with chunks, so a
-    # short-output request beside it (of this bucket or of any other the MILP routes to the pool) may decode in
-    # full steps only; the busy-period model averages that away, so there the full step must also be within the
-    # TPOT SLO. Chunks late in the bucket's p99 prompt attend over most of it.
+    # A prompt longer than the budget fills step after step with chunks, so a short-output request beside it (of
+    # this bucket or of any other the MILP routes to the pool) may decode in full steps only; there the full step
+    # must also be within the TPOT SLO. Chunks late in the bucket's p99 prompt attend over most of it. A backlog
+    # of shorter prompts is the busy period the TPOT tail counts (planner.perf.tail: clusters of 1 / (1 - rho),
+    # rho the share of time above), so it is not also a hard limit here.
     full = np.asarray(mixed_step(cfg, pts.n_hi, pts.context, room_hi,
                                  extra_context=np.maximum(pts.input_p99 - room_hi / 2, room_hi / 2)).total_s)
-    # the p-quantile prompt backlog, in prompts (geometric queue length tail: P(Q >= k) = rho^k)
-    backlog = np.log(1 - p) / np.log(np.clip(rho, 1e-12, 1 - 1e-12))
-    fills = np.maximum(pts.input_p99, backlog * pts.inp) * (1 - hit) > room_hi
+    fills = pts.input_p99 * (1 - hit) > room_hi
     full = np.where(fills, full, 0.0)
     return Load(rps, rho, ttft, t_base, step, per_step, steps, own, t_step, np.minimum(rho, 0.999), full)

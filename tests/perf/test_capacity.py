@@ -69,17 +69,19 @@ GOLDEN = {
     # (model, gpu, quant, tp, chunked prefill, bucket): (max_rps, bound, batch, last curve TTFT ms, last curve TPOT ms)
     # regression values on the shipped catalog, re-taken whenever catalogs/efficiency.yaml is refitted (issue 13: flat
     # all-reduce latency, GEMM latency, per-engine factors, BF16 attention under FP8 weights; the 70B FP8 long-prompt
-    # cell moved from TP2, which no longer meets the 1 s TTFT, to TP4): the curves' shape is unchanged
+    # cell moved from TP2, which no longer meets the 1 s TTFT, to TP4): the curves' shape is unchanged. The two
+    # chunked cells re-taken when chunked prefill's utilization became the prompts' share of time (planner.perf.load):
+    # 21.30 -> 19.19 and 1.099 -> 0.899 req/s, the busy periods that interrupt decoding now longer
     ('llama-3.1-8b', 'h100', 'bf16', 1, False, (512, 2048, 64, 256, True)):
         (18.318346942553973, 'slo', 109.0, 285.36094564884627, 49.871979425858335),
     ('llama-3.1-8b', 'h100', 'bf16', 1, True, (512, 2048, 64, 256, True)):
-        (21.297271935800463, 'slo', 127.0, 166.91748947331007, 49.593872266225176),
+        (19.188752865204158, 'slo', 64.0, 310.71255394943256, 49.38856026940668),
     ('llama-3.1-8b', 'a100-80gb', 'bf16', 1, False, (1, 128, 1, 64, True)):
         (52.77181836048384, 'slo', 55.0, 105.98208492539607, 49.05886548208331),
     ('llama-3.1-70b', 'h100', 'fp8', 4, False, (2048, 8192, 256, 1024, False)):
         (0.5859668327707791, 'slo', 7.0, 976.7054782333255, 23.07067809074847),
     ('llama-3.1-70b', 'a100-80gb', 'bf16', 4, True, (512, 2048, 256, 1024, True)):
-        (1.0993428940786294, 'slo', 25.0, 438.71717587395307, 49.72647393695498),
+        (0.8991174370857573, 'slo', 20.0, 948.4289172680285, 49.77375502193065),
 }
 
 

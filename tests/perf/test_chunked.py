@@ -70,3 +70,28 @@ def test_two_pass_scan_finds_the_full_scan_capacity(chunked: bool, monkeypatch: 
     assert [[(c.max_rps, c.bound, c.detail, c.batch) for c in r] for r in fast] == \
            [[(c.max_rps, c.bound, c.detail, c.batch) for c in r] for r in full]
     assert any(c.max_rps > 0 for r in fast for c in r)
+
+
+def test_prefill_utilization_is_the_prompts_share_of_time_by_hand() -> None:
+    # Llama-3.1-8B BF16 on one H100, round efficiencies (test_mixed_step_by_hand): N = 8 sequences live, 4,000-token
+    # prompts, 32-token outputs, budget 8,192 (room 8,184 beside the 8 decode tokens), context 4,016.
+    #   mean step: 8 x 4,000 / 32 = 1,000 prompt tokens -> 31.613 ms; rps = 8 / (32 x 0.031613) = 7.908 req/s
+    #   a step full of chunks (8,184 prompt tokens attending over 2,000 on average):
+    #     linear 2 x 6.9793e9 x 8,192 + LM head 2 x 128,256 x 4,096 x 8 = 1.14357e14 / 4.947e14 = 231.17 ms
+    #     attention 4 x 32 layers x 32 heads x 128 x (8 x 4,016 + 8,184 x 2,000) = 8.598e12 / 4.947e14 = 17.38 ms
+    #     + 1 ms overhead = 249.55 ms
+    #   rho = rps x 4,000 x 0.24955 / 8,184 = 0.9645 (the prompts' share of the budget, 1,000 / 8,184 = 0.122, was
+    #   the utilization before: it missed that steps carrying chunks are 8x longer than the mean step)
+    from planner.perf.load import Points, chunked_load
+
+    cfg = config("llama-3.1-8b", "h100", eff=ROUND_EFF)
+
+    def one(v: float) -> np.ndarray:
+        return np.array([v])
+
+    pts = Points(one(8), one(8 + 2.326 * 8**0.5), one(4000), one(32), one(4016), one(4000), one(0.3), one(0.3),
+                 np.array([[4000.0]]), np.array([0]), np.array([0.0]), one(8192))
+    load = chunked_load(cfg, pts, 0.99)
+    assert float(load.rps[0]) == pytest.approx(8 / (32 * 0.031612793), rel=1e-6)
+    assert float(load.rho[0]) == pytest.approx(7.908191 * 4000 * 0.249546769 / 8184, rel=1e-6)
+    assert float(load.rho[0]) == pytest.approx(0.96455, abs=1e-5)
