@@ -8,6 +8,12 @@ after 50 ms and each further token 10 ms later, 16 tokens a request. So every re
 """
 from __future__ import annotations
 
+import importlib.util
+import json
+import threading
+import time
+import urllib.request
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -64,3 +70,31 @@ def test_json_and_csv_of_one_run_agree() -> None:
         j = _measured(REAL / f"aiperf013_{c}_profile_export_aiperf.json")
         k = _measured(REAL / f"aiperf013_{c}_profile_export_aiperf.csv")
         assert k == pytest.approx(j, abs=0.01)  # the CSV keeps two decimals
+
+
+def test_stub_server_streams_the_timing_the_fixtures_assume() -> None:
+    """The stub that produced the files (regenerate with the README's commands): 3 tokens -> 3 content chunks,
+    a usage chunk, [DONE]; the first chunk no earlier than 50 ms, the whole stream no earlier than 50 + 2 x 10 ms."""
+    spec = importlib.util.spec_from_file_location("stub_server", REAL / "stub_server.py")
+    stub = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stub)  # type: ignore[union-attr]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), stub.Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        body = json.dumps({"messages": [{"role": "user", "content": "a b c d"}], "max_tokens": 3, "stream": True})
+        request = urllib.request.Request(f"http://127.0.0.1:{server.server_port}/v1/chat/completions", body.encode())
+        t0 = time.monotonic()
+        with urllib.request.urlopen(request, timeout=10) as response:
+            first = response.readline()
+            t_first = time.monotonic() - t0
+            events = [first] + [line for line in response.read().splitlines(keepends=True) if line.strip()]
+        t_all = time.monotonic() - t0
+    finally:
+        server.shutdown()
+        server.server_close()
+    data = [e.decode().removeprefix("data: ").strip() for e in events]
+    chunks = [json.loads(d) for d in data[:-1]]
+    assert data[-1] == "[DONE]"
+    assert "".join(c["choices"][0]["delta"]["content"] for c in chunks[:3]) == "the the the"
+    assert chunks[3]["usage"] == {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}
+    assert t_first >= FIRST_TOKEN_MS / 1e3 and t_all >= (FIRST_TOKEN_MS + 2 * INTER_TOKEN_MS) / 1e3
