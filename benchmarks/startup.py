@@ -23,6 +23,12 @@ TARGETS: dict[str, float | None] = {"planner --help": 0.3, "planner solve worklo
 chat trace has at most 20,000 requests)."""
 
 
+NOTES_FILE = ROOT / "benchmarks" / "startup_notes.md"
+NOTES: list[str] = NOTES_FILE.read_text().splitlines() if NOTES_FILE.is_file() else []
+"""What the last speed work changed and measured, appended to the generated page (kept in its own file so that
+regenerating the table does not drop it)."""
+
+
 def wall(command: list[str], runs: int) -> list[float]:
     """Wall seconds of `runs` fresh runs of `command` (stdout discarded)."""
     out = []
@@ -67,6 +73,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     planner = str(Path(sys.executable).with_name("planner"))
+    load_start = os.getloadavg()[0]
     rows = []
     for label, target in TARGETS.items():
         times = wall([planner, *label.split()[1:]], args.runs)
@@ -74,7 +81,7 @@ def main() -> None:
         verdict = "" if target is None else "met" if med < target else "MISSED"
         rows.append(f"| `{label}` | {med:.3f} | {min(times):.3f} | {max(times):.3f} | {'' if target is None else f'{target:g}'} | {verdict} |")
     parts = [f"| {name} | {seconds:.3f} |" for name, seconds in stages()]
-    load = os.getloadavg()[0]
+    load_end = os.getloadavg()[0]
     doc = "\n".join([
         "# CLI start-up and solve time", "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores; Python {platform.python_version()}. Median of {args.runs} fresh "
@@ -82,7 +89,8 @@ def main() -> None:
         "| command | median s | min s | max s | target s | |", "|---|---|---|---|---|---|", *rows, "",
         "Where `planner solve workloads/chat.yaml` spends its time (one fresh process, stages in order):", "",
         "| stage | s |", "|---|---|", *parts, "",
-        f"Last run: {time.strftime('%H:%M on %Y-%m-%d')}, load average {load:.1f} at the start.", "",
+        f"Last run: {time.strftime('%H:%M on %Y-%m-%d')}, load average {load_start:.1f} at the start, {load_end:.1f} at the end.", "",
+        *NOTES, "",
     ])
     print(doc)
     if not args.no_write:
