@@ -67,13 +67,16 @@ def main(names: list[str]) -> None:
         fleet = build_fleet(read_plan(plan))
         trace = requests_for(fleet, duration_s=None, seed=0) if fleet.loaded.workload.traffic.histogram is None else \
             requests_for(fleet, duration_s=3600, seed=0)
-        pool = max(fleet.pools, key=lambda p: p.replicas * p.cfg.tp)
+        # co-located pools only: prefill and decode pools have their own model (--disaggregated)
+        pool = max((p for p in fleet.pools if p.role == "unified"), key=lambda p: p.replicas * p.cfg.tp)
         routes = [r for r in plan.routing if r.shares.get(pool.key)]
         routes.sort(key=lambda r: -r.rate_rps * r.shares[pool.key])
         slo = fleet.loaded.workload.slo
         for route in routes[:BUCKETS_PER_WORKLOAD]:
             bucket = next(b for b in problem.demand.buckets if b.label == route.bucket)
             model = cell_capacity(pool.cfg, bucket, slo).max_rps
+            if model <= 0:
+                continue
             inp, out = _lengths(trace, bucket)
             sim = simulated_max_rps(SimPool(pool.key, pool.cfg, 1), inp, out, model, slo, pool.cfg.model.max_context)
             print(f"| {name} | {pool.key} | {bucket.label} | {model:.3g} | {sim:.3g} | {sim / model:.2f} |", flush=True)
