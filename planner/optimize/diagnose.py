@@ -18,8 +18,13 @@ def explain_infeasible(table: CapacityTable, rates: np.ndarray, unserved: tuple[
         if not cells:
             lines.append(head + "no profiled config serves it")
             continue
-        ttft_key, ttft_cell = min(cells, key=lambda kc: kc[1].ttft0_ms)
-        tpot_key, tpot_cell = min(cells, key=lambda kc: kc[1].tpot0_ms)
+        roles = {table.configs[k].key: table.configs[k].role for k in range(len(table.configs))}
+        # a decode replica has no TTFT of its own (0 ms: its prompt is prefilled elsewhere), a prefill replica no
+        # TPOT: each SLO's best is taken over the configs that serve that phase
+        ttft_key, ttft_cell = min(((key, c) for key, c in cells if roles[key] != "decode"), key=lambda kc: kc[1].ttft0_ms,
+                                  default=cells[0])
+        tpot_key, tpot_cell = min(((key, c) for key, c in cells if roles[key] != "prefill"), key=lambda kc: kc[1].tpot0_ms,
+                                  default=cells[0])
         pct = f"p{slo.percentile:g}"
         if ttft_cell.ttft0_ms > slo.ttft_ms:
             lines.append(head + f"{pct} TTFT {slo.ttft_ms:g} ms cannot be met; the best is {ttft_cell.ttft0_ms:.0f} ms on {ttft_key} at zero load")

@@ -35,8 +35,12 @@ def test_reserved_baseline_is_the_quiet_slot_and_the_mix_beats_one_fleet_all_day
 
 
 def test_on_demand_only_slots_are_each_slots_own_optimum():
+    # Slots plan co-located replicas only (disaggregated rows are not built for slots yet; the plan says so), so
+    # each slot is the optimum of its own rate with engine.disaggregation: off; at 20 req/s a disaggregated
+    # plan is cheaper ($20.59/h against $27.45/h), which the slots do not reach yet.
     plan = api.solve(_workload())
-    single = [api.solve(histogram_workload(rate=r, gpus=("a100-80gb",))) for r in (10.0, 20.0)]
+    assert any("engine.disaggregation" in n and "co-located replicas only" in n for n in plan.notes)
+    single = [api.solve(histogram_workload(rate=r, gpus=("a100-80gb",), engine={"disaggregation": "off"})) for r in (10.0, 20.0)]
     for slot, alone in zip(plan.slots, single):
         assert slot.cost_per_hour == pytest.approx(alone.cost_per_hour)
 
