@@ -10,6 +10,7 @@ from planner.supply.table import CapacityTable
 def explain_infeasible(table: CapacityTable, rates: np.ndarray, unserved: tuple[int, ...], slo: SLO) -> str:
     """One line per unserved bucket, then a hint."""
     lines = ["no fleet meets the SLOs:"]
+    roles = {c.key: c.role for c in table.configs}
     for b in unserved:
         bucket = table.buckets[b]
         head = f"- bucket {bucket.label} ({bucket.share:.1%} of requests, {rates[b]:.3g} req/s): "
@@ -18,7 +19,6 @@ def explain_infeasible(table: CapacityTable, rates: np.ndarray, unserved: tuple[
         if not cells:
             lines.append(head + "no profiled config serves it")
             continue
-        roles = {table.configs[k].key: table.configs[k].role for k in range(len(table.configs))}
         # a decode replica has no TTFT of its own (0 ms: its prompt is prefilled elsewhere), a prefill replica no
         # TPOT: each SLO's best is taken over the configs that serve that phase
         ttft_key, ttft_cell = min(((key, c) for key, c in cells if roles[key] != "decode"), key=lambda kc: kc[1].ttft0_ms,
