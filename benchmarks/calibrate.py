@@ -20,7 +20,7 @@ from planner.io.files import write_atomic
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "../shared/data/measured"
 CATALOG = ROOT / "catalogs/efficiency.yaml"
-DATE = "2026-11-25"
+DATE = "2026-12-03"
 SOURCE = ("calibrated: benchmarks/calibrate.py on ../shared/data/measured (published_calibration.csv: TensorRT-LLM "
           "perf-overview v0.17/v0.14, NVIDIA NIM 1.8.0, vLLM CI build 9523; splitwise_perf_model_tp2_tp4.csv "
           "(Splitwise, ISCA 2024); vidur_profiling mlp + all_reduce (Vidur, MLSys 2024))")
