@@ -16,6 +16,10 @@ import numpy as np
 from planner.optimize.linear import LinearModel
 from planner.optimize.solvers import SolveResult, SolveStatus, silence_stdout
 
+NO_SUB_MIPS = (("mip_heuristic_run_rins", False), ("mip_heuristic_run_rens", False))
+"""HiGHS' RINS and RENS heuristics solve sub-MIPs at the root: on the fleet MILPs (a few dozen integer replica counts)
+they were 0.19 s of a 0.26 s solve of the chat example and found nothing branch-and-bound did not (the same
+objective on every golden; one tie broke the other way: compare-chat-whatif's a100-only fleet, $46.66/h either way)."""
 FEASIBLE = 2
 """HiGHS' `primal_solution_status` of a feasible point (kSolutionStatusFeasible)."""
 
@@ -41,7 +45,7 @@ class HighsSolver:
         with silence_stdout():  # highspy prints its banner on file descriptor 1
             h = highspy.Highs()
             for option, value in (("output_flag", False), ("mip_rel_gap", float(mip_gap)), ("threads", 1),
-                                  ("time_limit", float(time_limit_s))):
+                                  ("time_limit", float(time_limit_s)), *NO_SUB_MIPS):
                 h.setOptionValue(option, value)
             order = _load(h, model)
             h.run()
