@@ -71,17 +71,19 @@ GOLDEN = {
     # all-reduce latency, GEMM latency, per-engine factors, BF16 attention under FP8 weights; the 70B FP8 long-prompt
     # cell moved from TP2, which no longer meets the 1 s TTFT, to TP4): the curves' shape is unchanged. The two
     # chunked cells re-taken when chunked prefill's utilization became the prompts' share of time (planner.perf.load):
-    # 21.30 -> 19.19 and 1.099 -> 0.899 req/s, the busy periods that interrupt decoding now longer
+    # 21.30 -> 19.19 and 1.099 -> 0.899 req/s, the busy periods that interrupt decoding now longer. All re-taken at the
+    # refit after the eager-engine change (2026-12-03): H100 step overheads lower (8B 18.32 -> 18.87 req/s; the 70B FP8
+    # cell 0.586 -> 0.705 req/s, batch 7 -> 8), A100 within 0.5 %
     ('llama-3.1-8b', 'h100', 'bf16', 1, False, (512, 2048, 64, 256, True)):
-        (18.318346942553973, 'slo', 109.0, 285.36094564884627, 49.871979425858335),
+        (18.871905594509197, 'slo', 113.0, 271.55714257732103, 49.928651435451954),
     ('llama-3.1-8b', 'h100', 'bf16', 1, True, (512, 2048, 64, 256, True)):
-        (19.188752865204158, 'slo', 64.0, 310.71255394943256, 49.38856026940668),
+        (20.043827348293537, 'slo', 64.0, 315.82423501095934, 49.73217270661023),
     ('llama-3.1-8b', 'a100-80gb', 'bf16', 1, False, (1, 128, 1, 64, True)):
-        (52.77181836048384, 'slo', 55.0, 105.98208492539607, 49.05886548208331),
+        (53.00674087850878, 'slo', 55.0, 105.46768533382269, 48.82899551230235),
     ('llama-3.1-70b', 'h100', 'fp8', 4, False, (2048, 8192, 256, 1024, False)):
-        (0.5859668327707791, 'slo', 7.0, 976.7054782333255, 23.07067809074847),
+        (0.7054866381252629, 'slo', 8.0, 994.5851182928359, 22.468814030404108),
     ('llama-3.1-70b', 'a100-80gb', 'bf16', 4, True, (512, 2048, 256, 1024, True)):
-        (0.8991174370857573, 'slo', 20.0, 948.4289172680285, 49.77375502193065),
+        (0.9013110101948177, 'slo', 20.0, 952.5755683270446, 49.763307272192705),
 }
 
 
