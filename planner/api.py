@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -112,12 +113,14 @@ def _prepare_models(loaded: LoadedWorkload, catalog: Catalog) -> Problem:
 
 def solve(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (), solver: str | None = None,
           time_limit_s: float | None = None, overrides: Overrides | None = None, scenario: str | None = None,
-          catalog: Catalog | None = None, confidence: str = "p50") -> Plan:
+          catalog: Catalog | None = None, confidence: str = "p50", on_pools: Callable[[Plan], None] | None = None) -> Plan:
     """The cheapest fleet meeting the workload's SLOs; raises InfeasibleError saying why when none does.
 
     `overrides` ({"slo.tpot_ms": 30} or ["slo.tpot_ms=30"]) and `scenario` (a name under `scenarios:`) are
     what-ifs applied before validation; they are echoed in the plan's inputs. `confidence="p90"` sizes the fleet
     on step times slowed by each GPU's p90 error band (perf.bands, docs/accuracy.md) instead of the model's own.
+    `on_pools` is called with the plan once its pools and routing are fixed, before its comparisons (baselines,
+    simplest plan, floor) are worked out (planner.plan.build.assemble_plan).
     """
     from planner.perf.bands import CONFIDENCE, bands_for, pessimistic_catalog
 
@@ -128,7 +131,8 @@ def solve(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (), s
     kind = loaded.workload.engine.kind
     sized = pessimistic_catalog(catalog, kind) if confidence == "p90" else catalog
     problem = prepare(loaded, catalog_files, sized)
-    plan = plan_from_table(problem.loaded, problem.table, problem.demand, catalog_files, solver, time_limit_s, problem.catalog)
+    plan = plan_from_table(problem.loaded, problem.table, problem.demand, catalog_files, solver, time_limit_s, problem.catalog,
+                           on_pools)
     pools = tuple(replace(p, error_band=bands_for(catalog.error_bands, p.gpu, kind)) for p in plan.pools)
     notes = plan.notes + ((f"sized for confidence p90: every GPU's step times slowed by its p90 error band under {kind}",)
                           if confidence == "p90" else ())
@@ -139,9 +143,11 @@ def solve(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (), s
 
 
 def plan_from_table(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, catalog_files: tuple[str | Path, ...] = (),
-                    solver: str | None = None, time_limit_s: float | None = None, catalog: Catalog | None = None) -> Plan:
+                    solver: str | None = None, time_limit_s: float | None = None, catalog: Catalog | None = None,
+                    on_pools: Callable[[Plan], None] | None = None) -> Plan:
     """Optimize over a capacity table (from any capacity source) for `demand`'s rates under the workload's fleet
-    rules and assemble the Plan. `catalog` (instance types, TDPs) is loaded from `catalog_files` when needed."""
+    rules and assemble the Plan. `catalog` (instance types, TDPs) is loaded from `catalog_files` when needed;
+    `on_pools` as in `solve` (not called for a plan over time slots)."""
     w = loaded.workload
     settings = SolverSettings(solver or w.solver.name, time_limit_s or w.solver.time_limit_s, w.solver.mip_gap)
     if catalog is None and (needs_catalog(loaded) or is_slotted(loaded, demand)):
@@ -158,4 +164,4 @@ def plan_from_table(loaded: LoadedWorkload, table: CapacityTable, demand: Demand
         raise InfeasibleError(explain_relaxations(problem.rules, relaxations(problem, settings)))
     if best.solution is None:
         raise SolverError(f"the solver stopped without a plan (status {best.status}); raise solver.time_limit_s")
-    return assemble_plan(loaded, table, demand, best, settings, catalog_files, setup, catalog=catalog)
+    return assemble_plan(loaded, table, demand, best, settings, catalog_files, setup, catalog=catalog, on_pools=on_pools)

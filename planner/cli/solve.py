@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +12,10 @@ from planner.cli.options import (
 )
 from planner.cli.progress import quiet_option, replay_bar
 from planner.optimize.solvers import SOLVERS
+
+if TYPE_CHECKING:
+    from planner.plan.model import Plan
+    from planner.simulate.background import PendingReplay
 
 
 @click.command()
@@ -55,29 +60,42 @@ def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt
     catalog = load_catalog(catalog_files)
     if on_bad_rows is not None:
         overrides = (*overrides, f"traffic.on_bad_rows={on_bad_rows}")
-    plan = api.solve(workload, catalog=catalog, catalog_files=catalog_files, solver=solver, time_limit_s=time_limit_s,
-                     overrides=overrides, scenario=scenario, confidence=confidence)
     if repair and not verify:
         raise click.UsageError("--repair needs --verify")
+    from planner.simulate.replay import SimOptions
     from planner.simulate.verify import replay_skipped
 
+    options = SimOptions(seed=seed)
+    pending: list[PendingReplay] = []
+
+    def replays(p: Plan) -> bool:
+        return verify or (replay is not False and (replay is True or replay_skipped(p) is None))
+
+    def start_replay(core: Plan) -> None:  # the replay runs beside the plan's comparisons (simulate.background)
+        if not repair and replays(core):
+            from planner.simulate.background import PendingReplay
+
+            pending.append(PendingReplay(core, options, catalog_files, catalog))
+
+    plan = api.solve(workload, catalog=catalog, catalog_files=catalog_files, solver=solver, time_limit_s=time_limit_s,
+                     overrides=overrides, scenario=scenario, confidence=confidence, on_pools=start_replay)
     color = output is None and sys.stdout.isatty()
-    if not verify and (replay is False or (replay is None and replay_skipped(plan))):
+    if not replays(plan):
         emit(render_plan(plan, fmt, color=color), output)
         return
     from planner.report.sim_text import render_replayed, render_verification
-    from planner.simulate.replay import SimOptions
     from planner.simulate.verify import verify_plan
 
     if not verify:
         with replay_bar(quiet, "replaying the plan"):
-            check = verify_plan(plan, options=SimOptions(seed=seed), catalog_files=catalog_files, catalog=catalog)
+            check = pending[0].verification(plan) if pending else verify_plan(plan, options=options, catalog_files=catalog_files,
+                                                                              catalog=catalog)
         emit(render_replayed(check, fmt, color=color), output)
         return
 
     with replay_bar(quiet, "verifying" if not repair else "verifying and repairing"):
-        check = verify_plan(plan, options=SimOptions(seed=seed), repair=repair, max_rounds=max_repair_steps,
-                            catalog_files=catalog_files, catalog=catalog)
+        check = pending[0].verification(plan) if pending else verify_plan(
+            plan, options=options, repair=repair, max_rounds=max_repair_steps, catalog_files=catalog_files, catalog=catalog)
     emit(render_verification(check, fmt, color=color), output)
     if not check.result.met:
         click.echo("error: the plan misses its SLOs in simulation (see Verification above)", err=True)

@@ -3,6 +3,8 @@ the single-GPU-type baselines, notes and the inputs echo (what the plan was made
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -109,16 +111,31 @@ def demand_summary(demand: DemandSeries) -> DemandSummary:
 
 def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, best: FleetOutcome,
                   settings: SolverSettings, catalog_files: tuple[str | Path, ...] = (), setup: FleetSetup = FleetSetup(),
-                  pool_costs: dict[ReplicaSpec, float] | None = None, catalog: Catalog | None = None) -> Plan:
+                  pool_costs: dict[ReplicaSpec, float] | None = None, catalog: Catalog | None = None,
+                  on_pools: Callable[[Plan], None] | None = None) -> Plan:
     """The Plan of a solved fleet (`best` has a solution), with its baselines, the simplest plan within
     `fleet.simplest_within`, the binding fleet rules and their cost, the physical floor (given the catalog),
     notes and inputs echo. `pool_costs` replaces the pools' costs worked out from the problem (a plan over
-    slots prices them by tier)."""
+    slots prices them by tier). `on_pools` is called with the plan as soon as its pools and routing are fixed,
+    before the comparisons (baselines, simplest plan, rules, floor) are worked out: `solve` starts its replay
+    then, in a second process (planner.simulate.background)."""
     assert best.solution is not None and best.result is not None and best.cost_per_hour is not None
     w = loaded.workload
     rates = demand.bucket_rates()
     problem = fleet_problem(table, demand, w.utilization_target, setup=setup)
     pools, routing = build_pools(table, rates, best.solution, pool_costs or best.solution.pool_costs(problem))
+    output_tps = float(sum(float(r) * b.output_mean for r, b in zip(rates, table.buckets)))
+    input_tps = float(sum(float(r) * b.input_mean for r, b in zip(rates, table.buckets)))
+    plan = Plan(
+        status=str(best.status), solver=best.result.solver, gap=best.result.gap, runtime_s=best.result.runtime_s,
+        cost_per_hour=best.cost_per_hour, pools=pools, routing=routing, baselines=(),
+        design_rps=float(rates.sum()), output_tokens_per_s=output_tps, input_tokens_per_s=input_tps,
+        model=w.model, slo=w.slo, utilization_target=w.utilization_target,
+        demand=demand_summary(demand), instances=tuple(instance_docs(problem, best)),
+        mean_over_design=demand.rate.mean_over_design, inputs=inputs_echo(loaded, catalog_files, table),
+    )
+    if on_pools is not None:
+        on_pools(plan)
     simplest = None
     if setup.simplest_within is not None:
         simpler = simplest_within(problem, settings, best, setup.simplest_within)
@@ -140,18 +157,9 @@ def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSe
     warning = None if floor is None else floor_warning(floor, [(p.cost_per_hour, f"{p.key}: {p.detail}") for p in pools])
     if warning:
         notes.append(warning)
-    output_tps = float(sum(float(r) * b.output_mean for r, b in zip(rates, table.buckets)))
-    input_tps = float(sum(float(r) * b.input_mean for r, b in zip(rates, table.buckets)))
-    return Plan(
-        status=str(best.status), solver=best.result.solver, gap=best.result.gap, runtime_s=best.result.runtime_s,
-        cost_per_hour=best.cost_per_hour, pools=pools, routing=routing,
-        baselines=baselines(table, demand, w.utilization_target, settings, setup),
-        design_rps=float(rates.sum()), output_tokens_per_s=output_tps, input_tokens_per_s=input_tps,
-        model=w.model, slo=w.slo, utilization_target=w.utilization_target,
-        demand=demand_summary(demand), instances=tuple(instance_docs(problem, best)), simplest=simplest, rules=tuple(rules),
-        mean_over_design=demand.rate.mean_over_design, inputs=inputs_echo(loaded, catalog_files, table), notes=tuple(notes),
-        floor=floor, disaggregation=disaggregation_doc(table, demand, problem, best, settings, w.engine.disaggregation),
-    )
+    return replace(plan, baselines=baselines(table, demand, w.utilization_target, settings, setup), simplest=simplest,
+                   rules=tuple(rules), notes=tuple(notes), floor=floor,
+                   disaggregation=disaggregation_doc(table, demand, problem, best, settings, w.engine.disaggregation))
 
 
 def _sha256_file(path: Path) -> str:
