@@ -132,7 +132,7 @@ def _screen(cfg: ServingConfig, buckets: Sequence[Bucket], cells: list[CellCapac
         if tokens_reserved_per_sequence(cfg, longest) > kv_tokens:
             cells[j] = _zero(Bound.KV_MEMORY, f"a {longest}-token sequence needs more KV cache than the {kv_tokens} tokens that fit")
             continue
-        n_cap = max_batch(cfg, context)
+        n_cap = max_batch(cfg, context, kv_tokens)
         if n_cap < 1:
             cells[j] = _zero(Bound.KV_MEMORY, f"no sequence of {context:.0f} tokens fits in {kv_tokens} KV tokens")
             continue
@@ -175,28 +175,6 @@ def capacity_rows(cfgs: Sequence[ServingConfig], buckets: Sequence[Bucket], slo:
     return [tuple(cells) for cells in rows]  # type: ignore[misc] - every slot is filled above
 
 
-def _points(active: list, z: float, budgets: list[int], grids: list[np.ndarray]) -> tuple[Points, np.ndarray, np.ndarray]:  # noqa: ANN001
-    """All active buckets' load points (`grids`, one per bucket) in one array, with each point's bucket
-    position and the offsets."""
-    sizes = np.array([len(g) for g in grids])
-    seg = np.repeat(np.arange(len(active)), sizes)
-    grid = np.concatenate(grids)
-    width = max(len(b.bucket.input_q or (b.inp,)) for b, *_ in active)
-
-    def per(values: list[float]) -> np.ndarray:
-        return np.asarray(values, dtype=float)[seg]
-
-    classes = np.zeros((len(active), width))
-    for i, (b, *_) in enumerate(active):
-        q = np.asarray(b.bucket.input_q or (b.inp,), dtype=float)
-        classes[i, :len(q)], classes[i, len(q):] = q, q[-1]  # padding repeats a class; lateness uses the first Q only
-    pts = Points(grid, grid + z * np.sqrt(grid), per([b.inp for b, *_ in active]), per([b.out for b, *_ in active]),
-                 per([b.context for b, *_ in active]), per([b.bucket.input_p99 for b, *_ in active]),
-                 per([a[1] for a in active]), per([a[2] for a in active]), classes, seg,
-                 np.array([b.bucket.cache_hit for b, *_ in active]), per([budgets[b.variant] for b, *_ in active]))
-    return pts, seg, np.concatenate([[0], np.cumsum(sizes)])
-
-
 @dataclass(frozen=True)
 class _Group:
     """Buckets whose TPOT tails are evaluated together (the same number of output gaps G and input classes Q,
@@ -223,6 +201,52 @@ def _groups(active: list) -> list[_Group]:  # noqa: ANN001 - list of (_Live, ...
     return groups
 
 
+@dataclass(frozen=True)
+class _Row:
+    """The active buckets of a `capacity_rows` call as arrays (one entry per bucket), built once and read by
+    every pass over load points."""
+
+    cfgs: Sequence[ServingConfig]
+    active: list
+    """(_Live, t_prefill, t_prefill_tail, ttft0_ms, tpot0_ms) per bucket."""
+    z: float
+    figures: tuple[np.ndarray, ...]
+    """inp, out, context, input_p99, t_prefill, t_prefill_tail and the token budget of each bucket."""
+    classes: np.ndarray
+    """(buckets, Q): input classes, padded by repeating the last (lateness uses the first Q of its group only)."""
+    hit: np.ndarray
+    n_cap: np.ndarray
+    n_outputs: np.ndarray
+    groups: list[_Group]
+
+    @classmethod
+    def of(cls, cfgs: Sequence[ServingConfig], active: list, p: float) -> "_Row":  # noqa: ANN001
+        budgets = [c.engine.max_num_batched_tokens for c in cfgs]
+        lives = [b for b, *_ in active]
+        figures = tuple(np.asarray(v, dtype=float) for v in zip(*(
+            (b.inp, b.out, b.context, b.bucket.input_p99, a[1], a[2], budgets[b.variant]) for b, a in zip(lives, active))))
+        qs = [np.asarray(b.bucket.input_q or (b.inp,), dtype=float) for b in lives]
+        classes = np.zeros((len(lives), max(len(q) for q in qs)))
+        for i, q in enumerate(qs):
+            classes[i, :len(q)], classes[i, len(q):] = q, q[-1]
+        return cls(cfgs, active, NormalDist().inv_cdf(p), figures, classes, np.array([b.bucket.cache_hit for b in lives]),
+                   np.array([b.n_cap for b in lives]), np.array([len(b.outputs) for b in lives]), _groups(active))
+
+    def evaluate(self, seg: np.ndarray, grid: np.ndarray, slo: SLO, p: float) -> tuple[Points, Load, dict[str, np.ndarray], np.ndarray]:
+        """Every check at load points `grid` (mean batches) of buckets `seg`, and where all of them hold. Each
+        point's figures are its own (no point depends on another), so any set of points may be evaluated."""
+        inp, out, context, p99, t_prefill, t_tail, budget = (f[seg] for f in self.figures)
+        pts = Points(grid, grid + self.z * np.sqrt(grid), inp, out, context, p99, t_prefill, t_tail, self.classes, seg,
+                     self.hit, budget)
+        cfg = self.cfgs[0]
+        load = (chunked_load if cfg.engine.chunked_prefill else serial_load)(cfg, pts, p)
+        checks = {"prefill": load.rho < 1, "ttft": load.ttft * 1e3 <= slo.ttft_ms, "batch": pts.n_hi <= self.n_cap[seg],
+                  "full_step": load.full_step * 1e3 <= slo.tpot_ms}
+        ok = checks["prefill"] & checks["ttft"] & checks["batch"] & checks["full_step"]
+        ok[ok] = _tpot_ok(load, seg, self.groups, self.n_outputs, ok, slo.tpot_ms / 1e3, 1 - p)[ok]
+        return pts, load, checks, ok
+
+
 def _tpot_ok(load: Load, seg: np.ndarray, groups: list[_Group], n_outputs: np.ndarray, needed: np.ndarray,
              slo_s: float, tail: float) -> np.ndarray:
     """Where the share of requests late at the TPOT SLO is within the tail, evaluated at the `needed` points only
@@ -241,27 +265,37 @@ def _tpot_ok(load: Load, seg: np.ndarray, groups: list[_Group], n_outputs: np.nd
     return ok
 
 
-FIRST_ROUND = 128
-"""Load points per bucket in the first round of TPOT checks; each later round doubles the span. Most buckets
-fail within 128 points of a 280-point grid: two rounds, little evaluated past a failure."""
+SEARCH_POINTS = 3
+"""Load points per bucket in each pass of the search for its first failing point: each pass cuts the open
+interval into SEARCH_POINTS + 1 parts, so a 1,048-point grid takes 5 passes of 3 points (15 points, where a
+coarse pass of 30 and a scan of the gap after it took ~44). Measured on the widest 8B table (load ~5): 2 points
+7 passes and 4 points 5 passes were within a few per cent of 3; a pass costs a few ms of fixed numpy work."""
 
 
-def _tpot_in_rounds(load: Load, seg: np.ndarray, position: np.ndarray, active: list, offsets: np.ndarray,  # noqa: ANN001
-                    others: np.ndarray, slo_s: float, tail: float) -> np.ndarray:
-    """The TPOT check in rounds of growing spans of load points, each bucket stopping at its first failure
-    (of this or another check): the points after it cannot change the bucket's capacity, so they stay False."""
-    ok = np.zeros(len(seg), dtype=bool)
-    candidate = position <= _first_false(others, position, offsets)[seg]  # the failing point too: it is reported
-    stopped = np.zeros(len(offsets) - 1, dtype=bool)
-    groups, n_outputs = _groups(active), np.array([len(b.outputs) for b, *_ in active])
-    start, span = 0, FIRST_ROUND
-    while True:
-        needed = candidate & (position >= start) & (position < start + span) & ~stopped[seg]
-        if not needed.any():  # candidates are a prefix of each bucket: none in this span means none later
-            return ok
-        ok[needed] = _tpot_ok(load, seg, groups, n_outputs, needed, slo_s, tail)[needed]
-        stopped |= np.bincount(seg[needed & ~ok], minlength=len(stopped)) > 0
-        start, span = start + span, 2 * span
+def _first_failures(row: _Row, grids: list[np.ndarray], slo: SLO, p: float) -> np.ndarray:
+    """Index of each bucket's first failing point of its batch grid (the grid's length where none fails). The
+    checks only turn from pass to fail as load grows, so the first failure is found by narrowing an interval
+    (last known pass, first known failure) in passes of SEARCH_POINTS points; the batch check is known from
+    the grid alone and starts the interval."""
+    sizes = np.array([len(g) for g in grids])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    flat = np.concatenate(grids)
+    whole = np.repeat(np.arange(len(grids)), sizes)
+    # the batch check's first failure (n_hi grows with the grid): as in _Row.evaluate, N + z sqrt(N) <= the cap
+    hi = np.bincount(whole, weights=flat + row.z * np.sqrt(flat) <= row.n_cap[whole], minlength=len(grids)).astype(int)
+    lo = np.full(len(grids), -1)
+    k = np.arange(1, SEARCH_POINTS + 1)
+    while (open_ := np.flatnonzero(hi - lo > 1)).size:
+        width = (hi - lo)[open_, None]
+        m = np.minimum(SEARCH_POINTS, width - 1)
+        take = k <= m  # m points evenly inside (lo, hi): all of them when the interval holds m or fewer
+        pos = (lo[open_, None] + k * width // (m + 1))[take]
+        seg = np.broadcast_to(open_[:, None], take.shape)[take]
+        ok = row.evaluate(seg, flat[starts[seg] + pos], slo, p)[-1]
+        np.minimum.at(hi, seg[~ok], pos[~ok])
+        passed = ok & (pos < hi[seg])
+        np.maximum.at(lo, seg[passed], pos[passed])
+    return hi
 
 
 def _first_false(passed: np.ndarray, position: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -270,90 +304,81 @@ def _first_false(passed: np.ndarray, position: np.ndarray, offsets: np.ndarray) 
 
 
 COARSE_POINTS = 24
-"""Load points of the first, coarse pass over a bucket's batch grid (index-geometric, plus every 4th light-load
-point); the second pass scans the grid between the last coarse pass and the first coarse failure."""
+"""Load points of a bucket's coarse grid (index-geometric, plus every 4th light-load point), from which its latency
+curve's points are chosen (`_RowCurves`)."""
+DENSE_CURVE = 128
+"""A cell whose first failure lies within the first DENSE_CURVE points of its batch grid keeps every point below
+it on its curve grid."""
 
 
 @functools.lru_cache(maxsize=4096)
 def _coarse(size: int) -> np.ndarray:
-    """Indices into a batch grid of `size` points for the coarse pass (always its first and last point).
+    """Indices into a batch grid of `size` points for the coarse grid (always its first and last point).
     Cached per size (callers only read it)."""
     light = np.arange(0, min(size, len(LIGHT_LOAD)), 4)
     rest = np.arange(0) if size <= len(LIGHT_LOAD) else np.geomspace(len(LIGHT_LOAD), size - 1, COARSE_POINTS).round()
     return np.unique(np.concatenate([light, rest, [size - 1]]).astype(int))
 
 
-def _evaluate(cfgs: Sequence[ServingConfig], active: list, grids: list[np.ndarray], slo: SLO, p: float):  # noqa: ANN001, ANN202
-    """Every check at the given load points of each active bucket, and each bucket's first failing point."""
-    cfg = cfgs[0]
-    pts, seg, offsets = _points(active, NormalDist().inv_cdf(p), [c.engine.max_num_batched_tokens for c in cfgs], grids)
-    load = (chunked_load if cfg.engine.chunked_prefill else serial_load)(cfg, pts, p)
-    position, slo_s = np.arange(len(seg)) - offsets[seg], slo.tpot_ms / 1e3
-    n_cap = np.array([b.n_cap for b, *_ in active])[seg]
-    checks = {"prefill": load.rho < 1, "ttft": load.ttft * 1e3 <= slo.ttft_ms, "batch": pts.n_hi <= n_cap,
-              "full_step": load.full_step * 1e3 <= slo.tpot_ms}
-    others = checks["prefill"] & checks["ttft"] & checks["batch"] & checks["full_step"]
-    first_bad = _first_false(others & _tpot_in_rounds(load, seg, position, active, offsets, others, slo_s, 1 - p),
-                             position, offsets)
-    return pts, offsets, load, checks, first_bad
-
-
 def _loaded_cells(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: float) -> list[tuple[int, int, CellCapacity]]:  # noqa: ANN001
     """Cells (config variant, bucket, cell) of the buckets that pass the zero-load checks: the largest point of
-    the batch grid meeting every check. A coarse pass finds the gap where each bucket first fails; the second
-    pass evaluates the grid points in the gap (from the last coarse pass on). The checks only turn from pass to
-    fail as load grows, so this finds the point a scan of the whole grid finds, for a fraction of the work.
-
-    The latency curves are drawn from the curve grid: the coarse points below the gap (every grid point below
-    it, when that is few), CURVE_POINTS spread below it and every point in it. They are evaluated for a whole
-    row (`_RowCurves`) when a plan or an estimate first asks for one of its cells' curves, as one pass over
-    the same points, so a curve is the same whichever cells are asked."""
+    the batch grid meeting every check, found by `_first_failures` (the point a scan of the whole grid finds,
+    for a fraction of the work), then one pass at each bucket's first failing point and the point before it
+    for the capacity and what binds. The latency curves are evaluated for a whole row (`_RowCurves`) when a
+    plan or an estimate first asks for one of its cells' curves."""
+    row = _Row.of(cfgs, active, p)
     full = [_batch_grid(b.n_cap) for b, *_ in active]
-    coarse = [_coarse(len(g)) for g in full]
-    bad = _evaluate(cfgs, active, [g[c] for g, c in zip(full, coarse)], slo, p)[-1].tolist()
-    curve_idx = [c if j == len(c) else np.arange(c[j] + 1) if c[j] <= FIRST_ROUND
-                 else np.unique(np.concatenate([c[:j], curve_points(int(c[j - 1])), np.arange(c[j - 1] + 1, c[j] + 1)]))
-                 for c, j in zip(coarse, bad)]  # curve points below the gap: every cell keeps CURVE_POINTS of them
-    # the second pass starts at the last coarse pass (every curve-grid point below it passes, as it did)
-    below = [0 if j in (0, len(c)) else int(np.searchsorted(idx, c[j - 1], "right")) - 1 for idx, c, j in zip(curve_idx, coarse, bad)]
-    pts, offsets, load, checks, first_bad = _evaluate(cfgs, active, [g[idx[lo:]] for g, idx, lo in zip(full, curve_idx, below)], slo, p)
-    sizes = np.diff(offsets)
-    at = offsets[:-1] + np.minimum(first_bad, sizes - 1)  # the first failing point, or the last one when none fails
-    last = offsets[:-1] + np.maximum(first_bad - 1, 0)  # the capacity point (where one exists)
-    fails = {k: v[at].tolist() for k, v in checks.items()}
-    at_figures = zip(pts.grid[at].tolist(), load.rho[at].tolist(), np.asarray(load.step.compute_bound)[at].tolist(),
-                     (load.full_step[at] * 1e3).tolist())
-    row = _RowCurves(cfgs, active, tuple(g[idx] for g, idx in zip(full, curve_idx)), slo, p)
+    first = _first_failures(row, full, slo, p)
+    sizes, n = np.array([len(g) for g in full]), len(active)
+    # the first failing point (the last one when none fails), then the capacity point (where one exists)
+    at = np.concatenate([np.minimum(first, sizes - 1), np.maximum(first - 1, 0)])
+    pts, load, checks, _ = row.evaluate(np.tile(np.arange(n), 2), np.array([full[i % n][j] for i, j in enumerate(at.tolist())]),
+                                        slo, p)
+    fails = {k: v[:n].tolist() for k, v in checks.items()}
+    at_figures = zip(pts.grid[:n].tolist(), load.rho[:n].tolist(), np.asarray(load.step.compute_bound)[:n].tolist(),
+                     (load.full_step[:n] * 1e3).tolist())
+    curves = _RowCurves(row, tuple(full), tuple(first.tolist()), slo, p)
     results = []
-    for i, ((b, _, _, ttft0_ms, tpot0_ms), j, lo, figures) in enumerate(zip(active, first_bad.tolist(), below, at_figures)):
+    for i, ((b, _, _, ttft0_ms, tpot0_ms), j, figures) in enumerate(zip(active, first.tolist(), at_figures)):
         bound, why = _binding(cfgs[b.variant], j >= sizes[i], {k: v[i] for k, v in fails.items()}, *figures, b.n_cap, b.context, slo)
-        if lo + j == 0:
-            results.append((b.variant, b.index, _zero(Bound.SLO, f"{why} even at {load.rps[offsets[i]]:.2g} req/s", ttft0_ms, tpot0_ms)))
+        if j == 0:
+            results.append((b.variant, b.index, _zero(Bound.SLO, f"{why} even at {load.rps[i]:.2g} req/s", ttft0_ms, tpot0_ms)))
             continue
         results.append((b.variant, b.index, CellCapacity(
-            max_rps=float(load.rps[last[i]]), bound=bound, detail=why, batch=float(pts.grid[last[i]]),
-            ttft0_ms=ttft0_ms, tpot0_ms=tpot0_ms, curve=_CellCurve(row, i))))
+            max_rps=float(load.rps[n + i]), bound=bound, detail=why, batch=float(pts.grid[n + i]),
+            ttft0_ms=ttft0_ms, tpot0_ms=tpot0_ms, curve=_CellCurve(curves, i))))
     return results
 
 
 @dataclass(eq=False)
 class _RowCurves:
-    """The latency curves of a row's cells: the curve grids of its active buckets, evaluated in one pass on
-    first use."""
+    """The latency curves of a row's cells, evaluated in one pass on first use. A cell's curve grid: the coarse
+    points below its first failure (every grid point below it, when that is within DENSE_CURVE), CURVE_POINTS
+    spread below the last coarse pass and every point from there to the failure; the same whichever cells are
+    asked."""
 
-    cfgs: Sequence[ServingConfig]
-    active: list
-    grids: tuple[np.ndarray, ...]
+    row: _Row
+    full: tuple[np.ndarray, ...]
+    """Each active bucket's batch grid."""
+    first: tuple[int, ...]
+    """Each one's first failing point on it (its length where none fails)."""
     slo: SLO
     p: float
 
     @functools.cached_property
     def curves(self) -> tuple[dict[int, int], Curves]:
         """Which curve each active bucket has (by position among those with a capacity point), and the curves."""
-        _, offsets, load, _, first_bad = _evaluate(self.cfgs, self.active, list(self.grids), self.slo, self.p)
-        bad = first_bad.tolist()
-        order = {i: k for k, i in enumerate(i for i, j in enumerate(bad) if j > 0)}
-        return order, Curves(load, self.active, bad, offsets, self.slo.tpot_ms / 1e3, 1 - self.p)
+        coarse = [_coarse(len(g)) for g in self.full]
+        bad = [int(np.searchsorted(c, f)) for c, f in zip(coarse, self.first)]  # the first coarse point that fails
+        idx = [c if j == len(c) else np.arange(c[j] + 1) if c[j] <= DENSE_CURVE
+               else np.unique(np.concatenate([c[:j], curve_points(int(c[j - 1])), np.arange(c[j - 1] + 1, c[j] + 1)]))
+               for c, j in zip(coarse, bad)]
+        sizes = np.array([len(i) for i in idx])
+        offsets, seg = np.concatenate([[0], np.cumsum(sizes)]), np.repeat(np.arange(len(idx)), sizes)
+        _, load, _, ok = self.row.evaluate(seg, np.concatenate([g[i] for g, i in zip(self.full, idx)]), self.slo, self.p)
+        first_bad = _first_false(ok, np.arange(len(seg)) - offsets[seg], offsets).tolist()
+        order = {i: k for k, i in enumerate(i for i, j in enumerate(first_bad) if j > 0)}
+        return order, Curves(load, self.row.active, first_bad, offsets, self.slo.tpot_ms / 1e3, 1 - self.p)
 
 
 @dataclass(eq=False)

@@ -144,9 +144,11 @@ def tokens_reserved_per_sequence(cfg: ServingConfig, mean_tokens: float) -> floa
     return mean_tokens + cfg.engine.block_size / 2
 
 
-def max_batch(cfg: ServingConfig, mean_tokens: float) -> int:
-    """Sequences that fit at once with `mean_tokens` of context each, capped by max_num_seqs."""
-    fit = int(max_kv_tokens(cfg) // tokens_reserved_per_sequence(cfg, mean_tokens))
+def max_batch(cfg: ServingConfig, mean_tokens: float, kv_tokens: int | None = None) -> int:
+    """Sequences that fit at once with `mean_tokens` of context each, capped by max_num_seqs (`kv_tokens`:
+    max_kv_tokens(cfg) when the caller has it, which saves recomputing vLLM's memory split)."""
+    kv_tokens = max_kv_tokens(cfg) if kv_tokens is None else kv_tokens
+    fit = int(kv_tokens // tokens_reserved_per_sequence(cfg, mean_tokens))
     return max(0, min(fit, cfg.engine.max_num_seqs))
 
 
