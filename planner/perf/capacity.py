@@ -122,12 +122,13 @@ def _lengths(bucket: Bucket) -> tuple[float, float, np.ndarray, np.ndarray, floa
     return inp, out, outputs, outputs[outputs > 1] - 1, inp + float(np.mean(outputs**2) / (2 * np.mean(outputs)))
 
 
-def _screen(cfg: ServingConfig, buckets: Sequence[Bucket], cells: list[CellCapacity | None], variant: int = 0) -> list[_Live]:
-    """Buckets whose longest sequence and mean context fit the KV cache (the others get a zero cell)."""
+def _screen(cfg: ServingConfig, buckets: Sequence[Bucket], lengths: list[tuple], cells: list[CellCapacity | None],
+            variant: int = 0) -> list[_Live]:
+    """Buckets whose longest sequence and mean context fit the KV cache (the others get a zero cell); `lengths`:
+    `_lengths` of each bucket."""
     kv_tokens = max_kv_tokens(cfg)
     live = []
-    for j, bucket in enumerate(buckets):
-        inp, out, outputs, gaps, context = _lengths(bucket)
+    for j, (bucket, (inp, out, outputs, gaps, context)) in enumerate(zip(buckets, lengths)):
         longest = bucket.input_max + bucket.output_max
         if tokens_reserved_per_sequence(cfg, longest) > kv_tokens:
             cells[j] = _zero(Bound.KV_MEMORY, f"a {longest}-token sequence needs more KV cache than the {kv_tokens} tokens that fit")
@@ -150,7 +151,8 @@ def capacity_rows(cfgs: Sequence[ServingConfig], buckets: Sequence[Bucket], slo:
     in one pass: the budget is a per-point array, so the numpy work is shared instead of repeated per budget."""
     p = slo.percentile / 100
     rows: list[list[CellCapacity | None]] = [[None] * len(buckets) for _ in cfgs]
-    live = [b for v, (cfg, cells) in enumerate(zip(cfgs, rows)) for b in _screen(cfg, buckets, cells, v)]
+    lengths = [_lengths(b) for b in buckets]
+    live = [b for v, (cfg, cells) in enumerate(zip(cfgs, rows)) for b in _screen(cfg, buckets, lengths, cells, v)]
     if live:
         cfg = cfgs[0]
         hit = np.array([b.bucket.cache_hit for b in live])
@@ -232,9 +234,11 @@ class _Row:
         return cls(cfgs, active, NormalDist().inv_cdf(p), figures, classes, np.array([b.bucket.cache_hit for b in lives]),
                    np.array([b.n_cap for b in lives]), np.array([len(b.outputs) for b in lives]), _groups(active))
 
-    def evaluate(self, seg: np.ndarray, grid: np.ndarray, slo: SLO, p: float) -> tuple[Points, Load, dict[str, np.ndarray], np.ndarray]:
-        """Every check at load points `grid` (mean batches) of buckets `seg`, and where all of them hold. Each
-        point's figures are its own (no point depends on another), so any set of points may be evaluated."""
+    def evaluate(self, seg: np.ndarray, grid: np.ndarray, slo: SLO, p: float,
+                 tpot: bool = True) -> tuple[Points, Load, dict[str, np.ndarray], np.ndarray]:
+        """Every check at load points `grid` (mean batches) of buckets `seg`, and where all of them hold (`tpot`
+        False: all but the TPOT tail, the costliest, for callers that only read the figures). Each point's
+        figures are its own (no point depends on another), so any set of points may be evaluated."""
         inp, out, context, p99, t_prefill, t_tail, budget = (f[seg] for f in self.figures)
         pts = Points(grid, grid + self.z * np.sqrt(grid), inp, out, context, p99, t_prefill, t_tail, self.classes, seg,
                      self.hit, budget)
@@ -243,7 +247,8 @@ class _Row:
         checks = {"prefill": load.rho < 1, "ttft": load.ttft * 1e3 <= slo.ttft_ms, "batch": pts.n_hi <= self.n_cap[seg],
                   "full_step": load.full_step * 1e3 <= slo.tpot_ms}
         ok = checks["prefill"] & checks["ttft"] & checks["batch"] & checks["full_step"]
-        ok[ok] = _tpot_ok(load, seg, self.groups, self.n_outputs, ok, slo.tpot_ms / 1e3, 1 - p)[ok]
+        if tpot:
+            ok[ok] = _tpot_ok(load, seg, self.groups, self.n_outputs, ok, slo.tpot_ms / 1e3, 1 - p)[ok]
         return pts, load, checks, ok
 
 
@@ -277,12 +282,9 @@ def _first_failures(row: _Row, grids: list[np.ndarray], slo: SLO, p: float) -> n
     checks only turn from pass to fail as load grows, so the first failure is found by narrowing an interval
     (last known pass, first known failure) in passes of SEARCH_POINTS points; the batch check is known from
     the grid alone and starts the interval."""
-    sizes = np.array([len(g) for g in grids])
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    starts = np.concatenate([[0], np.cumsum([len(g) for g in grids])[:-1]])
     flat = np.concatenate(grids)
-    whole = np.repeat(np.arange(len(grids)), sizes)
-    # the batch check's first failure (n_hi grows with the grid): as in _Row.evaluate, N + z sqrt(N) <= the cap
-    hi = np.bincount(whole, weights=flat + row.z * np.sqrt(flat) <= row.n_cap[whole], minlength=len(grids)).astype(int)
+    hi = np.array([_batch_limit(int(n), row.z) for n in row.n_cap.tolist()])
     lo = np.full(len(grids), -1)
     k = np.arange(1, SEARCH_POINTS + 1)
     while (open_ := np.flatnonzero(hi - lo > 1)).size:
@@ -312,6 +314,14 @@ it on its curve grid."""
 
 
 @functools.lru_cache(maxsize=4096)
+def _batch_limit(n_cap: int, z: float) -> int:
+    """The first point of `_batch_grid(n_cap)` that fails the batch check (its length if none): as `_Row.evaluate`
+    computes it, the p-quantile batch N + z sqrt(N) above the cap, which only grows along the grid. Cached."""
+    grid = _batch_grid(n_cap)
+    return int(np.count_nonzero(grid + z * np.sqrt(grid) <= n_cap))
+
+
+@functools.lru_cache(maxsize=4096)
 def _coarse(size: int) -> np.ndarray:
     """Indices into a batch grid of `size` points for the coarse grid (always its first and last point).
     Cached per size (callers only read it)."""
@@ -333,7 +343,7 @@ def _loaded_cells(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: floa
     # the first failing point (the last one when none fails), then the capacity point (where one exists)
     at = np.concatenate([np.minimum(first, sizes - 1), np.maximum(first - 1, 0)])
     pts, load, checks, _ = row.evaluate(np.tile(np.arange(n), 2), np.array([full[i % n][j] for i, j in enumerate(at.tolist())]),
-                                        slo, p)
+                                        slo, p, tpot=False)
     fails = {k: v[:n].tolist() for k, v in checks.items()}
     at_figures = zip(pts.grid[:n].tolist(), load.rho[:n].tolist(), np.asarray(load.step.compute_bound)[:n].tolist(),
                      (load.full_step[:n] * 1e3).tolist())
