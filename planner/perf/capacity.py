@@ -272,9 +272,10 @@ def _tpot_ok(load: Load, seg: np.ndarray, groups: list[_Group], n_outputs: np.nd
 
 SEARCH_POINTS = 3
 """Load points per bucket in each pass of the search for its first failing point: each pass cuts the open
-interval into SEARCH_POINTS + 1 parts, so a 1,048-point grid takes 5 passes of 3 points (15 points, where a
-coarse pass of 30 and a scan of the gap after it took ~44). Measured on the widest 8B table (load ~5): 2 points
-7 passes and 4 points 5 passes were within a few per cent of 3; a pass costs a few ms of fixed numpy work."""
+interval into SEARCH_POINTS + 1 parts, so a 1,048-point grid takes at most 5 passes of 3 points (where a coarse
+pass of 30 points and a scan of the gap after it took ~44). Measured once each on the widest 8B table at load ~5
+(CPU s): 1 point 7.5, 2 points 7.3, 3 points 5.1 and 6.3, 4 points 6.5, 6 points 6.0 (a pass has a few ms of
+fixed numpy work per config, so fewer points need more passes that cost as much)."""
 
 
 def _first_failures(row: _Row, grids: list[np.ndarray], slo: SLO, p: float) -> np.ndarray:

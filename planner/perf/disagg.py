@@ -88,7 +88,8 @@ def prefill_row(cfg: ServingConfig, buckets: Sequence[Bucket], slo: SLO) -> tupl
     inp, tail = np.array([b.input_mean for b in buckets]), np.array([b.input_p99 for b in buckets])
     service = np.asarray(prefill_step(cfg, inp * (1 - hit), cached=inp * hit).total_s, dtype=float) + 0 * inp
     service_tail = np.asarray(prefill_step(cfg, tail * (1 - hit), cached=tail * hit).total_s, dtype=float) + 0 * inp
-    return tuple(_prefill_cell(cfg, b, slo, float(s), float(t)) for b, s, t in zip(buckets, service, service_tail))
+    kv_tokens = max_kv_tokens(cfg)
+    return tuple(_prefill_cell(cfg, b, slo, float(s), float(t), kv_tokens) for b, s, t in zip(buckets, service, service_tail))
 
 
 def prefill_capacity(cfg: ServingConfig, bucket: Bucket, slo: SLO) -> CellCapacity:
@@ -97,13 +98,13 @@ def prefill_capacity(cfg: ServingConfig, bucket: Bucket, slo: SLO) -> CellCapaci
     return prefill_row(cfg, (bucket,), slo)[0]
 
 
-def _prefill_cell(cfg: ServingConfig, bucket: Bucket, slo: SLO, service: float, service_tail: float) -> CellCapacity:
-    """One bucket's prefill cell, given the prefill time of its mean and p99 prompt (uncached tokens computed)."""
+def _prefill_cell(cfg: ServingConfig, bucket: Bucket, slo: SLO, service: float, service_tail: float, kv_tokens: int) -> CellCapacity:
+    """One bucket's prefill cell, given the prefill time of its mean and p99 prompt (uncached tokens computed) and
+    the replica's KV tokens."""
     p = slo.percentile / 100
     inp, tail = bucket.input_mean, bucket.input_p99
     send, send_tail = float(kv_transfer_s(cfg, inp)), float(kv_transfer_s(cfg, tail))
     ttft0_ms = (service_tail + send_tail) * 1e3
-    kv_tokens = max_kv_tokens(cfg)
     if tokens_reserved_per_sequence(cfg, bucket.input_max + 1) > kv_tokens:  # the prompt's KV is held until sent
         return CellCapacity(0.0, Bound.KV_MEMORY, f"a {bucket.input_max}-token prompt needs more KV cache than the {kv_tokens} "
                             "tokens that fit", 0.0, np.inf, 0.0)
@@ -147,7 +148,7 @@ def decode_row(cfg: ServingConfig, buckets: Sequence[Bucket], slo: SLO) -> tuple
     for j, bucket in enumerate(buckets):
         context = _context(bucket)
         longest = bucket.input_max + bucket.output_max
-        n_cap = max_batch(cfg, context)
+        n_cap = max_batch(cfg, context, kv_tokens)
         if tokens_reserved_per_sequence(cfg, longest) > kv_tokens:
             cells[j] = CellCapacity(0.0, Bound.KV_MEMORY, f"a {longest}-token sequence needs more KV cache than the {kv_tokens} "
                                     "tokens that fit", 0.0, 0.0, np.inf)

@@ -1,4 +1,4 @@
-"""Chunked prefill: a mixed step by hand, the full-step TPOT check, the chunk-budget search, the two-pass scan."""
+"""Chunked prefill: a mixed step by hand, the full-step TPOT check, the chunk-budget search, the capacity search."""
 from __future__ import annotations
 
 import numpy as np
@@ -57,7 +57,10 @@ def test_budgets_together_equal_budgets_alone() -> None:
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-def test_two_pass_scan_finds_the_full_scan_capacity(chunked: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_narrowing_search_finds_the_full_scan_capacity(chunked: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The search narrows (last pass, first failure) 3 points a pass; with more points a pass than any grid has,
+    # its first pass evaluates every point of the grid: the scan it must agree with (capacity, what binds, batch
+    # and the latency curves, whose points follow from the first failure).
     buckets = (Bucket(1, 128, 1, 64, 1.0, 60.0, 30.0, 125.0, 127, 63, tuple(np.linspace(1, 63, 10)), tuple(np.linspace(1, 127, 10))),
                Bucket(512, 2048, 64, 256, 1.0, 1200.0, 150.0, 2000.0, 2047, 255),
                Bucket(2048, 8192, 256, 1024, 1.0, 5000.0, 600.0, 8000.0, 8191, 1023))
@@ -65,10 +68,10 @@ def test_two_pass_scan_finds_the_full_scan_capacity(chunked: bool, monkeypatch: 
     cfgs = [config(m, g, tp=tp, engine=EngineParams(chunked_prefill=chunked, max_num_batched_tokens=2048))
             for m, g, tp in (("llama-3.1-8b", "h100", 1), ("llama-3.1-8b", "l4", 1), ("llama-3.1-70b", "a100-80gb", 4))]
     fast = [capacity_row(c, buckets, slo) for c in cfgs]
-    monkeypatch.setattr(capacity, "_coarse", lambda size: np.arange(size))  # the first pass scans every point
+    monkeypatch.setattr(capacity, "SEARCH_POINTS", 10_000)  # the first pass scans every point
     full = [capacity_row(c, buckets, slo) for c in cfgs]
-    assert [[(c.max_rps, c.bound, c.detail, c.batch) for c in r] for r in fast] == \
-           [[(c.max_rps, c.bound, c.detail, c.batch) for c in r] for r in full]
+    assert [[(c.max_rps, c.bound, c.detail, c.batch, c.curve_rps, c.curve_tpot_ms) for c in r] for r in fast] == \
+           [[(c.max_rps, c.bound, c.detail, c.batch, c.curve_rps, c.curve_tpot_ms) for c in r] for r in full]
     assert any(c.max_rps > 0 for r in fast for c in r)
 
 
