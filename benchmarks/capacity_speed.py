@@ -84,6 +84,27 @@ def widest(model: str) -> str:
             f"{target:g} | {met} |")
 
 
+FINDINGS = """Where the time goes and what changed (issue 16, this stop). Measured back to back against main at b746ed7 on
+the same machine, `widest()` of this script, twice (load average 4.2-5.1, then 2.1-2.7): capacity table 8B
+15.20 -> 4.58 s and 16.69 -> 7.05 s, 70B 7.40 -> 3.00 s and 7.61 -> 3.94 s (2-3x); every max_rps of both tables
+bit-identical to main's, every golden unchanged. Profile before (cProfile, 8B table): 64 % in the two passes over
+load points (of which the chunked-prefill step arithmetic 46 %, the TPOT tail 39 %), 13 % in the KV screen (vLLM's
+memory split recomputed per bucket), ~14 % in per-cell Python (the latency-curve grids built for every cell). Now:
+each bucket's first failing load point is found by narrowing (last pass, first failure) 3 points a pass, at most
+5 passes and ~13 points a cell, where a 30-point coarse pass and a scan of the gap after it took ~44; the batch
+check's failure follows from the grid alone and starts the interval; the last pass (figures at the capacity
+point) skips the TPOT tail it does not read; curve grids are built for the rows a plan asks; the KV tokens are
+read once per config. A pass now costs ~1-2 ms of fixed numpy work per config plus ~1-1.5 us per point (CPU, 184
+buckets a row), so the 296 budget groups x ~5 passes are about half the table. Tried and not kept (no gain
+beyond the noise, or slower): the Poisson-tail series as cumulative products over blocks (bit-identical; 1.4x
+faster on the few exact sums, 4x slower on the many one-block bounds), points a pass scaled to the row's
+buckets, the chunked-prefill step times of one pass stacked into fewer calls. The targets are still **missed**:
+the 8B table alone took 4.0-7.1 s in these runs and the last one above (70B 2.7-3.9 s), and the plan stage adds 2-11 s (the MILPs: for
+70B, in a profile of 8.1 s, the simplest-plan comparison 4.6 s and the plan 1.9 s; the pools' latency curves 1.2 s,
+the TPOT-quantile bisection). What would cut the table further: the search passes of all configs as one evaluation (the configs'
+step-time figures as per-point arrays in planner.perf.step), which removes the fixed cost per config."""
+
+
 def write_widest() -> None:
     rows = [widest(model) for model in WIDEST_TARGETS]
     text = "\n".join([
@@ -95,7 +116,7 @@ def write_widest() -> None:
         "simplest-plan comparison and the pools' latency curves. Regenerate with `python benchmarks/capacity_speed.py --widest`.", "",
         "| model | configs x buckets | workload + demand s | capacity table s | plan s | total s | status, cost | target s | |",
         "|---|---|---|---|---|---|---|---|---|", *rows, "",
-        f"Last run: {time.strftime('%H:%M on %Y-%m-%d')}, load average {os.getloadavg()[0]:.1f} at the end.", ""])
+        f"Last run: {time.strftime('%H:%M on %Y-%m-%d')}, load average {os.getloadavg()[0]:.1f} at the end.", "", FINDINGS, ""])
     print(text)
     DOC.write_text(text)
 
