@@ -37,10 +37,11 @@ def prune_groups(configs: tuple[ReplicaSpec, ...], by_gpu: bool = False) -> np.n
     return np.array([f"{c.gpu}|{label}" if by_gpu else label for c, label in zip(configs, labels)])
 
 
-def add_pair_rows(model: LinearModel, problem: "FleetProblem", shares: dict[tuple[int, int], int]) -> None:
-    """The pair rows: each bucket's decode shares per KV dtype equal its prefill shares of that dtype."""
+def add_pair_rows(model: LinearModel, problem: "FleetProblem", shares: list[tuple[tuple[int, int], int]]) -> None:
+    """The pair rows: each bucket's decode shares per KV dtype equal its prefill shares of that dtype (`shares`:
+    ((bucket, config index), variable) of every share, pool-size tier shares included)."""
     pairs: dict[tuple[int, str], list[tuple[int, float]]] = {}
-    for (b, k), var in shares.items():
+    for (b, k), var in shares:
         spec = problem.configs[k]
         if spec.role != "unified":
             pairs.setdefault((b, spec.kv_dtype), []).append((var, 1.0 if spec.role == "decode" else -1.0))

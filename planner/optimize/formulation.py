@@ -22,6 +22,7 @@ import numpy as np
 
 from planner.optimize.disagg import add_pair_rows, fronts, has_roles
 from planner.optimize.linear import LinearModel
+from planner.optimize.pooling import PooledRows
 from planner.optimize.problem import FleetProblem
 from planner.optimize.scope import FleetScopeRows
 from planner.schemas.replica import ReplicaSpec
@@ -88,23 +89,31 @@ class FleetFormulation:
     """shape index -> variable index of m_s."""
     scope: FleetScopeRows | None = field(init=False, default=None)
     """The fleet SLO scope's service-level shares and miss budget (when the problem has levels)."""
+    pooling: PooledRows | None = field(init=False, default=None)
+    """The pool-size tiers' shares and binaries (when the problem has pooled capacities)."""
 
     def __post_init__(self) -> None:
         self.model = LinearModel("fleet")
         if self.problem.levels:
             self.scope = FleetScopeRows(self.problem, self.model)
-        load = self._routing()
-        upper = self._replicas(load)
+        if self.problem.pooled is not None:
+            self.pooling = PooledRows(self.problem, self.model)
+        load, pooled_load = self._routing()
+        upper = self._replicas(load, pooled_load)
+        if self.pooling is not None:
+            self.pooling.link(self.replicas)
         self._instances(upper)
         cost = self._cost_terms()
         self._rules(cost)
         self.model.minimize(cost)
 
-    def _routing(self) -> dict[int, Terms]:
-        """x[b,k] and the routing rows; returns each config's load terms (rate / capacity per share)."""
+    def _routing(self) -> tuple[dict[int, Terms], dict[int, Terms]]:
+        """x[b,k] and the routing rows; returns each config's load terms (rate / capacity per share), those of its
+        pool-size tier shares apart (they do not widen the replica bound)."""
         p, m = self.problem, self.model
         n_configs, n_buckets = p.max_rps.shape
         load: dict[int, Terms] = {k: [] for k in range(n_configs)}
+        pooled_load: dict[int, Terms] = {}
         for b in range(n_buckets):
             if p.rates[b] <= 0:
                 continue
@@ -117,14 +126,20 @@ class FleetFormulation:
                     load[k].append((var, float(p.rates[b] / p.max_rps[k, b])))
             if self.scope is not None:
                 routed += self.scope.route(b, {k: v for (bb, k), v in self.shares.items() if bb == b}, load)
+            if self.pooling is not None:
+                tier_routed, tier_load = self.pooling.route(b)
+                routed += tier_routed
+                for k, terms in tier_load.items():
+                    pooled_load.setdefault(k, []).extend(terms)
             m.add_constraint(f"route_{b}", routed, "=", 1.0)
         if self.scope is not None:
             self.scope.budget()
         if has_roles(p.configs):
-            add_pair_rows(m, p, self.shares)
-        return load
+            tiers = [] if self.pooling is None else [((b, k), v) for (b, k, _), v in self.pooling.shares.items()]
+            add_pair_rows(m, p, list(self.shares.items()) + tiers)
+        return load, pooled_load
 
-    def _replicas(self, load: dict[int, Terms]) -> dict[int, int]:
+    def _replicas(self, load: dict[int, Terms], pooled_load: dict[int, Terms]) -> dict[int, int]:
         """n_k (and y_k where rules need it) with the room rows; returns each config's replica upper bound."""
         p, m, rules = self.problem, self.model, self.problem.rules
         spare = 1 if rules.redundancy else 0
@@ -135,7 +150,7 @@ class FleetFormulation:
             most = sum(coef for _, coef in terms)  # every bucket it can serve routed to it alone
             u = upper[k] = max(math.ceil(most / p.rho + 1e-9) + spare, rules.min_replicas)
             n = self.replicas[k] = m.add_variable(f"n_{k}", 0.0, u, integer=True)
-            room = terms + [(n, -p.rho)]
+            room = terms + pooled_load.get(k, []) + [(n, -p.rho)]
             if rules.needs_pool_indicators:
                 y = self.used[k] = m.add_variable(f"y_{k}", 0.0, 1.0, integer=True)
                 m.add_constraint(f"on_{k}", [(n, 1.0), (y, -float(u))], "<=", 0.0)
@@ -205,6 +220,8 @@ class FleetFormulation:
         percentiles: dict[int, float] = {}
         if self.scope is not None:
             shares, capacity, percentiles = self.scope.decode(values, self.shares)
+        if self.pooling is not None:
+            self.pooling.fold(values, shares, capacity)
         return FleetSolution({s: n for s, n in replicas.items() if n > 0}, {key: x for key, x in shares.items() if x > SHARE_EPS},
                              {name: m for name, m in instances.items() if m > 0}, capacity, percentiles)
 

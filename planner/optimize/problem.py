@@ -80,11 +80,18 @@ class FleetProblem:
     levels: tuple["ServiceLevel", ...] = ()
     """Fleet SLO scope: the SLO's own percentile first (its capacities are `max_rps`), then the other percentiles a
     bucket may be served at (planner.optimize.scope); empty under the bucket scope."""
+    pooled: np.ndarray | None = None
+    """(tiers, configs, buckets): one replica's capacity once its pool has at least `tiers[j]` replicas (M/G/m
+    prefill queue; planner.optimize.pooling), >= `max_rps`; None when no config gains from pooling."""
+    tiers: tuple[int, ...] = ()
+    """Pool sizes of `pooled`'s first axis (planner.perf.tail.POOL_TIERS past 1)."""
 
     @property
     def any_max_rps(self) -> np.ndarray:
-        """`max_rps` beside every service level's (configs x (buckets x levels)): what a config can serve at all."""
-        return np.hstack([self.max_rps, *(level.max_rps for level in self.levels[1:])])
+        """`max_rps` beside every service level's and pool tier's (configs x (buckets x levels x tiers)): what a config can
+        serve at all, and what dominance must compare."""
+        pooled = () if self.pooled is None else tuple(self.pooled)
+        return np.hstack([self.max_rps, *(level.max_rps for level in self.levels[1:]), *pooled])
 
     def unserved(self) -> tuple[int, ...]:
         """Buckets with traffic that no config can serve (the problem is then infeasible)."""
@@ -97,7 +104,8 @@ class FleetProblem:
         """The same problem over configs `keep` only (in that order)."""
         return replace(self, configs=tuple(self.configs[k] for k in keep), costs=self.costs[keep], max_rps=self.max_rps[keep, :],
                        watts=None if self.watts is None else self.watts[keep],
-                       levels=tuple(replace(level, max_rps=level.max_rps[keep, :]) for level in self.levels))
+                       levels=tuple(replace(level, max_rps=level.max_rps[keep, :]) for level in self.levels),
+                       pooled=None if self.pooled is None else self.pooled[:, keep, :])
 
     def with_rules(self, rules: FleetRules) -> "FleetProblem":
         return replace(self, rules=rules)

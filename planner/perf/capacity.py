@@ -46,6 +46,9 @@ class CellCapacity:
     tpot0_ms: float
     curve: "_CellCurve | None" = field(default=None, repr=False, compare=False)
     """The cell's latency curve, drawn on first use (most cells of a table are never asked)."""
+    pooled: tuple[float, ...] = ()
+    """Max req/s per replica in a pool of at least POOL_TIERS[1:] replicas (planner.perf.tail; M/G/m prefill queue),
+    where the model has it (prefill replicas); empty: one replica's `max_rps` whatever the pool."""
 
     @property
     def curve_rps(self) -> tuple[float, ...]:

@@ -21,7 +21,7 @@ from planner.perf.capacity import CellCapacity
 from planner.perf.curves import curve_points
 from planner.perf.memory import ServingConfig, kv_bytes_per_token, max_batch, max_kv_tokens, tokens_reserved_per_sequence
 from planner.perf.step import decode_step, prefill_step
-from planner.perf.tail import queue_wait
+from planner.perf.tail import POOL_TIERS, queue_wait
 from planner.schemas.workload import SLO
 
 LINK_EFFICIENCY = 0.8
@@ -115,11 +115,18 @@ def _prefill_cell(cfg: ServingConfig, bucket: Bucket, slo: SLO, service: float, 
                             f"{send_tail * 1e3:.0f} ms of KV transfer) > {slo.ttft_ms:g} ms", 0.0, ttft0_ms, 0.0)
     rps = PREFILL_GRID / max(service, send)  # the busier of the GPU and the link sets the grid
     rho, rho_link = rps * service, rps * send
-    wait = np.sqrt(queue_wait(rho, service, p) ** 2 + queue_wait(rho_link, send, p) ** 2)
-    ttft = service + send + np.sqrt((service_tail - service + send_tail - send) ** 2 + wait**2)
-    last = _largest((ttft * 1e3 <= slo.ttft_ms) & (rho < 1) & (rho_link < 1))
+    link_wait = queue_wait(rho_link, send, p)  # each replica sends over its own NIC: one server whatever the pool
+
+    def largest(servers: int) -> tuple[np.ndarray, int]:
+        """TTFT at each grid point and the last passing one, in a pool of `servers` replicas (M/G/m prefill queue)."""
+        wait = np.sqrt(queue_wait(rho, service, p, servers) ** 2 + link_wait**2)
+        ttft = service + send + np.sqrt((service_tail - service + send_tail - send) ** 2 + wait**2)
+        return ttft, _largest((ttft * 1e3 <= slo.ttft_ms) & (rho < 1) & (rho_link < 1))
+
+    ttft, last = largest(1)
     if last < 0:
         return CellCapacity(0.0, Bound.SLO, f"p{slo.percentile:g} TTFT {slo.ttft_ms:g} ms at the lightest load", 0.0, ttft0_ms, 0.0)
+    pooled = tuple(float(rps[largest(m)[1]]) for m in POOL_TIERS[1:])
     link_bound = send > service
     if last == len(rps) - 1:
         bound, why = (Bound.BANDWIDTH, "the KV transfer saturates the network") if link_bound else \
@@ -130,7 +137,7 @@ def _prefill_cell(cfg: ServingConfig, bucket: Bucket, slo: SLO, service: float, 
         bound, why = Bound.SLO, f"p{slo.percentile:g} TTFT {slo.ttft_ms:g} ms with prefill {rho[last]:.0%} busy (prompts only)"
     curve_rps, curve_ttft = _curve(rps, ttft * 1e3, last)
     return CellCapacity(float(rps[last]), bound, why, float(rho[last]), ttft0_ms, 0.0,
-                        KnownCurve(curve_rps, curve_ttft, (0.0,) * len(curve_rps)))  # type: ignore[arg-type] - duck-typed
+                        KnownCurve(curve_rps, curve_ttft, (0.0,) * len(curve_rps)), pooled)  # type: ignore[arg-type] - duck-typed
 
 
 def _context(bucket: Bucket) -> float:

@@ -1,5 +1,5 @@
 """Latency tails of one replica in steady state (docs/methodology.md, "Capacity under SLO"): the prefill
-queue's p-quantile wait (Kingman) and the share of a bucket's requests whose TPOT exceeds t (Poisson-counted
+queue's p-quantile wait (Kingman; M/G/m with Erlang C for a pool behind least-loaded routing) and the share of a bucket's requests whose TPOT exceeds t (Poisson-counted
 interruptions that are M/G/1 busy periods), both over arrays of load points so a whole capacity row is
 evaluated at once.
 """
@@ -19,11 +19,34 @@ length (planner.schemas.workload.DEFAULT_INPUT_EDGES); prompt lengths uniform ov
 0.35 (SCV 0.12) and log-normal ones spread like the Azure traces' about 0.5 (SCV 0.25): the heavier one."""
 
 
-def queue_wait(rho: np.ndarray, service: np.ndarray | float, p: float) -> np.ndarray:
-    """p-quantile wait for the prefill server: Kingman's M/G/1 exponential tail, rho * exp(-t / scale)."""
+POOL_TIERS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+"""Pool sizes at which a capacity is evaluated with an M/G/m queue (the MILP may use a tier's capacity once the pool
+has at least that many replicas): doubling, so a pool of n uses at worst the capacity at n/2, where the M/G/m
+gain is flattening (at 64 replicas and rho 0.9 Erlang C is already 0.28; Halfin-Whitt, sqrt(m) (1 - rho) = 0.8)."""
+
+
+def erlang_c(servers: int, rho: np.ndarray | float) -> np.ndarray:
+    """Erlang C: the probability that an arrival waits in an M/M/m queue of m = `servers` at per-server utilization
+    rho (offered load a = m rho), by the Erlang B recursion B_k = a B_{k-1} / (k + a B_{k-1}), B_0 = 1 (no
+    factorials, stable for any m), then C = B_m / (1 - rho (1 - B_m)). C = rho for m = 1; 1 where rho >= 1."""
+    rho = np.asarray(rho, dtype=float)
+    a = servers * rho
+    b = np.ones_like(a)
+    for k in range(1, servers + 1):
+        b = a * b / (k + a * b)
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = service * (ARRIVAL_SCV + SERVICE_SCV) / (2 * (1 - rho))
-        return np.where((rho > 1 - p) & (rho < 1), scale * np.log(rho / (1 - p)), np.where(rho >= 1, np.inf, 0.0))
+        return np.where(rho < 1, b / (1 - rho * (1 - b)), 1.0)
+
+
+def queue_wait(rho: np.ndarray, service: np.ndarray | float, p: float, servers: int = 1) -> np.ndarray:
+    """p-quantile wait in a queue of `servers` replicas fed by least-loaded routing, taken as one M/G/m queue at
+    per-server utilization rho: P(W > t) = C(m, m rho) exp(-t / scale), scale = service (c_a^2 + c_s^2) /
+    (2 m (1 - rho)) (the M/M/m tail, C Erlang's, scaled by Allen-Cunneen's (c_a^2 + c_s^2) / 2). With m = 1
+    it is Kingman's M/G/1 tail, rho exp(-t / scale); 0 where C <= 1 - p (p of arrivals find a free server)."""
+    wait_p = erlang_c(servers, rho) if servers > 1 else np.asarray(rho, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = service * (ARRIVAL_SCV + SERVICE_SCV) / (2 * servers * (1 - rho))
+        return np.where((wait_p > 1 - p) & (rho < 1), scale * np.log(wait_p / (1 - p)), np.where(rho >= 1, np.inf, 0.0))
 
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)

@@ -23,6 +23,7 @@ from planner.perf.bound import Bound
 from planner.plan.disagg import disaggregation_doc
 from planner.plan.fleet import FleetSetup, alternative, describe_rule, instance_docs, rule_docs, usage_notes
 from planner.plan.floor import floor_warning, physical_floor
+from planner.perf.tail import POOL_TIERS
 from planner.plan.model import Baseline, DemandSummary, Plan, Pool, Route
 from planner.schemas.plan import BucketDemandDoc
 from planner.schemas.replica import ReplicaSpec
@@ -35,8 +36,9 @@ def fleet_problem(table: CapacityTable, demand: DemandSeries, rho: float, allowe
                   setup: FleetSetup = FleetSetup()) -> FleetProblem:
     """The optimizer's problem for the table's configs (or only those at rows `allowed`), the demand's rates and
     the workload's instance types and fleet rules (`setup`)."""
+    pooled = table.pooled_rps
     problem = FleetProblem(table.configs, table.costs, table.max_rps, demand.bucket_rates(), rho, setup.shapes, setup.rules,
-                           setup.watts, setup.cross_instance_tp, table.levels)
+                           setup.watts, setup.cross_instance_tp, table.levels, pooled, POOL_TIERS[1:] if pooled is not None else ())
     return problem if allowed is None else problem.restricted(allowed)
 
 

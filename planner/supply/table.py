@@ -13,6 +13,7 @@ import numpy as np
 
 from planner.demand.buckets import Bucket
 from planner.perf.capacity import CellCapacity
+from planner.perf.tail import POOL_TIERS
 from planner.schemas.replica import ReplicaSpec
 
 if TYPE_CHECKING:
@@ -46,6 +47,16 @@ class CapacityTable:
 
     def cell(self, k: int, b: int) -> CellCapacity | None:
         return self.cells[k][b] if self.cells is not None else None
+
+    @property
+    def pooled_rps(self) -> np.ndarray | None:
+        """(tiers, configs, buckets): one replica's req/s in a pool of at least POOL_TIERS[1:] replicas where the
+        model has it (prefill cells, M/G/m), else `max_rps` (0 wherever `max_rps` is); None when no cell has one."""
+        if self.cells is None or not any(cell.pooled for row in self.cells for cell in row):
+            return None
+        tiers = len(POOL_TIERS) - 1
+        pooled = np.array([[cell.pooled or (cell.max_rps,) * tiers for cell in row] for row in self.cells], dtype=float)
+        return np.where(self.max_rps > 0, np.moveaxis(pooled.reshape(*self.max_rps.shape, tiers), 2, 0), 0.0)
 
     def index(self) -> dict[ReplicaSpec, int]:
         """Row of each config."""
