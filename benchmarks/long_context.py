@@ -3,7 +3,9 @@ against the plan (`solve --verify`), for the default `solve` (chunked prefill, s
 caching from the trace), under the bucket SLO scope (the default) and the fleet scope; where the replay misses
 and the plan is small enough to replay a few times, also after `--repair` (grow, then shrink).
 
-Run: python benchmarks/long_context.py   (writes docs/benchmarks/long_context.md; skips absent traces)
+Run: python benchmarks/long_context.py   (writes docs/benchmarks/long_context.md, keeping its findings from the line
+     that starts with "Findings"; skips absent traces)
+     python benchmarks/long_context.py --case 2   (one case, 1-based as in CASES: prints its row, writes nothing)
 """
 from __future__ import annotations
 
@@ -83,7 +85,27 @@ def run_case(trace: Path, fields: dict) -> dict:
     return row
 
 
-def main() -> None:
+def _row(label: str, target: str, r: dict) -> str:
+    return (f"| {label} | {target} | {r['result']} | {r.get('floor', '-')} | {r.get('attainment', '-')} | "
+            f"{r.get('busy', '-')} | {r.get('repair', '-')} | {r.get('solve_s', '-')} |")
+
+
+def _findings() -> list[str]:
+    """The doc's findings (hand-written, from the line that starts with "Findings"), kept across regenerations."""
+    if not DOC.is_file():
+        return []
+    lines = DOC.read_text().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Findings")), len(lines))
+    return lines[start:]
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--case"] and len(argv) == 2 and argv[1].isdigit() and 1 <= int(argv[1]) <= len(CASES):
+        label, trace, fields, target = CASES[int(argv[1]) - 1]
+        print(_row(label, target, run_case(DATA / trace, fields)))
+        return
+    if argv:
+        sys.exit(f"usage: python benchmarks/long_context.py [--case 1-{len(CASES)}]")
     rows = []
     for label, trace, fields, target in CASES:
         path = DATA / trace
@@ -102,14 +124,12 @@ def main() -> None:
              f"{REPAIR_MAX_REPLICAS} replicas. Regenerate with `python benchmarks/long_context.py`.", "",
              "| case | target | plan | physical floor, plan / floor | attainment in replay | pools busy in replay | after --repair | solve s |",
              "|---|---|---|---|---|---|---|---|"]
-    for label, target, r in rows:
-        lines.append(f"| {label} | {target} | {r['result']} | {r.get('floor', '-')} | {r.get('attainment', '-')} | "
-                     f"{r.get('busy', '-')} | {r.get('repair', '-')} | {r.get('solve_s', '-')} |")
-    lines += ["", f"Last run: {time.strftime('%Y-%m-%d %H:%M')}.", ""]
+    lines += [_row(label, target, r) for label, target, r in rows]
+    lines += ["", f"Last run: {time.strftime('%Y-%m-%d %H:%M')}.", *_findings(), ""]
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text("\n".join(lines))
     print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

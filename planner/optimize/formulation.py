@@ -12,6 +12,9 @@ a solver.
                                                             in whole instances (exact for power-of-two sizes)
        sum_k y_k <= P;  GPUs of g <= cap_g;  m_s <= cap_s;  cost <= budget;  watts <= power cap
        n_k, m_s integer >= 0,  0 <= x[b,k] <= 1,  x[b,k] = 0 where cap[b,k] = 0
+plus, where the table has capacities at pool sizes (M/G/m prefill queues), tier shares used only by pools of at
+least the tier's size (planner.optimize.pooling), and under `slo.scope: fleet` service-level shares
+(planner.optimize.scope).
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Capacity of the two halves of a disaggregated replica pair (DistServe, Splitwise, Mooncake).
 
-A prefill replica serves prompts only: one prompt per step, queued FIFO (M/G/1), then the prompt's KV cache
+A prefill replica serves prompts only: one prompt per step, queued FIFO (M/G/1; in a pool behind least-loaded
+routing, M/G/m: the cell's `pooled` capacities, planner.optimize.pooling), then the prompt's KV cache
 goes over the replica's network to a decode replica; its TTFT is queueing + prefill + KV transfer (queued on
 the sender's link), and its NIC cannot send more bytes per second than it has. A decode replica holds the KV
 of its running sequences and runs decode steps only (no prompt chunks interfere), so its p-quantile TPOT is
