@@ -93,6 +93,12 @@ class FleetProblem:
         pooled = () if self.pooled is None else tuple(self.pooled)
         return np.hstack([self.max_rps, *(level.max_rps for level in self.levels[1:]), *pooled])
 
+    @property
+    def best_rps(self) -> np.ndarray:
+        """One replica's capacity in the largest pool (the most of `max_rps` and every tier of `pooled`): what a lower
+        bound on the cost may assume."""
+        return self.max_rps if self.pooled is None else np.maximum(self.max_rps, self.pooled.max(axis=0))
+
     def unserved(self) -> tuple[int, ...]:
         """Buckets with traffic that no config can serve (the problem is then infeasible)."""
         served = (self.max_rps > 0).any(axis=0)

@@ -67,7 +67,7 @@ def pair_candidates(problem: FleetProblem, ceiling: float) -> list[int]:
     """
     keep = np.flatnonzero(~prunable(problem))
     live = problem.rates > 0
-    caps, costs = problem.max_rps[np.ix_(keep, live)], problem.costs[keep]
+    caps, costs = problem.best_rps[np.ix_(keep, live)], problem.costs[keep]  # pooled: a pool may be large
     with np.errstate(divide="ignore"):
         unit = np.where(caps > 0, costs[:, None] / np.where(caps > 0, caps, 1.0), np.inf) * (problem.rates[live] / problem.rho)
     near: set[int] = set()
