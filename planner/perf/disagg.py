@@ -10,6 +10,7 @@ one decode step at the p-quantile batch, and its KV cache bounds the batch. Form
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -22,7 +23,7 @@ from planner.perf.capacity import CellCapacity
 from planner.perf.curves import curve_points
 from planner.perf.memory import ServingConfig, kv_bytes_per_token, max_batch, max_kv_tokens, tokens_reserved_per_sequence
 from planner.perf.step import decode_step, prefill_step
-from planner.perf.tail import POOL_TIERS, queue_wait
+from planner.perf.tail import POOL_TIERS, erlang_c, queue_wait
 from planner.schemas.workload import SLO
 
 LINK_EFFICIENCY = 0.8
@@ -90,7 +91,41 @@ def prefill_row(cfg: ServingConfig, buckets: Sequence[Bucket], slo: SLO) -> tupl
     service = np.asarray(prefill_step(cfg, inp * (1 - hit), cached=inp * hit).total_s, dtype=float) + 0 * inp
     service_tail = np.asarray(prefill_step(cfg, tail * (1 - hit), cached=tail * hit).total_s, dtype=float) + 0 * inp
     kv_tokens = max_kv_tokens(cfg)
-    return tuple(_prefill_cell(cfg, b, slo, float(s), float(t), kv_tokens) for b, s, t in zip(buckets, service, service_tail))
+    pooled = _pooled_rps(cfg, buckets, slo, service, service_tail)
+    return tuple(_prefill_cell(cfg, b, slo, float(s), float(t), kv_tokens, tuple(row.tolist()))
+                 for b, s, t, row in zip(buckets, service, service_tail, pooled))
+
+
+def _pooled_rps(cfg: ServingConfig, buckets: Sequence[Bucket], slo: SLO, service: np.ndarray, service_tail: np.ndarray) -> np.ndarray:
+    """(buckets, tiers): one prefill replica's capacity in a pool of each of POOL_TIERS[1:] replicas, the TTFT of
+    `_prefill_cell` with the M/G/m wait, for the whole row at once (one Erlang recursion per tier). Only read for
+    cells with a capacity at one replica, where the pooled one is at least as large."""
+    p = slo.percentile / 100
+    send = np.asarray(kv_transfer_s(cfg, np.array([b.input_mean for b in buckets])), dtype=float)[:, None]
+    send_tail = np.asarray(kv_transfer_s(cfg, np.array([b.input_p99 for b in buckets])), dtype=float)[:, None]
+    s = service[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):  # no network: inf - inf (such cells return before reading this)
+        spread = (service_tail[:, None] - s + send_tail - send) ** 2
+        busier = np.maximum(s, send)
+        rps, rho, rho_link = PREFILL_GRID[None, :] / busier, PREFILL_GRID[None, :] * (s / busier), PREFILL_GRID[None, :] * (send / busier)
+        link_wait = queue_wait(rho_link, send, p) ** 2
+        on_grid = (s >= send)[:, 0]  # GPU-bound rows: rho is the grid itself, whose Erlang C is computed once per tier
+        out = np.zeros((len(buckets), len(POOL_TIERS) - 1))
+        for j, m in enumerate(POOL_TIERS[1:]):
+            wait_p = np.empty(rho.shape)
+            wait_p[on_grid] = _grid_erlang_c(m)
+            wait_p[~on_grid] = erlang_c(m, rho[~on_grid])
+            ttft = s + send + np.sqrt(spread + queue_wait(rho, s, p, m, wait_p) ** 2 + link_wait)
+            ok = (ttft * 1e3 <= slo.ttft_ms) & (rho < 1) & (rho_link < 1)
+            last = np.where(ok.all(axis=1), ok.shape[1], np.argmin(ok, axis=1)) - 1
+            out[:, j] = np.where(last >= 0, np.take_along_axis(rps, np.maximum(last, 0)[:, None], axis=1)[:, 0], 0.0)
+    return out
+
+
+@functools.lru_cache(maxsize=len(POOL_TIERS))
+def _grid_erlang_c(servers: int) -> np.ndarray:
+    """Erlang C of `servers` replicas at the utilizations PREFILL_GRID (cached: callers only read it)."""
+    return erlang_c(servers, PREFILL_GRID)
 
 
 def prefill_capacity(cfg: ServingConfig, bucket: Bucket, slo: SLO) -> CellCapacity:
@@ -99,9 +134,10 @@ def prefill_capacity(cfg: ServingConfig, bucket: Bucket, slo: SLO) -> CellCapaci
     return prefill_row(cfg, (bucket,), slo)[0]
 
 
-def _prefill_cell(cfg: ServingConfig, bucket: Bucket, slo: SLO, service: float, service_tail: float, kv_tokens: int) -> CellCapacity:
-    """One bucket's prefill cell, given the prefill time of its mean and p99 prompt (uncached tokens computed) and
-    the replica's KV tokens."""
+def _prefill_cell(cfg: ServingConfig, bucket: Bucket, slo: SLO, service: float, service_tail: float, kv_tokens: int,
+                  pooled: tuple[float, ...]) -> CellCapacity:
+    """One bucket's prefill cell, given the prefill time of its mean and p99 prompt (uncached tokens computed), the
+    replica's KV tokens and its capacities in pools of POOL_TIERS[1:] replicas (`_pooled_rps`)."""
     p = slo.percentile / 100
     inp, tail = bucket.input_mean, bucket.input_p99
     send, send_tail = float(kv_transfer_s(cfg, inp)), float(kv_transfer_s(cfg, tail))
@@ -116,18 +152,11 @@ def _prefill_cell(cfg: ServingConfig, bucket: Bucket, slo: SLO, service: float, 
                             f"{send_tail * 1e3:.0f} ms of KV transfer) > {slo.ttft_ms:g} ms", 0.0, ttft0_ms, 0.0)
     rps = PREFILL_GRID / max(service, send)  # the busier of the GPU and the link sets the grid
     rho, rho_link = rps * service, rps * send
-    link_wait = queue_wait(rho_link, send, p)  # each replica sends over its own NIC: one server whatever the pool
-
-    def largest(servers: int) -> tuple[np.ndarray, int]:
-        """TTFT at each grid point and the last passing one, in a pool of `servers` replicas (M/G/m prefill queue)."""
-        wait = np.sqrt(queue_wait(rho, service, p, servers) ** 2 + link_wait**2)
-        ttft = service + send + np.sqrt((service_tail - service + send_tail - send) ** 2 + wait**2)
-        return ttft, _largest((ttft * 1e3 <= slo.ttft_ms) & (rho < 1) & (rho_link < 1))
-
-    ttft, last = largest(1)
+    wait = np.sqrt(queue_wait(rho, service, p) ** 2 + queue_wait(rho_link, send, p) ** 2)
+    ttft = service + send + np.sqrt((service_tail - service + send_tail - send) ** 2 + wait**2)
+    last = _largest((ttft * 1e3 <= slo.ttft_ms) & (rho < 1) & (rho_link < 1))
     if last < 0:
         return CellCapacity(0.0, Bound.SLO, f"p{slo.percentile:g} TTFT {slo.ttft_ms:g} ms at the lightest load", 0.0, ttft0_ms, 0.0)
-    pooled = tuple(float(rps[largest(m)[1]]) for m in POOL_TIERS[1:])
     link_bound = send > service
     if last == len(rps) - 1:
         bound, why = (Bound.BANDWIDTH, "the KV transfer saturates the network") if link_bound else \

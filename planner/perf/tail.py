@@ -38,12 +38,15 @@ def erlang_c(servers: int, rho: np.ndarray | float) -> np.ndarray:
         return np.where(rho < 1, b / (1 - rho * (1 - b)), 1.0)
 
 
-def queue_wait(rho: np.ndarray, service: np.ndarray | float, p: float, servers: int = 1) -> np.ndarray:
+def queue_wait(rho: np.ndarray, service: np.ndarray | float, p: float, servers: int = 1,
+               wait_p: np.ndarray | None = None) -> np.ndarray:
     """p-quantile wait in a queue of `servers` replicas fed by least-loaded routing, taken as one M/G/m queue at
     per-server utilization rho: P(W > t) = C(m, m rho) exp(-t / scale), scale = service (c_a^2 + c_s^2) /
     (2 m (1 - rho)) (the M/M/m tail, C Erlang's, scaled by Allen-Cunneen's (c_a^2 + c_s^2) / 2). With m = 1
-    it is Kingman's M/G/1 tail, rho exp(-t / scale); 0 where C <= 1 - p (p of arrivals find a free server)."""
-    wait_p = erlang_c(servers, rho) if servers > 1 else np.asarray(rho, dtype=float)
+    it is Kingman's M/G/1 tail, rho exp(-t / scale); 0 where C <= 1 - p (p of arrivals find a free server).
+    `wait_p`: C at these points when the caller has it already (computed once for many cells)."""
+    if wait_p is None:
+        wait_p = erlang_c(servers, rho) if servers > 1 else np.asarray(rho, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = service * (ARRIVAL_SCV + SERVICE_SCV) / (2 * servers * (1 - rho))
         return np.where((wait_p > 1 - p) & (rho < 1), scale * np.log(wait_p / (1 - p)), np.where(rho >= 1, np.inf, 0.0))
