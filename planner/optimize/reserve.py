@@ -2,23 +2,27 @@
 GPU count R_g of each type (docs/benchmarks/fleet_slots.md).
 
 Lower bound (Lagrangian). Give each slot t a price lam[g][t] (USD per GPU for the slot's hours) for the
-reserved GPUs of type g it uses, with 0 <= lam[g][t] and sum_t lam[g][t] <= p_res_g H (H: hours per month).
-For any feasible fleet (R_g reserved, O_{g,t} on demand, u_{g,t} <= R_g + O_{g,t} GPUs of g used in slot t):
+reserved GPUs of type g it uses, with 0 <= lam[g][t] <= h_t p_od_g and sum_t lam[g][t] <= p_res_g H (H: hours
+per month). For any feasible fleet (R_g reserved, O_{g,t} on demand, u_{g,t} <= R_g + O_{g,t} GPUs of g used in t):
 
   cost >= sum_g p_res_g H R_g + sum_{g,t} h_t p_od_g O_{g,t}
        >= sum_{g,t} lam[g][t] R_g + h_t p_od_g O_{g,t}                  (sum_t lam[g][t] <= p_res_g H)
-       >= sum_{g,t} min(lam[g][t], h_t p_od_g) u_{g,t}
-       >= sum_t L_t(lam),   L_t = slot t alone with every GPU of g at min(lam[g][t], h_t p_od_g)
+       >= sum_{g,t} lam[g][t] u_{g,t}                                     (lam[g][t] <= h_t p_od_g)
+       >= sum_{m,t} L_{m,t}(lam),  L_{m,t} = model m alone in slot t with every GPU of g at lam[g][t]
 
-so the sum of the slots' proven MILP bounds at any such prices bounds the month (weak duality; the slots are
-integer programs, which only makes each L_t larger than its LP). lam = h_t p_res_g is the old bound (each slot
-alone at the reserved price); the prices are improved by projected subgradient steps: a slot that uses more
-GPUs of g than the others gets a higher price (it is where reserved GPUs are worth their price), the quiet
-slots a lower one. The models of a slot share nothing at these linear prices, so each is its own small MILP.
+so the sum of those MILPs' proven bounds at any such prices bounds the month (weak duality; the models of a
+slot share nothing at linear prices). lam = h_t p_res_g is each slot alone at the reserved price.
 
-Upper bound. Any slots' fleets are feasible together: reserve the level per type that minimizes reserved +
-on-demand cost over their GPU counts (_reserve_level) and buy the rest on demand. Every Lagrangian iterate
-gives such a fleet; the best one is kept.
+Prices by cutting planes (Kelley, in a trust region). Each solve gives one model's fleet in one slot, a column j:
+the reservable GPUs u_j it uses and the USD c_j of its other GPUs, and L_{m,t}(lam) <= c_j + lam_t . u_j for any
+prices. The LP  max sum theta_{m,t}  s.t.  theta_{m,t} <= c_j + lam_t . u_j  over the columns found, lam in the box
+above and within a radius of the best prices so far, proposes the next prices; only the evaluated bounds count.
+When the LP finds nothing above the best bound inside the radius, the best prices maximise the Lagrangian (a local
+maximum of a concave function is global): what remains is the duality gap, not a lack of steps.
+
+Upper bound. One column per model and slot is a feasible fleet: reserve R_g, buy max(0, sum_j u_j - R_g) on
+demand. A small MILP (`cheapest`) picks the cheapest such choice and R over all columns found; then each slot is
+solved again with those R GPUs as free seats shared by its models, and keeps the cheaper of the two.
 """
 from __future__ import annotations
 
@@ -29,21 +33,36 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from planner.optimize.fleet import SolverSettings
+from planner.optimize.linear import LinearModel
 from planner.optimize.solvers import SolveResult, SolveStatus, solve
 from planner.optimize.slots import SlotOutcome, SlotSolution, SlottedFormulation, SlottedProblem, per_gpu
-from planner.optimize.slots import _each_slot as each_slot, _merged as merged, _reserve_level as reserve_level
+from planner.optimize.slots import _each_slot as each_slot, _joined as joined, _merged as merged, _reserve_level as reserve_level
 
-STEPS = 8
-"""Most subgradient steps; measured on the 24-slot benchmark, the bound stops improving after 3-4 (oscillating
-between the slots' integer fleets), and each step is one MILP per slot and model."""
+ROUNDS = 30
+"""Most pricing rounds; each is one MILP per model and slot, so the time limit binds first on the benchmark."""
+RADIUS = 0.2
+"""First trust radius, as a fraction of each slot's reserved price h_t p_res_g; doubled after a round that raises
+the bound, halved after one that does not (the usual trust-region rule)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One model's fleet in one slot: reservable GPUs by type, USD/month of its other GPUs (on demand), the solve."""
+
+    model: str
+    slot: int
+    uses: tuple[tuple[str, int], ...]
+    rest: float
+    solution: SlotSolution
+    result: SolveResult
 
 
 @dataclass(frozen=True)
 class Priced:
-    """One evaluation of the Lagrangian: its proven bound and each slot's solution at the slot prices."""
+    """One evaluation of the Lagrangian: its proven bound and the fleet of each model in each slot at those prices."""
 
     bound: float
-    parts: list[tuple[SlotSolution, SolveResult]]
+    columns: list[Column]
 
 
 def usage(problem: SlottedProblem, parts: list[tuple[SlotSolution, SolveResult]]) -> dict[str, np.ndarray]:
@@ -53,136 +72,202 @@ def usage(problem: SlottedProblem, parts: list[tuple[SlotSolution, SolveResult]]
             for g in gpus}
 
 
-def priced_slots(problem: SlottedProblem, lam: dict[str, np.ndarray], settings: SolverSettings, seconds: float) -> Priced | SlotOutcome:
+def _reservable(problem: SlottedProblem) -> dict[str, float]:
+    """USD per GPU-hour reserved of each type sold reserved."""
+    return {g: p for g, p in per_gpu(problem, problem.reserved).items() if not math.isnan(p)}
+
+
+def _columns(problem: SlottedProblem, t: int, sol: SlotSolution, res: SolveResult) -> list[Column]:
+    """The fleet of one slot split into one column per model (each model's replicas and routing alone)."""
+    reservable, on_demand = _reservable(problem), per_gpu(problem, problem.on_demand)
+    hours = float(problem.hours[t])
+    out = []
+    for m in sorted({c.model for c in problem.configs}):
+        stable = {c: n for c, n in sol.stable[0].items() if c.model == m}
+        uses: dict[str, int] = {}
+        rest = 0.0
+        for c, n in stable.items():
+            if c.gpu in reservable:
+                uses[c.gpu] = uses.get(c.gpu, 0) + c.tp * n
+            else:
+                rest += on_demand[c.gpu] * hours * c.tp * n
+        piece = SlotSolution({}, [{}], [stable], [{}], [{k: v for k, v in sol.shares[0].items() if k[1].model == m}], 0.0)
+        out.append(Column(m, t, tuple(sorted(uses.items())), rest, piece, res))
+    return out
+
+
+def price_slots(problem: SlottedProblem, lam: dict[str, np.ndarray], settings: SolverSettings, seconds: float) -> Priced | SlotOutcome:
     """Each slot alone with GPUs of type g at min(lam[g][t], h_t p_od_g) for the slot (types not in `lam`: on
-    demand); the sum of their proven bounds is the Lagrangian bound (module docstring)."""
+    demand); the sum of their proven bounds is the Lagrangian bound (module docstring). Out of time before the
+    last slot: the columns so far and no bound (-inf)."""
     hours = problem.hours.astype(float)
     on_demand = per_gpu(problem, problem.on_demand)
     end = time.perf_counter() + seconds
-    parts, bound = [], 0.0
+    columns, bound = [], 0.0
     for t, h in enumerate(hours):
         def slot_price(g: str) -> float:  # USD per GPU-hour in slot t
             if g not in lam:
                 return on_demand[g]
             return float(np.fmin(lam[g][t] / h, on_demand[g]))
+        if end - time.perf_counter() < 0.1:
+            return Priced(-math.inf, columns)
         per_replica = np.array([slot_price(c.gpu) * c.tp for c in problem.configs])
         one = replace(problem, rates=problem.rates[t:t + 1], hours=problem.hours[t:t + 1], on_demand=per_replica,
                       reserved=np.full(len(problem.configs), np.nan))
-        got = each_slot(one, settings, max(0.5, end - time.perf_counter()))
+        got = each_slot(one, settings, end - time.perf_counter())
         if isinstance(got, SlotOutcome):
             return got
-        parts.extend(got)
-        bound += sum((r.objective or 0.0) * (1 - (r.gap or 0.0)) for _, r in got)
-    return Priced(bound, parts)
+        (sol, res), = got
+        columns.extend(_columns(problem, t, sol, res))
+        bound += (res.objective or 0.0) * (1 - (res.gap or 0.0))
+    return Priced(bound, columns)
 
 
-def fleet_cost(problem: SlottedProblem, used: dict[str, np.ndarray]) -> tuple[dict[str, int], list[dict[str, int]], float]:
-    """Reserved level per type, on-demand GPUs per slot and USD/month of the slots' fleets run together."""
+def fleet_cost(problem: SlottedProblem, used: dict[str, np.ndarray], levels: dict[str, int] | None = None) -> tuple[dict[str, int], list[dict[str, int]], float]:
+    """Reserved level per type (the cheapest over the counts used, unless given), on-demand GPUs per slot and
+    USD/month of the slots' fleets run together."""
     hours = problem.hours.astype(float)
     reserved, on_demand = per_gpu(problem, problem.reserved), per_gpu(problem, problem.on_demand)
-    levels = {g: r for g, u in used.items() if (r := reserve_level(reserved[g], on_demand[g], hours, u))}
+    if levels is None:
+        levels = {g: r for g, u in used.items() if (r := reserve_level(reserved[g], on_demand[g], hours, u))}
     extra = [{g: int(u[t] - levels.get(g, 0)) for g, u in used.items() if u[t] > levels.get(g, 0)} for t in range(len(hours))]
     cost = sum(reserved[g] * hours.sum() * r for g, r in levels.items())
     cost += sum(on_demand[g] * hours[t] * n for t, slot in enumerate(extra) for g, n in slot.items())
     return levels, extra, float(cost)
 
 
-def project(lam: np.ndarray, cap: np.ndarray, total: float) -> np.ndarray:
-    """The nearest prices with 0 <= lam <= cap and sum lam = total (or cap, when the caps add up to less): clip(lam - tau)
-    with tau found by bisection (the sum falls as tau grows)."""
-    if cap.sum() <= total:
-        return cap.copy()
-    lo, hi = float(lam.min()) - total - 1.0, float(lam.max()) + 1.0
-    for _ in range(100):  # 100 halvings of a range a few $10^4 wide: far below a cent
-        tau = (lo + hi) / 2
-        if np.clip(lam - tau, 0.0, cap).sum() > total:
-            lo = tau
-        else:
-            hi = tau
-    return np.clip(lam - hi, 0.0, cap)
-
-
-def lagrangian(problem: SlottedProblem, first: Priced, upper: float, settings: SolverSettings, seconds: float) -> tuple[float, Priced | None, float, list[float]] | SlotOutcome:
-    """Projected subgradient steps on the slot prices from `first` (the slots alone at the reserved price) for at
-    most `seconds`: the best bound, the evaluation whose fleet (fleet_cost) is the cheapest if one beats
-    `upper`, that cost, and the bound of each step. Polyak steps: (upper - bound) / |subgradient|^2."""
-    start = time.perf_counter()
+def next_prices(problem: SlottedProblem, columns: list[Column], center: dict[str, np.ndarray], radius: float,
+                settings: SolverSettings) -> tuple[dict[str, np.ndarray], float]:
+    """The cutting-plane LP of the module docstring within `radius` (times h_t p_res_g) of `center`: its prices
+    and its value (an upper estimate of the Lagrangian there, never a bound)."""
     hours = problem.hours.astype(float)
-    reserved, on_demand = per_gpu(problem, problem.reserved), per_gpu(problem, problem.on_demand)
-    total = {g: reserved[g] * hours.sum() for g in reserved if not math.isnan(reserved[g])}
-    cap = {g: hours * on_demand[g] if not math.isnan(on_demand[g]) else np.full(len(hours), np.inf) for g in total}
-    lam = {g: hours * reserved[g] for g in total}
-    got, best, cheapest, trace = first, first.bound, None, [first.bound]
-    for _ in range(STEPS):
-        if upper - best <= settings.mip_gap * upper:
-            break
-        used = usage(problem, got.parts)
-        grad = {g: used[g] - float((used[g] * hours).sum() / hours.sum()) for g in total}
-        norm = sum(float((v ** 2).sum()) for v in grad.values())
-        left = seconds - (time.perf_counter() - start)
-        if norm == 0 or left < 1.0:  # every slot uses the same GPUs (the prices are where the slots agree), or no time
-            break
-        lam = {g: project(lam[g] + (upper - got.bound) / norm * grad[g], cap[g], total[g]) for g in total}
-        step = priced_slots(problem, lam, settings, left)
-        if isinstance(step, SlotOutcome):
-            return step
-        got = step
-        trace.append(got.bound)
-        best = max(best, got.bound)
-        cost = fleet_cost(problem, usage(problem, got.parts))[2]
-        if cost < upper:
-            upper, cheapest = cost, got
-    return best, cheapest, upper, trace
+    reservable, on_demand = _reservable(problem), per_gpu(problem, problem.on_demand)
+    lm = LinearModel("prices")
+    lam = {}
+    for g, p in reservable.items():
+        cap = hours * on_demand[g] if not math.isnan(on_demand[g]) else np.full(len(hours), np.inf)
+        for t, h in enumerate(hours):
+            lo, hi = max(0.0, center[g][t] - radius * h * p), min(cap[t], center[g][t] + radius * h * p)
+            lam[(g, t)] = lm.add_variable(f"lam_{g}_{t}", lo, max(lo, hi))
+        lm.add_constraint(f"month_{g}", [(lam[(g, t)], 1.0) for t in range(len(hours))], "<=", p * float(hours.sum()))
+    theta = {}
+    for j, col in enumerate(columns):
+        key = (col.model, col.slot)
+        if key not in theta:
+            theta[key] = lm.add_variable(f"theta_{col.model}_{col.slot}", 0.0, None)
+        lm.add_constraint(f"cut_{j}", [(theta[key], 1.0)] + [(lam[(g, col.slot)], -float(u)) for g, u in col.uses], "<=", col.rest)
+    lm.minimize([(v, -1.0) for v in theta.values()])
+    got = solve(lm, settings.name, settings.time_limit_s, 1e-9)
+    if not got.has_solution:  # the LP is feasible (center is in the box) and bounded (theta <= a column's cost)
+        return center, -math.inf
+    return {g: np.array([got.values[lam[(g, t)]] for t in range(len(hours))]) for g in reservable}, -(got.objective or 0.0)
+
+
+def cheapest(problem: SlottedProblem, columns: list[Column], settings: SolverSettings) -> tuple[float, dict[str, int], list[Column]] | None:
+    """The master MILP of the module docstring over the columns found: one column per model and slot and the
+    reserved level R_g, at the least reserved + on-demand USD/month; None if it stops without a choice."""
+    hours = problem.hours.astype(float)
+    reservable, on_demand = _reservable(problem), per_gpu(problem, problem.on_demand)
+    unique = list({(c.model, c.slot, c.uses, round(c.rest, 6)): c for c in columns}.values())
+    lm = LinearModel("cheapest")
+    r = {g: lm.add_variable(f"R_{g}", 0.0, None, integer=True) for g in reservable}
+    cost = [(r[g], p * float(hours.sum())) for g, p in reservable.items()]
+    pick: dict[tuple[str, int], list[tuple[int, float]]] = {}
+    seats: dict[tuple[str, int], list[tuple[int, float]]] = {}
+    z = []
+    for j, col in enumerate(unique):
+        z.append(lm.add_variable(f"z_{j}", 0.0, 1.0, integer=True))
+        cost.append((z[j], col.rest))
+        pick.setdefault((col.model, col.slot), []).append((z[j], 1.0))
+        for g, u in col.uses:
+            seats.setdefault((g, col.slot), []).append((z[j], float(u)))
+    for (m, t), terms in pick.items():
+        lm.add_constraint(f"one_{m}_{t}", terms, "=", 1.0)
+    for (g, t), terms in seats.items():
+        extra = []
+        if not math.isnan(on_demand[g]):
+            o = lm.add_variable(f"O_{g}_{t}", 0.0, None)
+            cost.append((o, on_demand[g] * float(hours[t])))
+            extra = [(o, -1.0)]
+        lm.add_constraint(f"seat_{g}_{t}", terms + [(r[g], -1.0)] + extra, "<=", 0.0)
+    lm.minimize(cost)
+    got = solve(lm, settings.name, settings.time_limit_s, 1e-9)
+    if not got.has_solution:
+        return None
+    chosen = [col for j, col in enumerate(unique) if got.values[z[j]] > 0.5]
+    return float(got.objective or 0.0), {g: int(round(got.values[v])) for g, v in r.items() if round(got.values[v]) > 0}, chosen
+
+
+def _slots_of(problem: SlottedProblem, chosen: list[Column]) -> list[tuple[SlotSolution, SolveResult]]:
+    """Each slot's solution from its models' columns, side by side."""
+    return [joined([(c.solution, c.result) for c in chosen if c.slot == t]) for t in range(len(problem.hours))]
 
 
 def reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> SlotOutcome:
-    """Reserved GPUs shared by the slots, without spot or a budget (module docstring): the slots alone at the
-    reserved price (bound and fleets), the cheapest reserved level over their fleets with each slot re-solved
-    on those seats (incumbent), Lagrangian steps on the slot prices with the time left, then the coupled MILP
-    only if time is still left and the bounds are further apart than the gap asked for."""
+    """Reserved GPUs shared by the slots, without spot or a budget (module docstring): pricing rounds with the
+    time given, the cheapest choice over their fleets, each slot re-solved on its reserved seats, then the coupled
+    MILP only if time is still left and the bounds are further apart than the gap asked for."""
     start = time.perf_counter()
     hours = problem.hours.astype(float)
-    reserved = per_gpu(problem, problem.reserved)
+    reserved = _reservable(problem)
     fine = replace(settings, mip_gap=settings.mip_gap / 2)  # the slots' bounds at half the gap: room for the rest
-    lam = {g: hours * p for g, p in reserved.items() if not math.isnan(p)}
-    first = priced_slots(problem, lam, fine, settings.time_limit_s)
+
+    def left() -> float:
+        return settings.time_limit_s - (time.perf_counter() - start)
+
+    lam = {g: hours * p for g, p in reserved.items()}
+    first = price_slots(problem, lam, fine, settings.time_limit_s)
     if isinstance(first, SlotOutcome):
         return first
-    levels, extra, _ = fleet_cost(problem, usage(problem, first.parts))
-    # each slot again, its reserved GPUs now free seats shared by its models (dealing the seats to the models first
-    # and solving each model apart was measured: 20.6 s against 35.7 s, but $9,331 against $9,183/month)
-    seated = replace(problem, reserved=np.full(len(problem.configs), np.nan), owned=levels)
-    again = each_slot(seated, settings, settings.time_limit_s - (time.perf_counter() - start))
-    if isinstance(again, SlotOutcome):
-        return again
-    # per slot, the cheaper of the re-solve and the slot's first fleet on the same seats: a re-solve cut short by
-    # the time limit (under load, half a second a slot) can be far worse ($580,946/month at 30 s, load 4.4)
-    on_demand = per_gpu(problem, problem.on_demand)
-    kept = [(sol, res, sol.on_demand_gpus[0], sol.cost_per_month) for sol, res in again]
-    for t, ((sol, res), more) in enumerate(zip(first.parts, extra)):
-        cost_t = sum(on_demand[g] * hours[t] * n for g, n in more.items())
-        if cost_t < kept[t][3]:
-            kept[t] = (sol, res, more, cost_t)
-    cost = sum(reserved[g] * hours.sum() * r for g, r in levels.items()) + sum(k[3] for k in kept)
-    best = merged([(k[0], k[1]) for k in kept], levels, [k[2] for k in kept], float(cost), SolveStatus.OPTIMAL, None, 0.0).solution
+    columns, bound, center, radius = list(first.columns), first.bound, lam, RADIUS
+    pick = cheapest(problem, columns, settings)
+    assert pick is not None  # one column per model and slot: always a choice
+    for _ in range(ROUNDS):
+        if pick[0] - bound <= settings.mip_gap * pick[0] or left() < 1.0:
+            break
+        lam, estimate = next_prices(problem, columns, center, radius, settings)
+        if estimate <= bound * (1 + 1e-9):  # no better prices within the radius: the Lagrangian's maximum (docstring)
+            break
+        step = price_slots(problem, lam, fine, left())
+        if isinstance(step, SlotOutcome):
+            return step
+        columns.extend(step.columns)
+        if step.bound > bound:
+            bound, center, radius = step.bound, lam, radius * 2
+        else:
+            radius /= 2
+        pick = cheapest(problem, columns, settings) or pick
+    cost, levels, chosen = pick
+    parts = _slots_of(problem, chosen)
+    levels, extra, cost = fleet_cost(problem, usage(problem, parts), levels)
+    if left() > 0.5:
+        parts, extra, cost = _seated(problem, settings, left(), parts, levels, extra)
+    best = merged(parts, levels, extra, cost, SolveStatus.OPTIMAL, None, 0.0).solution
     assert best is not None
-    out = lagrangian(problem, first, best.cost_per_month, fine, settings.time_limit_s - (time.perf_counter() - start))
-    if isinstance(out, SlotOutcome):
-        return out
-    bound, cheapest, upper, _ = out
-    if cheapest is not None:
-        lv, extra, total = fleet_cost(problem, usage(problem, cheapest.parts))
-        best = merged(cheapest.parts, lv, extra, total, SolveStatus.OPTIMAL, None, 0.0).solution
-        assert best is not None
-    left = settings.time_limit_s - (time.perf_counter() - start)
-    if (best.cost_per_month - bound) > settings.mip_gap * best.cost_per_month and left > 0.1:
+    if (best.cost_per_month - bound) > settings.mip_gap * best.cost_per_month and left() > 0.1:
         form = SlottedFormulation(problem)
-        result = solve(form.model, settings.name, left, settings.mip_gap)
+        result = solve(form.model, settings.name, left(), settings.mip_gap)
         if result.has_solution and (result.objective or 0.0) < best.cost_per_month:
             best = form.decode(result.values, result.objective or 0.0)
         if result.has_solution and result.gap is not None:
             bound = max(bound, (result.objective or 0.0) * (1 - result.gap))
     gap = max(0.0, (best.cost_per_month - bound) / best.cost_per_month) if best.cost_per_month else 0.0
     status = SolveStatus.OPTIMAL if gap <= settings.mip_gap + 1e-12 else SolveStatus.TIME_LIMIT
-    result = SolveResult(status, best.cost_per_month, gap, time.perf_counter() - start, first.parts[0][1].solver)
+    result = SolveResult(status, best.cost_per_month, gap, time.perf_counter() - start, first.columns[0].result.solver)
     return SlotOutcome(status, best, result)
+
+
+def _seated(problem: SlottedProblem, settings: SolverSettings, seconds: float, parts: list[tuple[SlotSolution, SolveResult]],
+            levels: dict[str, int], extra: list[dict[str, int]]) -> tuple[list[tuple[SlotSolution, SolveResult]], list[dict[str, int]], float]:
+    """Each slot again with the reserved GPUs as free seats shared by its models; per slot the cheaper of that and
+    the fleet it had (a re-solve cut short by the time limit can be far worse: $580,946/month at 30 s, load 4.4)."""
+    hours = problem.hours.astype(float)
+    reserved, on_demand = per_gpu(problem, problem.reserved), per_gpu(problem, problem.on_demand)
+    seated = replace(problem, reserved=np.full(len(problem.configs), np.nan), owned=levels)
+    again = each_slot(seated, settings, seconds)
+    kept = [(p, more, sum(on_demand[g] * hours[t] * n for g, n in more.items())) for t, (p, more) in enumerate(zip(parts, extra))]
+    if not isinstance(again, SlotOutcome):
+        kept = [(new, new[0].on_demand_gpus[0], new[0].cost_per_month) if new[0].cost_per_month < old[2] else old
+                for new, old in zip(again, kept)]
+    cost = sum(reserved[g] * hours.sum() * r for g, r in levels.items()) + sum(k[2] for k in kept)
+    return [k[0] for k in kept], [k[1] for k in kept], float(cost)

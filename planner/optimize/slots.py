@@ -213,13 +213,28 @@ def _each_slot(problem: SlottedProblem, settings: SolverSettings, seconds: float
             if not one.rates.any():  # no traffic: nothing to buy (HiGHS calls an empty model neither optimal nor not)
                 pieces.append((SlotSolution({}, [{}], [{}], [{}], [{}], 0.0), SolveResult(SolveStatus.OPTIMAL, 0.0, 0.0, 0.0, settings.name)))
                 continue
+            one = _slot_pruned(one)
             form = SlottedFormulation(one)
-            result = solve(form.model, settings.name, limit, settings.mip_gap)
+            # presolve off: 1.6x faster on these small MILPs (6 slots of the benchmark, 5.3 s -> 3.3 s, same optima)
+            result = solve(form.model, settings.name, limit, settings.mip_gap, presolve=False)
             if not result.has_solution:
                 return SlotOutcome(result.status, result=result)
             pieces.append((form.decode(result.values, result.objective or 0.0), result))
         parts.append(_joined(pieces))
     return parts
+
+
+def _slot_pruned(one: SlottedProblem) -> SlottedProblem:
+    """One slot without the configs another beats on the buckets that have traffic in it (dominated(): removing
+    them never changes the optimum). Across GPU types when nothing is counted per type (no seats owned, caps or
+    spot); otherwise only within a type and no larger, as optimize_slots prunes. Measured on the 24-slot
+    benchmark: 54 -> 26 configs per model and slot, the slot MILPs 1.55x faster."""
+    active = one.rates[0] > 0
+    per_type = bool(one.owned or one.gpu_caps or one.spot_gpus)
+    tiers = np.nan_to_num(np.stack([one.on_demand, one.spot], axis=1), nan=np.inf)
+    beaten = dominated(tiers, one.max_rps[:, active], same=np.array([c.gpu for c in one.configs]) if per_type else None,
+                       size=np.array([c.tp for c in one.configs]) if per_type else None)
+    return one.restricted([k for k in range(len(one.configs)) if not beaten[k]])
 
 
 def _joined(pieces: list[tuple[SlotSolution, SolveResult]]) -> tuple[SlotSolution, SolveResult]:

@@ -1,5 +1,5 @@
-"""The decomposition over reserved levels (planner.optimize.reserve): a Lagrangian bound that closes the gap
-the slots-alone bound leaves, worked out by hand."""
+"""The decomposition over reserved levels (planner.optimize.reserve): a Lagrangian bound, raised by cutting
+planes until it meets the cheapest choice over the slots' fleets, worked out by hand."""
 from __future__ import annotations
 
 import numpy as np
@@ -27,7 +27,6 @@ def _problem():
 
 
 def test_reserved_level_found_and_proven_by_the_lagrangian_bound():
-    from planner.optimize.reserve import fleet_cost, lagrangian, priced_slots, usage
     from planner.optimize.slots import optimize_slots
 
     problem = _problem()
@@ -36,37 +35,41 @@ def test_reserved_level_found_and_proven_by_the_lagrangian_bound():
     assert out.status.value == "optimal" and out.result.gap <= SETTINGS.mip_gap  # proven within the gap asked for
     assert sol.reserved_gpus == {"g0": 2} and sol.on_demand_gpus == [{}, {}, {"g1": 2}]
     assert sol.cost_per_month == pytest.approx(1200.0)
-    # The slots alone at the reserved price ($100 of g0 per slot) each use g0 only: 200 + 200 + 600 = 1000, a
-    # 16.7 % gap. Their GPU counts 2, 2, 6 (mean 10/3) give the subgradient (-4/3, -4/3, 8/3), |.|^2 = 96/9; the
-    # Polyak step (1200 - 1000) / (96/9) = 18.75 moves the slot prices of g0 to 75, 75, 150 (they still add up to
-    # 300, the reserved GPU's month). At those prices slots 1 and 2 pay 2 x 75 = 150 and slot 3 pays 1.5 per
-    # req/s on either GPU, 900: the bound is 1200, the optimum, so no coupled MILP is needed.
-    hours = problem.hours
-    first = priced_slots(problem, {"g0": hours * 1.0}, SETTINGS, 30)
+
+
+def test_cutting_planes_cheapest_choice_and_next_prices_by_hand():
+    # The slots alone at the reserved price ($100 of g0 per slot) each use g0 only: 200 + 200 + 600 = 1000, and
+    # their columns are 2, 2 and 6 g0 at no other cost. The cheapest choice over them reserves 2 (r=2: 600 + slot
+    # 3's 4 g0 on demand at $200 = 1400; r=0: 2000; r=6: 1800). The cutting-plane LP over those columns with the
+    # whole box (lam_t <= $200, the on-demand slot; sum <= $300, the reserved month) is max 2 lam1 + 2 lam2 + 6 lam3:
+    # lam3 = 200 and lam1 + lam2 = 100, value 1400. At those prices slot 3 buys g1 (3 x 300 = 900 < 6 x 200), so
+    # the bound is 200 + 900 = 1100, a new column (no g0, $900) cuts the LP, and the next one finds 75, 75, 150:
+    # slots 1 and 2 pay 2 x 75, slot 3 1.5 per req/s on either GPU, 900: the bound is 1200, the optimum.
+    from planner.optimize.reserve import cheapest, next_prices, price_slots
+
+    problem = _problem()
+    first = price_slots(problem, {"g0": problem.hours * 1.0}, SETTINGS, 30)
     assert first.bound == pytest.approx(1000.0)
-    assert fleet_cost(problem, usage(problem, first.parts)) == ({"g0": 2}, [{}, {}, {"g0": 4}], pytest.approx(1400.0))
-    bound, _, upper, trace = lagrangian(problem, first, 1200.0, SETTINGS, 30)
-    assert trace == [pytest.approx(1000.0), pytest.approx(1200.0)] and bound == pytest.approx(1200.0) and upper == 1200.0
+    assert [(c.slot, c.uses, c.rest) for c in first.columns] == [(0, (("g0", 2),), 0.0), (1, (("g0", 2),), 0.0), (2, (("g0", 6),), 0.0)]
+    cost, levels, chosen = cheapest(problem, first.columns, SETTINGS)
+    assert cost == pytest.approx(1400.0) and levels == {"g0": 2} and len(chosen) == 3
+    lam, value = next_prices(problem, first.columns, {"g0": problem.hours * 1.0}, 10.0, SETTINGS)
+    assert value == pytest.approx(1400.0) and lam["g0"][2] == pytest.approx(200.0) and lam["g0"][:2].sum() == pytest.approx(100.0)
+    step = price_slots(problem, lam, SETTINGS, 30)
+    assert step.bound == pytest.approx(1100.0) and (2, (), pytest.approx(900.0)) in [(c.slot, c.uses, c.rest) for c in step.columns]
+    best = price_slots(problem, {"g0": np.array([75.0, 75.0, 150.0])}, SETTINGS, 30)
+    assert best.bound == pytest.approx(1200.0)
 
 
 @pytest.mark.parametrize("prices", [(0.0, 0.0, 300.0), (150.0, 150.0, 0.0), (100.0, 0.0, 200.0), (75.0, 75.0, 150.0)])
 def test_every_priced_bound_is_below_the_optimum(prices):
     # Any slot prices >= 0 adding up to the reserved month (300) bound the optimum (reserve module docstring):
     # (0, 0, 300): slot 3 pays min(300, 200) per g0, so g1's 1.5/req/s: 900; (150, 150, 0): 300 + 300 + 0 = 600.
-    from planner.optimize.reserve import priced_slots
+    from planner.optimize.reserve import price_slots
 
     problem = _problem()
-    got = priced_slots(problem, {"g0": np.array(prices)}, SETTINGS, 30)
+    got = price_slots(problem, {"g0": np.array(prices)}, SETTINGS, 30)
     assert got.bound <= 1200.0 + 1e-6
     expected = {(0.0, 0.0, 300.0): 900.0, (150.0, 150.0, 0.0): 600.0, (75.0, 75.0, 150.0): 1200.0}
     if prices in expected:
         assert got.bound == pytest.approx(expected[prices])
-
-
-def test_projection_keeps_prices_in_their_box_and_sum():
-    from planner.optimize.reserve import project
-
-    got = project(np.array([-50.0, 100.0, 400.0]), np.array([200.0, 200.0, 200.0]), 300.0)
-    assert got.sum() == pytest.approx(300.0) and (got >= 0).all() and (got <= 200.0 + 1e-9).all()
-    # -50 and 400 clip to 0 and 200, leaving 100 for the middle one: tau = 0 works
-    assert got == pytest.approx([0.0, 100.0, 200.0])

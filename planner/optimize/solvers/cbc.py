@@ -28,7 +28,8 @@ class CbcSolver:
     def available(self) -> bool:
         return bool(self._backend().available())
 
-    def solve(self, model: LinearModel, time_limit_s: float = 30.0, mip_gap: float = 1e-6) -> SolveResult:
+    def solve(self, model: LinearModel, time_limit_s: float = 30.0, mip_gap: float = 1e-6, presolve: bool = True) -> SolveResult:
+        """`presolve` is accepted for the Solver protocol and ignored (CBC's own presolve always runs)."""
         import pulp
 
         problem, variables = _to_pulp(model)

@@ -4,7 +4,7 @@ instance each time, so the model is never changed).
 Columns are given in the order of their names and rows in the order they were added, as PuLP passed them
 before this adapter replaced it: identical inputs, so HiGHS breaks ties between equal-cost plans as it
 always has (a test pins that plans are unchanged). Options: no output, the relative MIP gap, one thread
-(deterministic), the time limit.
+(deterministic), the time limit, presolve (on unless the caller turns it off).
 """
 from __future__ import annotations
 
@@ -38,14 +38,14 @@ class HighsSolver:
             return False
         return True
 
-    def solve(self, model: LinearModel, time_limit_s: float = 30.0, mip_gap: float = 1e-6) -> SolveResult:
+    def solve(self, model: LinearModel, time_limit_s: float = 30.0, mip_gap: float = 1e-6, presolve: bool = True) -> SolveResult:
         import highspy
 
         start = time.perf_counter()
         with silence_stdout():  # highspy prints its banner on file descriptor 1
             h = highspy.Highs()
             for option, value in (("output_flag", False), ("mip_rel_gap", float(mip_gap)), ("threads", 1),
-                                  ("time_limit", float(time_limit_s)), *NO_SUB_MIPS):
+                                  ("time_limit", float(time_limit_s)), ("presolve", "on" if presolve else "off"), *NO_SUB_MIPS):
                 h.setOptionValue(option, value)
             order = _load(h, model)
             h.run()
