@@ -198,32 +198,49 @@ def cheapest(problem: SlottedProblem, columns: list[Column], settings: SolverSet
     return float(got.objective or 0.0), {g: int(round(got.values[v])) for g, v in r.items() if round(got.values[v]) > 0}, chosen
 
 
-def _slots_of(problem: SlottedProblem, chosen: list[Column]) -> list[tuple[SlotSolution, SolveResult]]:
-    """Each slot's solution from its models' columns, side by side."""
-    return [joined([(c.solution, c.result) for c in chosen if c.slot == t]) for t in range(len(problem.hours))]
+def _fleet(problem: SlottedProblem, pick: tuple[float, dict[str, int], list[Column]]) -> Fleet:
+    """The fleet of a cheapest choice: each slot's models side by side, its reserved level and on-demand GPUs."""
+    _, levels, chosen = pick
+    parts = [joined([(c.solution, c.result) for c in chosen if c.slot == t]) for t in range(len(problem.hours))]
+    levels, extra, cost = fleet_cost(problem, usage(problem, parts), levels)
+    return Fleet(parts, levels, extra, cost)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """A feasible fleet over the slots: each slot's solution, the reserved level, on-demand GPUs per slot, USD/month."""
+
+    parts: list[tuple[SlotSolution, SolveResult]]
+    levels: dict[str, int]
+    extra: list[dict[str, int]]
+    cost: float
 
 
 def reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> SlotOutcome:
-    """Reserved GPUs shared by the slots, without spot or a budget (module docstring): pricing rounds with the
-    time given, the cheapest choice over their fleets, each slot re-solved on its reserved seats, then the coupled
-    MILP only if time is still left and the bounds are further apart than the gap asked for."""
+    """Reserved GPUs shared by the slots, without spot or a budget (module docstring): the slots alone at the
+    reserved price, the cheapest choice over their fleets re-solved on its reserved seats (the incumbent), pricing
+    rounds with the time left, then the coupled MILP only if time is still left and the bounds are further apart
+    than the gap asked for."""
     start = time.perf_counter()
     hours = problem.hours.astype(float)
-    reserved = _reservable(problem)
     fine = replace(settings, mip_gap=settings.mip_gap / 2)  # the slots' bounds at half the gap: room for the rest
 
     def left() -> float:
         return settings.time_limit_s - (time.perf_counter() - start)
 
-    lam = {g: hours * p for g, p in reserved.items()}
+    lam = {g: hours * p for g, p in _reservable(problem).items()}
     first = price_slots(problem, lam, fine, settings.time_limit_s)
     if isinstance(first, SlotOutcome):
         return first
     columns, bound, center, radius = list(first.columns), first.bound, lam, RADIUS
     pick = cheapest(problem, columns, settings)
     assert pick is not None  # one column per model and slot: always a choice
+    # measured at 30 s, load 2.8-5.3: this re-solve takes the incumbent from $12,759 to $12,523/month, more than a
+    # pricing round does ($12,671), so it comes first; its fleets are columns too
+    fleet = _seated(problem, settings, left(), _fleet(problem, pick))
+    columns.extend(c for t, (sol, res) in enumerate(fleet.parts) for c in _columns(problem, t, sol, res))
     for _ in range(ROUNDS):
-        if pick[0] - bound <= settings.mip_gap * pick[0] or left() < 1.0:
+        if fleet.cost - bound <= settings.mip_gap * fleet.cost or left() < 1.0:
             break
         lam, estimate = next_prices(problem, columns, center, radius, settings)
         if estimate <= bound * (1 + 1e-9):  # no better prices within the radius: the Lagrangian's maximum (docstring)
@@ -237,12 +254,9 @@ def reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> Slo
         else:
             radius /= 2
         pick = cheapest(problem, columns, settings) or pick
-    cost, levels, chosen = pick
-    parts = _slots_of(problem, chosen)
-    levels, extra, cost = fleet_cost(problem, usage(problem, parts), levels)
-    if left() > 0.5:
-        parts, extra, cost = _seated(problem, settings, left(), parts, levels, extra)
-    best = merged(parts, levels, extra, cost, SolveStatus.OPTIMAL, None, 0.0).solution
+        if pick[0] < fleet.cost - 1e-6:
+            fleet = _fleet(problem, pick)
+    best = merged(fleet.parts, fleet.levels, fleet.extra, fleet.cost, SolveStatus.OPTIMAL, None, 0.0).solution
     assert best is not None
     if (best.cost_per_month - bound) > settings.mip_gap * best.cost_per_month and left() > 0.1:
         form = SlottedFormulation(problem)
@@ -257,17 +271,22 @@ def reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> Slo
     return SlotOutcome(status, best, result)
 
 
-def _seated(problem: SlottedProblem, settings: SolverSettings, seconds: float, parts: list[tuple[SlotSolution, SolveResult]],
-            levels: dict[str, int], extra: list[dict[str, int]]) -> tuple[list[tuple[SlotSolution, SolveResult]], list[dict[str, int]], float]:
-    """Each slot again with the reserved GPUs as free seats shared by its models; per slot the cheaper of that and
-    the fleet it had (a re-solve cut short by the time limit can be far worse: $580,946/month at 30 s, load 4.4)."""
+def _seated(problem: SlottedProblem, settings: SolverSettings, seconds: float, fleet: Fleet) -> Fleet:
+    """Each slot again with the reserved GPUs as free seats shared by its models, while time is left; per slot the
+    cheaper of that and the fleet it had (a re-solve cut short by the time limit can be far worse: $580,946/month
+    at 30 s, load 4.4)."""
     hours = problem.hours.astype(float)
     reserved, on_demand = per_gpu(problem, problem.reserved), per_gpu(problem, problem.on_demand)
-    seated = replace(problem, reserved=np.full(len(problem.configs), np.nan), owned=levels)
-    again = each_slot(seated, settings, seconds)
-    kept = [(p, more, sum(on_demand[g] * hours[t] * n for g, n in more.items())) for t, (p, more) in enumerate(zip(parts, extra))]
-    if not isinstance(again, SlotOutcome):
-        kept = [(new, new[0].on_demand_gpus[0], new[0].cost_per_month) if new[0].cost_per_month < old[2] else old
-                for new, old in zip(again, kept)]
-    cost = sum(reserved[g] * hours.sum() * r for g, r in levels.items()) + sum(k[2] for k in kept)
-    return [k[0] for k in kept], [k[1] for k in kept], float(cost)
+    seated = replace(problem, reserved=np.full(len(problem.configs), np.nan), owned=fleet.levels)
+    end = time.perf_counter() + seconds
+    parts, extra, paid = list(fleet.parts), list(fleet.extra), []
+    for t in range(len(hours)):
+        paid.append(sum(on_demand[g] * hours[t] * n for g, n in extra[t].items()))
+        if end - time.perf_counter() < 0.1:
+            continue
+        one = replace(seated, rates=seated.rates[t:t + 1], hours=seated.hours[t:t + 1])
+        again = each_slot(one, settings, end - time.perf_counter())
+        if not isinstance(again, SlotOutcome) and again[0][0].cost_per_month < paid[t]:
+            parts[t], extra[t], paid[t] = again[0], again[0][0].on_demand_gpus[0], again[0][0].cost_per_month
+    cost = sum(reserved[g] * hours.sum() * r for g, r in fleet.levels.items()) + sum(paid)
+    return Fleet(parts, fleet.levels, extra, float(cost))
