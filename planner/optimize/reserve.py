@@ -16,7 +16,9 @@ slot share nothing at linear prices). lam = h_t p_res_g is each slot alone at th
 Prices by cutting planes (Kelley, in a trust region). Each solve gives one model's fleet in one slot, a column j:
 the reservable GPUs u_j it uses and the USD c_j of its other GPUs, and L_{m,t}(lam) <= c_j + lam_t . u_j for any
 prices. The LP  max sum theta_{m,t}  s.t.  theta_{m,t} <= c_j + lam_t . u_j  over the columns found, lam in the box
-above and within a radius of the best prices so far, proposes the next prices; only the evaluated bounds count.
+above and within a radius of the best prices so far, proposes the next prices; only the evaluated bounds count,
+mixed per slot (`combined`: L_{m,t} is concave in slot t's prices, so a convex mix of evaluated prices per slot is
+bounded by the same mix of their bounds; a round cut short by the time limit still counts for its slots).
 When the LP finds nothing above the best bound inside the radius, the best prices maximise the Lagrangian (a local
 maximum of a concave function is global): what remains is the duality gap, not a lack of steps.
 
@@ -59,10 +61,14 @@ class Column:
 
 @dataclass(frozen=True)
 class Priced:
-    """One evaluation of the Lagrangian: its proven bound and the fleet of each model in each slot at those prices."""
+    """One evaluation of the Lagrangian: its prices, proven bound, each slot's share of it and the fleet of each model
+    in each slot at those prices."""
 
+    lam: dict[str, np.ndarray]
     bound: float
     columns: list[Column]
+    slots: list[float]
+    """Proven bound of each slot evaluated, in slot order (fewer than the slots when the time ran out)."""
 
 
 def usage(problem: SlottedProblem, parts: list[tuple[SlotSolution, SolveResult]]) -> dict[str, np.ndarray]:
@@ -103,14 +109,15 @@ def price_slots(problem: SlottedProblem, lam: dict[str, np.ndarray], settings: S
     hours = problem.hours.astype(float)
     on_demand = per_gpu(problem, problem.on_demand)
     end = time.perf_counter() + seconds
-    columns, bound = [], 0.0
+    columns: list[Column] = []
+    slots: list[float] = []
     for t, h in enumerate(hours):
         def slot_price(g: str) -> float:  # USD per GPU-hour in slot t
             if g not in lam:
                 return on_demand[g]
             return float(np.fmin(lam[g][t] / h, on_demand[g]))
         if end - time.perf_counter() < 0.1:
-            return Priced(-math.inf, columns)
+            return Priced(lam, -math.inf, columns, slots)
         per_replica = np.array([slot_price(c.gpu) * c.tp for c in problem.configs])
         one = replace(problem, rates=problem.rates[t:t + 1], hours=problem.hours[t:t + 1], on_demand=per_replica,
                       reserved=np.full(len(problem.configs), np.nan))
@@ -119,8 +126,35 @@ def price_slots(problem: SlottedProblem, lam: dict[str, np.ndarray], settings: S
             return got
         (sol, res), = got
         columns.extend(_columns(problem, t, sol, res))
-        bound += (res.objective or 0.0) * (1 - (res.gap or 0.0))
-    return Priced(bound, columns)
+        slots.append((res.objective or 0.0) * (1 - (res.gap or 0.0)))
+    return Priced(lam, sum(slots), columns, slots)
+
+
+def combined(problem: SlottedProblem, evaluations: list[Priced], settings: SolverSettings) -> tuple[float, dict[str, np.ndarray]]:
+    """The best bound from the slots' evaluations so far, mixed per slot: L_t is concave in slot t's prices (a
+    minimum of linear functions), so weights w_{t,k} >= 0 adding up to 1 per slot give L_t(sum_k w lam^k_t) >=
+    sum_k w L_t(lam^k_t); the mixed prices stay in the box, and the LP keeps them within the reserved month. A slot
+    evaluated in a round cut short counts too. Returns the bound and its prices (the next trust region's centre)."""
+    hours = problem.hours.astype(float)
+    reservable = _reservable(problem)
+    lm = LinearModel("combined")
+    w: dict[tuple[int, int], int] = {}
+    for k, ev in enumerate(evaluations):
+        for t in range(len(ev.slots)):
+            w[(t, k)] = lm.add_variable(f"w_{t}_{k}", 0.0, 1.0)
+    for t in range(len(hours)):
+        lm.add_constraint(f"one_{t}", [(v, 1.0) for (tt, _), v in w.items() if tt == t], "=", 1.0)
+    for g, p in reservable.items():
+        lm.add_constraint(f"month_{g}", [(v, float(evaluations[k].lam[g][t])) for (t, k), v in w.items()], "<=", p * float(hours.sum()))
+    lm.minimize([(v, -evaluations[k].slots[t]) for (t, k), v in w.items()])
+    got = solve(lm, settings.name, settings.time_limit_s, 1e-9)
+    if not got.has_solution:  # the first evaluation alone is a solution (each slot at the reserved price)
+        return evaluations[0].bound, evaluations[0].lam
+    mix = {g: np.zeros(len(hours)) for g in reservable}
+    for (t, k), v in w.items():
+        for g in reservable:
+            mix[g][t] += got.values[v] * evaluations[k].lam[g][t]
+    return -(got.objective or 0.0), mix
 
 
 def fleet_cost(problem: SlottedProblem, used: dict[str, np.ndarray], levels: dict[str, int] | None = None) -> tuple[dict[str, int], list[dict[str, int]], float]:
@@ -232,7 +266,7 @@ def reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> Slo
     first = price_slots(problem, lam, fine, settings.time_limit_s)
     if isinstance(first, SlotOutcome):
         return first
-    columns, bound, center, radius = list(first.columns), first.bound, lam, RADIUS
+    columns, evaluations, bound, center, radius = list(first.columns), [first], first.bound, lam, RADIUS
     pick = cheapest(problem, columns, settings)
     assert pick is not None  # one column per model and slot: always a choice
     # measured at 30 s, load 2.8-5.3: this re-solve takes the incumbent from $12,759 to $12,523/month, more than a
@@ -249,8 +283,10 @@ def reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> Slo
         if isinstance(step, SlotOutcome):
             return step
         columns.extend(step.columns)
-        if step.bound > bound:
-            bound, center, radius = step.bound, lam, radius * 2
+        evaluations.append(step)
+        mixed, mix = combined(problem, evaluations, settings)
+        if mixed > bound * (1 + 1e-9):
+            bound, center, radius = mixed, mix, radius * 2
         else:
             radius /= 2
         pick = cheapest(problem, columns, settings) or pick

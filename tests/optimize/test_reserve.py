@@ -73,3 +73,21 @@ def test_every_priced_bound_is_below_the_optimum(prices):
     expected = {(0.0, 0.0, 300.0): 900.0, (150.0, 150.0, 0.0): 600.0, (75.0, 75.0, 150.0): 1200.0}
     if prices in expected:
         assert got.bound == pytest.approx(expected[prices])
+
+
+def test_slot_evaluations_mix_into_a_better_bound():
+    # Prices a = (150, 150, 0): slots 1 and 2 pay min(2 g0 at $1.5/h, 1 g1 at $3/h) x 100 h = 300 each, slot 3
+    # nothing: 600. Prices b = (0, 0, 200): slot 3's g0 at the on-demand $2/h, so 3 g1 = 900: 900. Mixed per slot
+    # (weights w_t on the point with the slot's price > 0): max 300 w1 + 300 w2 + 900 w3 with 150 w1 + 150 w2 +
+    # 200 w3 <= 300 (the reserved month). Per dollar of month slot 3 gives 4.5 and slots 1-2 give 2, so w3 = 1 and
+    # w1 + w2 = 2/3: 900 + 200 = 1100, above both evaluations and below the optimum 1200.
+    from planner.optimize.reserve import combined, price_slots
+
+    problem = _problem()
+    a = price_slots(problem, {"g0": np.array([150.0, 150.0, 0.0])}, SETTINGS, 30)
+    b = price_slots(problem, {"g0": np.array([0.0, 0.0, 200.0])}, SETTINGS, 30)
+    assert a.slots == [pytest.approx(300.0), pytest.approx(300.0), pytest.approx(0.0)]
+    assert b.slots == [pytest.approx(0.0), pytest.approx(0.0), pytest.approx(900.0)]
+    bound, mix = combined(problem, [a, b], SETTINGS)
+    assert bound == pytest.approx(1100.0)
+    assert mix["g0"][2] == pytest.approx(200.0) and mix["g0"].sum() == pytest.approx(300.0)
