@@ -185,6 +185,9 @@ def test_two_slots_reserve_exactly_the_baseline():
 
     out = optimize_slots(_slotted([2.0, 4.0], [365, 365], [1.0], [0.6]), SETTINGS)
     sol = out.solution
+    # proven, not just found: slot prices (73, 365) per GPU (<= 365 on demand, adding up to 438 = the reserved
+    # month) bound any fleet by 2 x 73 + 4 x 365 = 1606 (planner.optimize.reserve), the optimum itself
+    assert out.status.value == "optimal" and out.result.gap <= 1e-6
     assert sol.reserved_gpus == {"g0": 2} and sol.on_demand_gpus == [{}, {"g0": 2}]
     assert [sum(d.values()) for d in sol.stable] == [2, 4] and sol.cost_per_month == pytest.approx(1606.0)
     # One fleet all day: 4 on demand = 2920 $/month; 4 reserved = 1752.
