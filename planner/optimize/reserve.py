@@ -287,8 +287,8 @@ def reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> Slo
         if estimate <= bound * (1 + 1e-9):  # no better prices within the radius: the Lagrangian's maximum (docstring)
             break
         step = price_slots(problem, lam, fine, left())
-        if isinstance(step, SlotOutcome):
-            return step
+        if isinstance(step, SlotOutcome):  # a slot stopped by the time limit without a fleet: keep what we have
+            break
         columns.extend(step.columns)
         evaluations.append(step)
         mixed, mix = combined(problem, evaluations, settings)
