@@ -45,7 +45,8 @@ class HighsSolver:
         with silence_stdout():  # highspy prints its banner on file descriptor 1
             h = highspy.Highs()
             for option, value in (("output_flag", False), ("mip_rel_gap", float(mip_gap)), ("threads", 1),
-                                  ("time_limit", float(time_limit_s)), ("presolve", "on" if presolve else "off"), *NO_SUB_MIPS):
+                                  ("time_limit", float(time_limit_s)), ("presolve", "on" if presolve else "off"),
+                                  *NO_SUB_MIPS):
                 h.setOptionValue(option, value)
             order = _load(h, model)
             h.run()
