@@ -52,10 +52,11 @@ class CapacityTable:
     def pooled_rps(self) -> np.ndarray | None:
         """(tiers, configs, buckets): one replica's req/s in a pool of at least POOL_TIERS[1:] replicas where the
         model has it (prefill cells, M/G/m), else `max_rps` (0 wherever `max_rps` is); None when no cell has one."""
-        if self.cells is None or not any(cell.pooled for row in self.cells for cell in row):
+        if self.cells is None or not any(cell is not None and cell.pooled for row in self.cells for cell in row):
             return None
-        tiers = len(POOL_TIERS) - 1
-        pooled = np.array([[cell.pooled or (cell.max_rps,) * tiers for cell in row] for row in self.cells], dtype=float)
+        tiers = len(POOL_TIERS) - 1  # a joined table (several models) has no cell in another model's buckets
+        pooled = np.array([[(cell.pooled or (cell.max_rps,) * tiers) if cell is not None else (0.0,) * tiers for cell in row]
+                           for row in self.cells], dtype=float)
         return np.where(self.max_rps > 0, np.moveaxis(pooled.reshape(*self.max_rps.shape, tiers), 2, 0), 0.0)
 
     def index(self) -> dict[ReplicaSpec, int]:
