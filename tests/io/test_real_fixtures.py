@@ -98,3 +98,32 @@ def test_stub_server_streams_the_timing_the_fixtures_assume() -> None:
     assert "".join(c["choices"][0]["delta"]["content"] for c in chunks[:3]) == "the the the"
     assert chunks[3]["usage"] == {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}
     assert t_first >= FIRST_TOKEN_MS / 1e3 and t_all >= (FIRST_TOKEN_MS + 2 * INTER_TOKEN_MS) / 1e3
+
+
+GUIDELLM = sorted(REAL.glob("guidellm081_*"))
+"""GuideLLM 0.8.1's own JSON and CSV of `guidellm run --profile kind=concurrent --override profile.streams 1,4`
+(README there): two benchmarks a file, 20 requests each, 16 output tokens. The prompt lengths are the stub's
+`usage.prompt_tokens` (whitespace words of GuideLLM's 64-token synthetic prompts, 18.75 and 18.45 mean), which
+GuideLLM prefers to its own count."""
+
+
+@pytest.mark.parametrize("path", GUIDELLM, ids=lambda p: p.name)
+def test_guidellm_0_8_real_output_matches_the_stub(path: Path) -> None:
+    reader = detect(path, "observations")
+    assert reader.name == {".json": "guidellm-json", ".csv": "guidellm-csv"}[path.suffix]
+    obs = reader.read(path, CONTEXT).items
+    ttft = [o for o in obs if o.metric == "ttft_ms"]
+    # the CSV names the strategy `concurrent@1`, `concurrent@4`; the JSON has config.strategy.streams
+    assert [(o.mode, o.load) for o in ttft] == [("concurrency", 1.0), ("concurrency", 4.0)]
+    for o in ttft:
+        assert FIRST_TOKEN_MS <= o.measured <= FIRST_TOKEN_MS + OVERHEAD_MS  # measured 65.75, 60.38
+    for o in (o for o in obs if o.metric == "tpot_ms"):
+        assert o.measured == pytest.approx(INTER_TOKEN_MS, rel=ITL_REL)  # measured 9.78, 9.88
+    assert {o.output_tokens for o in obs} == {16} and {o.input_tokens for o in obs} <= {18, 19}
+    # 16 tokens a request: output tok/s = 16 x req/s (GuideLLM measured 4.34 and 16.2 req/s)
+    assert [o.measured for o in obs if o.metric == "output_tok_s"] == pytest.approx([69.40, 259.26], abs=0.01)
+
+
+def test_guidellm_json_and_csv_of_one_run_agree() -> None:
+    j, k = (_measured(REAL / f"guidellm081_concurrent.{ext}") for ext in ("json", "csv"))
+    assert k == pytest.approx(j, rel=1e-9)

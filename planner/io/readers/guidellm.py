@@ -35,7 +35,14 @@ HINT = "expected a GuideLLM benchmarks report"
 
 
 def strategy_load(strategy: Any, where: str, measured_rps: float, measured_clients: float | None = None) -> tuple[str, float]:
-    """(mode, load) of a GuideLLM scheduling strategy."""
+    """(mode, load) of a GuideLLM scheduling strategy: a JSON strategy object, or the CSV's name, which GuideLLM
+    0.8 writes as `kind@value` (`concurrent@4`, `poisson@8.00`: streams or rate)."""
+    if isinstance(strategy, str) and "@" in strategy:
+        strategy, _, value = strategy.partition("@")
+        try:
+            strategy = {"type_": strategy, "streams" if strategy == "concurrent" else "rate": float(value)}
+        except ValueError:
+            raise PlannerError(f"{where}: expected a strategy as kind@number, got {strategy}@{value}") from None
     kind = strategy.get("type_") if isinstance(strategy, dict) else strategy
     if kind == "synchronous":
         return "concurrency", 1.0
