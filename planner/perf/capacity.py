@@ -8,7 +8,8 @@ occupancy all hold gives the capacity.
 
 `capacity_row` evaluates every bucket of one config together: the buckets' load points are concatenated
 into one array (each point carrying its bucket's lengths), so the whole row is a few numpy passes instead
-of a Python loop per cell; elementwise the arithmetic is the same as for one bucket at a time.
+of a Python loop per cell; elementwise the arithmetic is the same as for one bucket at a time. The search
+for each bucket's first failing load point is in planner.perf.search.
 """
 from __future__ import annotations
 
@@ -16,17 +17,16 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from statistics import NormalDist
 
 import numpy as np
 
 from planner.demand.buckets import Bucket
 from planner.perf.bound import Bound
-from planner.perf.load import Load, Points, chunked_load, serial_load
 from planner.perf.memory import ServingConfig, max_batch, max_kv_tokens, tokens_reserved_per_sequence
 from planner.perf.step import decode_step, prefill_step
 from planner.perf.curves import Curves, curve_points
-from planner.perf.tail import Lateness, TpotCurve
+from planner.perf.search import LIGHT_LOAD, Live, LoadRow, batch_grid, first_failures, first_false
+from planner.perf.tail import TpotCurve
 from planner.schemas.workload import SLO
 
 SATURATED = 0.85
@@ -79,39 +79,9 @@ def _zero(bound: Bound, detail: str, ttft0_ms: float = math.inf, tpot0_ms: float
     return CellCapacity(0.0, bound, detail, 0.0, ttft0_ms, tpot0_ms)
 
 
-LIGHT_LOAD = np.geomspace(1e-4, 1.0, 25)[:-1]
-"""Fractional mean batches below 1: light load, where queueing vanishes (geometric from 1e-4 requests in flight)."""
-
-
-@functools.lru_cache(maxsize=4096)
-def _batch_grid(n_cap: int) -> np.ndarray:
-    """Mean live sequences to evaluate: fractions below 1 (light load), then every integer to the cap.
-    Cached per cap (callers only read it)."""
-    light = LIGHT_LOAD
-    full = np.arange(1, n_cap + 1, dtype=float) if n_cap <= 1024 else np.unique(np.geomspace(1, n_cap, 1024).round())
-    return np.concatenate([light, full])
-
-
 def cell_capacity(cfg: ServingConfig, bucket: Bucket, slo: SLO) -> CellCapacity:
     """Max req/s one replica sustains for `bucket` with p-quantile TTFT/TPOT within the SLO."""
     return capacity_row(cfg, (bucket,), slo)[0]
-
-
-@dataclass(frozen=True)
-class _Live:
-    """A bucket that passed the memory checks: its lengths and batch cap."""
-
-    index: int
-    bucket: Bucket
-    inp: float
-    out: float
-    outputs: np.ndarray
-    gaps: np.ndarray
-    """O_j - 1 of the output classes with O_j > 1 (single-token outputs have no TPOT)."""
-    context: float
-    n_cap: int
-    variant: int = 0
-    """Which config of a `capacity_rows` call (they differ only in the token budget)."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -126,7 +96,7 @@ def _lengths(bucket: Bucket) -> tuple[float, float, np.ndarray, np.ndarray, floa
 
 
 def _screen(cfg: ServingConfig, buckets: Sequence[Bucket], lengths: list[tuple], cells: list[CellCapacity | None],
-            variant: int = 0) -> list[_Live]:
+            variant: int = 0) -> list[Live]:
     """Buckets whose longest sequence and mean context fit the KV cache (the others get a zero cell); `lengths`:
     `_lengths` of each bucket."""
     kv_tokens = max_kv_tokens(cfg)
@@ -140,7 +110,7 @@ def _screen(cfg: ServingConfig, buckets: Sequence[Bucket], lengths: list[tuple],
         if n_cap < 1:
             cells[j] = _zero(Bound.KV_MEMORY, f"no sequence of {context:.0f} tokens fits in {kv_tokens} KV tokens")
             continue
-        live.append(_Live(j, bucket, inp, out, outputs, gaps, context, n_cap, variant))
+        live.append(Live(j, bucket, inp, out, outputs, gaps, context, n_cap, variant))
     return live
 
 
@@ -180,149 +150,12 @@ def capacity_rows(cfgs: Sequence[ServingConfig], buckets: Sequence[Bucket], slo:
     return [tuple(cells) for cells in rows]  # type: ignore[misc] - every slot is filled above
 
 
-@dataclass(frozen=True)
-class _Group:
-    """Buckets whose TPOT tails are evaluated together (the same number of output gaps G and input classes Q,
-    so every sum over classes has the length it has for one bucket alone)."""
-
-    member: np.ndarray
-    """(buckets,): in this group."""
-    gaps: np.ndarray
-    """(buckets, G): each member's output gaps (O_j - 1 of its classes with O_j > 1)."""
-    q: int
-
-
-def _groups(active: list) -> list[_Group]:  # noqa: ANN001 - list of (_Live, ...)
-    """The active buckets grouped by their numbers of output gaps and input classes."""
-    gaps_of = [b.gaps for b, *_ in active]
-    keys = [(len(g), len(b.bucket.input_q or (b.inp,))) for g, (b, *_) in zip(gaps_of, active)]
-    groups = []
-    for n_gaps, q in sorted(set(keys)):
-        members = [i for i, k in enumerate(keys) if k == (n_gaps, q)]
-        member, gaps = np.zeros(len(active), dtype=bool), np.zeros((len(active), n_gaps))
-        member[members] = True
-        gaps[members] = np.array([gaps_of[i] for i in members], dtype=float).reshape(len(members), n_gaps)
-        groups.append(_Group(member, gaps, q))
-    return groups
-
-
-@dataclass(frozen=True)
-class _Row:
-    """The active buckets of a `capacity_rows` call as arrays (one entry per bucket), built once and read by
-    every pass over load points."""
-
-    cfgs: Sequence[ServingConfig]
-    active: list
-    """(_Live, t_prefill, t_prefill_tail, ttft0_ms, tpot0_ms) per bucket."""
-    z: float
-    figures: tuple[np.ndarray, ...]
-    """inp, out, context, input_p99, t_prefill, t_prefill_tail and the token budget of each bucket."""
-    classes: np.ndarray
-    """(buckets, Q): input classes, padded by repeating the last (lateness uses the first Q of its group only)."""
-    hit: np.ndarray
-    n_cap: np.ndarray
-    n_outputs: np.ndarray
-    groups: list[_Group]
-
-    @classmethod
-    def of(cls, cfgs: Sequence[ServingConfig], active: list, p: float) -> "_Row":  # noqa: ANN001
-        budgets = [c.engine.max_num_batched_tokens for c in cfgs]
-        lives = [b for b, *_ in active]
-        figures = tuple(np.asarray(v, dtype=float) for v in zip(*(
-            (b.inp, b.out, b.context, b.bucket.input_p99, a[1], a[2], budgets[b.variant]) for b, a in zip(lives, active))))
-        qs = [np.asarray(b.bucket.input_q or (b.inp,), dtype=float) for b in lives]
-        classes = np.zeros((len(lives), max(len(q) for q in qs)))
-        for i, q in enumerate(qs):
-            classes[i, :len(q)], classes[i, len(q):] = q, q[-1]
-        return cls(cfgs, active, NormalDist().inv_cdf(p), figures, classes, np.array([b.bucket.cache_hit for b in lives]),
-                   np.array([b.n_cap for b in lives]), np.array([len(b.outputs) for b in lives]), _groups(active))
-
-    def evaluate(self, seg: np.ndarray, grid: np.ndarray, slo: SLO, p: float,
-                 tpot: bool = True) -> tuple[Points, Load, dict[str, np.ndarray], np.ndarray]:
-        """Every check at load points `grid` (mean batches) of buckets `seg`, and where all of them hold (`tpot`
-        False: all but the TPOT tail, the costliest, for callers that only read the figures). Each point's
-        figures are its own (no point depends on another), so any set of points may be evaluated."""
-        inp, out, context, p99, t_prefill, t_tail, budget = (f[seg] for f in self.figures)
-        pts = Points(grid, grid + self.z * np.sqrt(grid), inp, out, context, p99, t_prefill, t_tail, self.classes, seg,
-                     self.hit, budget)
-        cfg = self.cfgs[0]
-        load = (chunked_load if cfg.engine.chunked_prefill else serial_load)(cfg, pts, p)
-        checks = {"prefill": load.rho < 1, "ttft": load.ttft * 1e3 <= slo.ttft_ms, "batch": pts.n_hi <= self.n_cap[seg],
-                  "full_step": load.full_step * 1e3 <= slo.tpot_ms}
-        ok = checks["prefill"] & checks["ttft"] & checks["batch"] & checks["full_step"]
-        if tpot:
-            ok[ok] = _tpot_ok(load, seg, self.groups, self.n_outputs, ok, slo.tpot_ms / 1e3, 1 - p)[ok]
-        return pts, load, checks, ok
-
-
-def _tpot_ok(load: Load, seg: np.ndarray, groups: list[_Group], n_outputs: np.ndarray, needed: np.ndarray,
-             slo_s: float, tail: float) -> np.ndarray:
-    """Where the share of requests late at the TPOT SLO is within the tail, evaluated at the `needed` points only
-    (the others cannot change a bucket's capacity), one Lateness per group of buckets."""
-    ok = np.zeros(len(seg), dtype=bool)
-    one_step = bool((load.steps == 1).all())  # every prompt rides in one step (always so for serial prefill)
-    for group in groups:
-        idx = np.flatnonzero(needed & group.member[seg])
-        if not len(idx):
-            continue
-        at, q = seg[idx], group.q
-        steps = None if one_step else load.steps[idx, :q]
-        model = Lateness.build(group.gaps[at], n_outputs[at], load.per_step[idx, :q], steps, load.mean_interrupt[idx],
-                               load.tpot_floor[idx], load.gap_time[idx], load.rps[idx], load.rho_tail[idx])
-        ok[idx] = model.within(np.full(len(idx), slo_s), tail)
-    return ok
-
-
-SEARCH_POINTS = 3
-"""Load points per bucket in each pass of the search for its first failing point: each pass cuts the open
-interval into SEARCH_POINTS + 1 parts, so a 1,048-point grid takes at most 5 passes of 3 points (where a coarse
-pass of 30 points and a scan of the gap after it took ~44). Measured once each on the widest 8B table at load ~5
-(CPU s): 1 point 7.5, 2 points 7.3, 3 points 5.1 and 6.3, 4 points 6.5, 6 points 6.0 (a pass has a few ms of
-fixed numpy work per config, so fewer points need more passes that cost as much)."""
-
-
-def _first_failures(row: _Row, grids: list[np.ndarray], slo: SLO, p: float) -> np.ndarray:
-    """Index of each bucket's first failing point of its batch grid (the grid's length where none fails). The
-    checks only turn from pass to fail as load grows, so the first failure is found by narrowing an interval
-    (last known pass, first known failure) in passes of SEARCH_POINTS points; the batch check is known from
-    the grid alone and starts the interval."""
-    starts = np.concatenate([[0], np.cumsum([len(g) for g in grids])[:-1]])
-    flat = np.concatenate(grids)
-    hi = np.array([_batch_limit(int(n), row.z) for n in row.n_cap.tolist()])
-    lo = np.full(len(grids), -1)
-    k = np.arange(1, SEARCH_POINTS + 1)
-    while (open_ := np.flatnonzero(hi - lo > 1)).size:
-        width = (hi - lo)[open_, None]
-        m = np.minimum(SEARCH_POINTS, width - 1)
-        take = k <= m  # m points evenly inside (lo, hi): all of them when the interval holds m or fewer
-        pos = (lo[open_, None] + k * width // (m + 1))[take]
-        seg = np.broadcast_to(open_[:, None], take.shape)[take]
-        ok = row.evaluate(seg, flat[starts[seg] + pos], slo, p)[-1]
-        np.minimum.at(hi, seg[~ok], pos[~ok])
-        passed = ok & (pos < hi[seg])
-        np.maximum.at(lo, seg[passed], pos[passed])
-    return hi
-
-
-def _first_false(passed: np.ndarray, position: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Position of the first False of `passed` within each bucket's segment (the segment's length if none)."""
-    return np.minimum(np.minimum.reduceat(np.where(passed, len(passed), position), offsets[:-1]), np.diff(offsets))
-
-
 COARSE_POINTS = 24
 """Load points of a bucket's coarse grid (index-geometric, plus every 4th light-load point), from which its latency
 curve's points are chosen (`_RowCurves`)."""
 DENSE_CURVE = 128
 """A cell whose first failure lies within the first DENSE_CURVE points of its batch grid keeps every point below
 it on its curve grid."""
-
-
-@functools.lru_cache(maxsize=4096)
-def _batch_limit(n_cap: int, z: float) -> int:
-    """The first point of `_batch_grid(n_cap)` that fails the batch check (its length if none): as `_Row.evaluate`
-    computes it, the p-quantile batch N + z sqrt(N) above the cap, which only grows along the grid. Cached."""
-    grid = _batch_grid(n_cap)
-    return int(np.count_nonzero(grid + z * np.sqrt(grid) <= n_cap))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -336,13 +169,13 @@ def _coarse(size: int) -> np.ndarray:
 
 def _loaded_cells(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: float) -> list[tuple[int, int, CellCapacity]]:  # noqa: ANN001
     """Cells (config variant, bucket, cell) of the buckets that pass the zero-load checks: the largest point of
-    the batch grid meeting every check, found by `_first_failures` (the point a scan of the whole grid finds,
+    the batch grid meeting every check, found by `first_failures` (the point a scan of the whole grid finds,
     for a fraction of the work), then one pass at each bucket's first failing point and the point before it
     for the capacity and what binds. The latency curves are evaluated for a whole row (`_RowCurves`) when a
     plan or an estimate first asks for one of its cells' curves."""
-    row = _Row.of(cfgs, active, p)
-    full = [_batch_grid(b.n_cap) for b, *_ in active]
-    first = _first_failures(row, full, slo, p)
+    row = LoadRow.of(cfgs, active, p)
+    full = [batch_grid(b.n_cap) for b, *_ in active]
+    first = first_failures(row, full, slo, p)
     sizes, n = np.array([len(g) for g in full]), len(active)
     # the first failing point (the last one when none fails), then the capacity point (where one exists)
     at = np.concatenate([np.minimum(first, sizes - 1), np.maximum(first - 1, 0)])
@@ -371,7 +204,7 @@ class _RowCurves:
     spread below the last coarse pass and every point from there to the failure; the same whichever cells are
     asked."""
 
-    row: _Row
+    row: LoadRow
     full: tuple[np.ndarray, ...]
     """Each active bucket's batch grid."""
     first: tuple[int, ...]
@@ -390,7 +223,7 @@ class _RowCurves:
         sizes = np.array([len(i) for i in idx])
         offsets, seg = np.concatenate([[0], np.cumsum(sizes)]), np.repeat(np.arange(len(idx)), sizes)
         _, load, _, ok = self.row.evaluate(seg, np.concatenate([g[i] for g, i in zip(self.full, idx)]), self.slo, self.p)
-        first_bad = _first_false(ok, np.arange(len(seg)) - offsets[seg], offsets).tolist()
+        first_bad = first_false(ok, np.arange(len(seg)) - offsets[seg], offsets).tolist()
         order = {i: k for k, i in enumerate(i for i, j in enumerate(first_bad) if j > 0)}
         return order, Curves(load, self.row.active, first_bad, offsets, self.slo.tpot_ms / 1e3, 1 - self.p)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from planner.demand.buckets import Bucket
-from planner.perf import capacity
+from planner.perf import search
 from planner.perf.capacity import capacity_row, capacity_rows
 from planner.perf.step import mixed_step
 from planner.schemas.replica import EngineParams
@@ -68,7 +68,7 @@ def test_narrowing_search_finds_the_full_scan_capacity(chunked: bool, monkeypatc
     cfgs = [config(m, g, tp=tp, engine=EngineParams(chunked_prefill=chunked, max_num_batched_tokens=2048))
             for m, g, tp in (("llama-3.1-8b", "h100", 1), ("llama-3.1-8b", "l4", 1), ("llama-3.1-70b", "a100-80gb", 4))]
     fast = [capacity_row(c, buckets, slo) for c in cfgs]
-    monkeypatch.setattr(capacity, "SEARCH_POINTS", 10_000)  # the first pass scans every point
+    monkeypatch.setattr(search, "SEARCH_POINTS", 10_000)  # the first pass scans every point
     full = [capacity_row(c, buckets, slo) for c in cfgs]
     assert [[(c.max_rps, c.bound, c.detail, c.batch, c.curve_rps, c.curve_tpot_ms) for c in r] for r in fast] == \
            [[(c.max_rps, c.bound, c.detail, c.batch, c.curve_rps, c.curve_tpot_ms) for c in r] for r in full]

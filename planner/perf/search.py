@@ -1,0 +1,183 @@
+"""The search behind capacity cells: the active buckets of a row as arrays (`LoadRow`), every check at any set
+of load points, and each bucket's first failing point on its batch grid found by narrowing (planner.perf.capacity
+turns those points into cells and curves)."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from planner.demand.buckets import Bucket
+from planner.perf.load import Load, Points, chunked_load, serial_load
+from planner.perf.memory import ServingConfig
+from planner.perf.tail import Lateness
+from planner.schemas.workload import SLO
+
+LIGHT_LOAD = np.geomspace(1e-4, 1.0, 25)[:-1]
+"""Fractional mean batches below 1: light load, where queueing vanishes (geometric from 1e-4 requests in flight)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def batch_grid(n_cap: int) -> np.ndarray:
+    """Mean live sequences to evaluate: fractions below 1 (light load), then every integer to the cap.
+    Cached per cap (callers only read it)."""
+    light = LIGHT_LOAD
+    full = np.arange(1, n_cap + 1, dtype=float) if n_cap <= 1024 else np.unique(np.geomspace(1, n_cap, 1024).round())
+    return np.concatenate([light, full])
+
+
+@dataclass(frozen=True)
+class Live:
+    """A bucket that passed the memory checks: its lengths and batch cap."""
+
+    index: int
+    bucket: Bucket
+    inp: float
+    out: float
+    outputs: np.ndarray
+    gaps: np.ndarray
+    """O_j - 1 of the output classes with O_j > 1 (single-token outputs have no TPOT)."""
+    context: float
+    n_cap: int
+    variant: int = 0
+    """Which config of a `capacity_rows` call (they differ only in the token budget)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def batch_limit(n_cap: int, z: float) -> int:
+    """The first point of `batch_grid(n_cap)` that fails the batch check (its length if none): as `LoadRow.evaluate`
+    computes it, the p-quantile batch N + z sqrt(N) above the cap, which only grows along the grid. Cached."""
+    grid = batch_grid(n_cap)
+    return int(np.count_nonzero(grid + z * np.sqrt(grid) <= n_cap))
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Buckets whose TPOT tails are evaluated together (the same number of output gaps G and input classes Q,
+    so every sum over classes has the length it has for one bucket alone)."""
+
+    member: np.ndarray
+    """(buckets,): in this group."""
+    gaps: np.ndarray
+    """(buckets, G): each member's output gaps (O_j - 1 of its classes with O_j > 1)."""
+    q: int
+
+
+def _groups(active: list) -> list[_Group]:  # noqa: ANN001 - list of (Live, ...)
+    """The active buckets grouped by their numbers of output gaps and input classes."""
+    gaps_of = [b.gaps for b, *_ in active]
+    keys = [(len(g), len(b.bucket.input_q or (b.inp,))) for g, (b, *_) in zip(gaps_of, active)]
+    groups = []
+    for n_gaps, q in sorted(set(keys)):
+        members = [i for i, k in enumerate(keys) if k == (n_gaps, q)]
+        member, gaps = np.zeros(len(active), dtype=bool), np.zeros((len(active), n_gaps))
+        member[members] = True
+        gaps[members] = np.array([gaps_of[i] for i in members], dtype=float).reshape(len(members), n_gaps)
+        groups.append(_Group(member, gaps, q))
+    return groups
+
+
+@dataclass(frozen=True)
+class LoadRow:
+    """The active buckets of a `capacity_rows` call as arrays (one entry per bucket), built once and read by
+    every pass over load points."""
+
+    cfgs: Sequence[ServingConfig]
+    active: list
+    """(Live, t_prefill, t_prefill_tail, ttft0_ms, tpot0_ms) per bucket."""
+    z: float
+    figures: tuple[np.ndarray, ...]
+    """inp, out, context, input_p99, t_prefill, t_prefill_tail and the token budget of each bucket."""
+    classes: np.ndarray
+    """(buckets, Q): input classes, padded by repeating the last (lateness uses the first Q of its group only)."""
+    hit: np.ndarray
+    n_cap: np.ndarray
+    n_outputs: np.ndarray
+    groups: list[_Group]
+
+    @classmethod
+    def of(cls, cfgs: Sequence[ServingConfig], active: list, p: float) -> "LoadRow":  # noqa: ANN001
+        budgets = [c.engine.max_num_batched_tokens for c in cfgs]
+        lives = [b for b, *_ in active]
+        figures = tuple(np.asarray(v, dtype=float) for v in zip(*(
+            (b.inp, b.out, b.context, b.bucket.input_p99, a[1], a[2], budgets[b.variant]) for b, a in zip(lives, active))))
+        qs = [np.asarray(b.bucket.input_q or (b.inp,), dtype=float) for b in lives]
+        classes = np.zeros((len(lives), max(len(q) for q in qs)))
+        for i, q in enumerate(qs):
+            classes[i, :len(q)], classes[i, len(q):] = q, q[-1]
+        return cls(cfgs, active, NormalDist().inv_cdf(p), figures, classes, np.array([b.bucket.cache_hit for b in lives]),
+                   np.array([b.n_cap for b in lives]), np.array([len(b.outputs) for b in lives]), _groups(active))
+
+    def evaluate(self, seg: np.ndarray, grid: np.ndarray, slo: SLO, p: float,
+                 tpot: bool = True) -> tuple[Points, Load, dict[str, np.ndarray], np.ndarray]:
+        """Every check at load points `grid` (mean batches) of buckets `seg`, and where all of them hold (`tpot`
+        False: all but the TPOT tail, the costliest, for callers that only read the figures). Each point's
+        figures are its own (no point depends on another), so any set of points may be evaluated."""
+        inp, out, context, p99, t_prefill, t_tail, budget = (f[seg] for f in self.figures)
+        pts = Points(grid, grid + self.z * np.sqrt(grid), inp, out, context, p99, t_prefill, t_tail, self.classes, seg,
+                     self.hit, budget)
+        cfg = self.cfgs[0]
+        load = (chunked_load if cfg.engine.chunked_prefill else serial_load)(cfg, pts, p)
+        checks = {"prefill": load.rho < 1, "ttft": load.ttft * 1e3 <= slo.ttft_ms, "batch": pts.n_hi <= self.n_cap[seg],
+                  "full_step": load.full_step * 1e3 <= slo.tpot_ms}
+        ok = checks["prefill"] & checks["ttft"] & checks["batch"] & checks["full_step"]
+        if tpot:
+            ok[ok] = _tpot_ok(load, seg, self.groups, self.n_outputs, ok, slo.tpot_ms / 1e3, 1 - p)[ok]
+        return pts, load, checks, ok
+
+
+def _tpot_ok(load: Load, seg: np.ndarray, groups: list[_Group], n_outputs: np.ndarray, needed: np.ndarray,
+             slo_s: float, tail: float) -> np.ndarray:
+    """Where the share of requests late at the TPOT SLO is within the tail, evaluated at the `needed` points only
+    (the others cannot change a bucket's capacity), one Lateness per group of buckets."""
+    ok = np.zeros(len(seg), dtype=bool)
+    one_step = bool((load.steps == 1).all())  # every prompt rides in one step (always so for serial prefill)
+    for group in groups:
+        idx = np.flatnonzero(needed & group.member[seg])
+        if not len(idx):
+            continue
+        at, q = seg[idx], group.q
+        steps = None if one_step else load.steps[idx, :q]
+        model = Lateness.build(group.gaps[at], n_outputs[at], load.per_step[idx, :q], steps, load.mean_interrupt[idx],
+                               load.tpot_floor[idx], load.gap_time[idx], load.rps[idx], load.rho_tail[idx])
+        ok[idx] = model.within(np.full(len(idx), slo_s), tail)
+    return ok
+
+
+SEARCH_POINTS = 3
+"""Load points per bucket in each pass of the search for its first failing point: each pass cuts the open
+interval into SEARCH_POINTS + 1 parts, so a 1,048-point grid takes at most 5 passes of 3 points (where a coarse
+pass of 30 points and a scan of the gap after it took ~44). Measured once each on the widest 8B table at load ~5
+(CPU s): 1 point 7.5, 2 points 7.3, 3 points 5.1 and 6.3, 4 points 6.5, 6 points 6.0 (a pass has a few ms of
+fixed numpy work per config, so fewer points need more passes that cost as much)."""
+
+
+def first_failures(row: LoadRow, grids: list[np.ndarray], slo: SLO, p: float) -> np.ndarray:
+    """Index of each bucket's first failing point of its batch grid (the grid's length where none fails). The
+    checks only turn from pass to fail as load grows, so the first failure is found by narrowing an interval
+    (last known pass, first known failure) in passes of SEARCH_POINTS points; the batch check is known from
+    the grid alone and starts the interval."""
+    starts = np.concatenate([[0], np.cumsum([len(g) for g in grids])[:-1]])
+    flat = np.concatenate(grids)
+    hi = np.array([batch_limit(int(n), row.z) for n in row.n_cap.tolist()])
+    lo = np.full(len(grids), -1)
+    k = np.arange(1, SEARCH_POINTS + 1)
+    while (open_ := np.flatnonzero(hi - lo > 1)).size:
+        width = (hi - lo)[open_, None]
+        m = np.minimum(SEARCH_POINTS, width - 1)
+        take = k <= m  # m points evenly inside (lo, hi): all of them when the interval holds m or fewer
+        pos = (lo[open_, None] + k * width // (m + 1))[take]
+        seg = np.broadcast_to(open_[:, None], take.shape)[take]
+        ok = row.evaluate(seg, flat[starts[seg] + pos], slo, p)[-1]
+        np.minimum.at(hi, seg[~ok], pos[~ok])
+        passed = ok & (pos < hi[seg])
+        np.maximum.at(lo, seg[passed], pos[passed])
+    return hi
+
+
+def first_false(passed: np.ndarray, position: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Position of the first False of `passed` within each bucket's segment (the segment's length if none)."""
+    return np.minimum(np.minimum.reduceat(np.where(passed, len(passed), position), offsets[:-1]), np.diff(offsets))
