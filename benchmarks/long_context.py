@@ -66,7 +66,8 @@ def run_case(trace: Path, fields: dict) -> dict:
         if not check.result.met and sum(p.replicas for p in plan.pools) <= REPAIR_MAX_REPLICAS:
             repaired = verify_plan(plan, repair=True, max_rounds=6)
     summary = check.result.summary
-    pools = [f"{p['pool']} x{p['replicas']} {p['gpu_utilization']:.0%}" for p in summary["pools"] if p.get("gpu_utilization") is not None]
+    pools = [f"{p['pool']} x{p['replicas']} {p['gpu_utilization_arrival_window']:.0%} ({p['gpu_utilization']:.0%})"
+             for p in summary["pools"] if p.get("gpu_utilization_arrival_window") is not None]
     floor = plan.floor
     warned = any(n.startswith("this plan costs") for n in plan.notes)
     row = {
@@ -118,8 +119,10 @@ def main(argv: list[str]) -> None:
              f"Machine: {platform.machine()}, Python {platform.python_version()}. Default `planner solve` (chunked prefill, chunk "
              "budgets 512/2048/8192 searched, prefix caching from the trace's `hash_ids`), then the plan replayed against the "
              "whole trace (`solve --verify`, least-loaded routing, seed 0). Attainment: share of requests within both SLOs; "
-             "busy: share of the replay each pool's replicas spent running steps (under continuous batching a replica steps "
-             "whenever a sequence is live, so this reads high on pools with long outputs). Verdict per the SLO's scope "
+             "busy: share of the time from the first arrival to the pool's last arrival that its replicas spent running "
+             "steps (`gpu_utilization_arrival_window`; in brackets over the whole replay, to the last finish, which a drain "
+             "of long outputs dilutes; under continuous batching a replica steps whenever a sequence is live, so both read "
+             "high on pools with long outputs). Verdict per the SLO's scope "
              "(docs/simulator.md). Repair: `solve --verify --repair` (grow, then shrink), for plans of at most "
              f"{REPAIR_MAX_REPLICAS} replicas. Regenerate with `python benchmarks/long_context.py`.", "",
              "| case | target | plan | physical floor, plan / floor | attainment in replay | pools busy in replay | after --repair | solve s |",

@@ -324,9 +324,9 @@ def replay_pool(lo, hi, replicas, ri, rf, ids, base, done_at, pre_rid, pre_done,
                 geo, rows, one, mc, pc, arrival, prompt, output, cached, remaining, admitted, first_token, finish,
                 preempts, replica):
     """router.run_pool's loop over the pool's arrivals lo..hi-1 (state kept in the arrays between calls); with
-    hi == len(arrival), every run still open afterwards is played out too."""
+    lo == hi == len(arrival), every run still open is played out."""
     n_req = len(arrival)
-    last = hi == n_req
+    last = lo == hi == n_req
     for n in range(lo, hi + (1 if last else 0)):
         t = arrival[n] if n < n_req else np.inf
         while True:  # pop_until(t): the smallest (end, replica) while end <= t

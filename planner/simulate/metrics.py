@@ -62,12 +62,22 @@ def group_summary(log: RequestLog, lat: dict[str, np.ndarray], members: np.ndarr
         "output_throughput": float(log.output[done].sum() / span_s) if span_s > 0 else None,
         "replicas": len(fleet),
         "gpu_utilization": float(busy / (len(fleet) * span_s)) if fleet and span_s > 0 else None,
+        "gpu_utilization_arrival_window": _busy_while_arriving(log, fleet),
         "kv_occupancy_mean": float(sum(r.kv_block_s for r in fleet) / (capacity * span_s)) if capacity and span_s > 0 else None,
         "kv_occupancy_peak": max((r.kv_peak / r.m.kv_blocks for r in fleet), default=None),
         "preemptions": int(sum(r.preemptions for r in fleet)),
         "steps": int(sum(r.steps for r in fleet)),
     }
     return out
+
+
+def _busy_while_arriving(log: RequestLog, fleet: list[ReplicaScheduler]) -> float | None:
+    """Busy share of the replicas from the replay's first arrival to each one's pool's last arrival: a pool's
+    use while traffic comes in, which a drain of long outputs after the last arrival does not dilute (a trace
+    compressed by `target_rps` ends in a drain of its longest outputs; prefill pools idle through it)."""
+    t0 = float(log.arrival.min()) if len(log.arrival) else 0.0
+    windows = [(r.busy_arriving_s, r.last_arrival_s - t0) for r in fleet if r.last_arrival_s - t0 > 0]
+    return float(sum(b for b, _ in windows) / sum(w for _, w in windows)) if windows else None
 
 
 def per_minute(log: RequestLog, lat: dict[str, np.ndarray], window_s: float = 60.0) -> dict[str, list[float]]:

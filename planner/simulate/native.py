@@ -93,12 +93,17 @@ def run_compiled(model: StepModel, replicas: int, rids: np.ndarray, log: Request
     assert model.mixed is not None and model.prefill is not None  # compiled_supported
     one = np.array(model.prefill_one, dtype=float)  # a writable copy: a pool worker gets a read-only memmap, a 2nd compile
     constants = (rows, one, model.mixed.constants(), model.prefill.constants())
-    for lo in range(0, n, CHUNK):
-        hi = min(lo + CHUNK, n)
+    def run(lo: int, hi: int) -> None:
         c.replay_pool(lo, hi, replicas, ri, rf, *batch, ends, nxt, geo, *constants, arrival, prompt, output, cached,
                       remaining, admitted, first_token, finish, preempts, replica)
+
+    for lo in range(0, n, CHUNK):
+        run(lo, min(lo + CHUNK, n))
         if progress is not None:
-            progress(hi)
+            progress(min(lo + CHUNK, n))
+    # ReplicaScheduler.arrivals_ended at the last arrival, then the play-out
+    busy_arriving = rf[:, c.BUSY] + np.where(ri[:, c.KIND] != c.IDLE, arrival[-1] - rf[:, c.T0], 0.0) if n else rf[:, c.BUSY]
+    run(n, n)
     for name, values in (("remaining", remaining), ("admitted", admitted), ("first_token", first_token),
                          ("finish", finish), ("preemptions", preempts)):
         getattr(log, name)[rids] = values
@@ -107,6 +112,8 @@ def run_compiled(model: StepModel, replicas: int, rids: np.ndarray, log: Request
     for r in range(replicas):
         rep = make(model, log, False)
         rep.busy_s, rep.kv_block_s = float(rf[r, c.BUSY]), float(rf[r, c.KVBS])
+        if n:
+            rep.busy_arriving_s, rep.last_arrival_s = float(busy_arriving[r]), float(arrival[-1])
         rep.kv_peak, rep.steps = int(ri[r, c.PEAK]), int(ri[r, c.STEPS])
         rep.preemptions, rep.served = int(ri[r, c.PREEMPT]), int(ri[r, c.SERVED])
         fleet.append(rep)

@@ -90,6 +90,9 @@ def run_pool(model: StepModel, replicas: int, rids: np.ndarray, log: RequestLog,
         settle(r, fleet[r].arrive(rid, t))
         if every and n % every == 0:
             progress(n)  # type: ignore[misc]  # every is 0 without progress
+    if arrivals:
+        for replica in fleet:
+            replica.arrivals_ended(arrivals[-1])
     pop_until(np.inf)
     if progress is not None:
         progress(len(rids))

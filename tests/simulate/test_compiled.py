@@ -20,7 +20,7 @@ from planner.simulate.steps import build_step_model
 from planner.schemas.replica import EngineParams as Engine
 from tests.simulate.conftest import EFF, make_config, poisson_trace
 
-ACCOUNTING = ("busy_s", "kv_block_s", "kv_peak", "steps", "preemptions", "served")
+ACCOUNTING = ("busy_s", "kv_block_s", "kv_peak", "steps", "preemptions", "served", "busy_arriving_s", "last_arrival_s")
 
 
 def _both(cfg: ServingConfig, trace, replicas: int, policy: str, scheduler: str, cached: bool):  # noqa: ANN001, ANN202

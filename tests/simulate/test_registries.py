@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from planner.simulate import policies
+from planner.simulate.metrics import group_summary, request_latencies
 from planner.simulate.policies import POLICIES, LeastLoaded, RoundRobin, routing_policy
 from planner.simulate.replay import SimOptions
 from planner.simulate.request_log import RequestLog
@@ -95,3 +96,21 @@ def test_one_request_alone_is_one_prefill_step_then_decode_steps(cfg, name):
     assert tpot == pytest.approx(float(model.decode_times(1, np.array([prompt + 1]))[0]), rel=1e-12)
     assert replica.steps == 2 and replica.served == 1 and replica.preemptions == 0
     assert replica.busy_s == pytest.approx(log.finish[0], rel=1e-12)
+
+
+def test_busy_over_the_arrival_window_stops_at_the_last_arrival(cfg):
+    # One replica, a request at 0 s that finishes long before the second arrives at 5 s: up to that arrival the
+    # replica was busy exactly the first request's time (the second's run starts at 5 s: 0 s of it counted), so
+    # the busy share over the arrival window is finish_0 / 5; over the whole replay (to the second finish) the
+    # drain of the second request dilutes it.
+    model = build_step_model(cfg)
+    log = RequestLog(np.array([0.0, 5.0]), np.array([1000, 1000]), np.array([2, 400]))
+    replica = run_pool(model, 1, np.arange(2), log, "round-robin", "chunked")[0]
+    assert log.finish[0] < 1.0 and log.finish[1] > 5.0
+    assert replica.last_arrival_s == 5.0
+    assert replica.busy_arriving_s == pytest.approx(log.finish[0], rel=1e-12)
+    lat = request_latencies(log)
+    met = np.ones(2, dtype=bool)
+    row = group_summary(log, lat, met, met, met, [replica], float(log.finish[1]))
+    assert row["gpu_utilization_arrival_window"] == pytest.approx(log.finish[0] / 5.0, rel=1e-12)
+    assert row["gpu_utilization"] == pytest.approx(replica.busy_s / log.finish[1], rel=1e-12)

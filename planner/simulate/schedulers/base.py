@@ -99,6 +99,7 @@ class ReplicaScheduler(ABC):
         self.chunks: list[int] = []
         self.watermark = int(WATERMARK * model.kv_blocks)
         self.busy_s = self.kv_block_s = 0.0
+        self.busy_arriving_s, self.last_arrival_s = 0.0, math.nan  # busy time up to the pool's last arrival, and it
         self.kv_peak = self.steps = self.preemptions = self.served = 0
         # (time, waiting, running + prefilling, KV blocks held) at every scheduling decision, when recorded
         self.timeline: list[tuple[float, int, int, int]] | None = [] if record else None
@@ -319,6 +320,14 @@ class ReplicaScheduler(ABC):
         else:
             bs = m.block_size
             self.blocks_used = int(_sum((self.base + (self.off + bs - 1)) // bs)) + self.pre_blocks
+
+    def arrivals_ended(self, t: float) -> None:
+        """Note the busy time up to `t`, the pool's last arrival: the replay's busy share over the arrival window,
+        which a drain of long outputs after it does not dilute. The run in progress started at t0 and counts to
+        `t`; t0 > t when `arrive` cut a decode run at its first step boundary after `t`, which was then
+        accounted to t0, so the overhang is taken off."""
+        self.busy_arriving_s = self.busy_s + (t - self.t0 if self.kind is not IDLE else 0.0)
+        self.last_arrival_s = t
 
     def _account(self, end: float, steps: int, start_blocks: int) -> None:
         """Busy time, KV block-seconds (trapezoid over the run) and peak blocks, before completions free any."""
