@@ -36,6 +36,8 @@ CASES = [
      "<= $4,000/h, no pool < 50 % busy, >= 99 % attainment"),
     ("the same, slo.scope: fleet", "mooncake/conversation_trace.jsonl", {**MOONCAKE_150, "slo": {**MOONCAKE_150["slo"], "scope": "fleet"}},
      "<= $4,000/h, no pool < 50 % busy, >= 99 % attainment"),
+    ("the same, utilization_target: 1 (no headroom beyond the SLO capacity)", "mooncake/conversation_trace.jsonl",
+     {**MOONCAKE_150, "utilization_target": 1.0}, "<= $4,000/h, no pool < 50 % busy, >= 99 % attainment"),
     ("Azure 2023 conversation, 8B, 2 s / 50 ms", "azure2023/AzureLLMInferenceTrace_conv.csv",
      {"model": "llama-3.1-8b", "slo": {"ttft_ms": 2000, "tpot_ms": 50, "percentile": 99}}, ">= 99 % attainment, <= 5x floor or a warning"),
     ("Azure 2023 code, 8B, 1 s / 40 ms", "azure2023/AzureLLMInferenceTrace_code.csv", AZURE_CODE,
