@@ -93,9 +93,8 @@ def prepare(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (),
         raise InfeasibleError(f"no allowed configuration can serve {model.id}: {reasons}")
     table = AnalyticalModel(tuple(candidates)).build(demand, w.slo)
     mode = w.engine.disaggregation
-    limit = "time slots" if is_slotted(loaded, demand) else "slo.scope: fleet" if w.slo.scope == "fleet" else None
-    if mode != "off" and limit:  # the slots MILP and the fleet-scope levels cover co-located configs only
-        table = replace(table, notes=table.notes + (f"engine.disaggregation: {limit} plan co-located replicas only",))
+    if mode != "off" and is_slotted(loaded, demand):  # the slots MILP covers co-located configs only
+        table = replace(table, notes=table.notes + ("engine.disaggregation: time slots plan co-located replicas only",))
         mode = "off"
     table = with_roles(table, tuple(candidates), demand, w.slo, mode)
     return Problem(loaded, catalog, demand, table, tuple(rejected))

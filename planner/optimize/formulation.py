@@ -132,6 +132,8 @@ class FleetFormulation:
             if self.pooling is not None:
                 tier_routed, tier_load = self.pooling.route(b)
                 routed += tier_routed
+                if self.scope is not None:
+                    self.scope.at_own_level(b, tier_routed)
                 for k, terms in tier_load.items():
                     pooled_load.setdefault(k, []).extend(terms)
             m.add_constraint(f"route_{b}", routed, "=", 1.0)

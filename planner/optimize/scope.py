@@ -12,12 +12,15 @@ the menu, and one row caps the requests allowed outside the SLO:
 A bucket at q keeps at most (1 - q) of its requests outside each SLO (the capacity model's promise at q), so the
 left side bounds the fleet's misses of either SLO; the right side is what the fleet percentile allows. With every
 bucket at p the row holds with equality: the bucket scope is one feasible point, and the fleet scope is never
-dearer. FleetFormulation calls `route` per bucket and `budget` once.
+dearer. Disaggregated pairs and the pool-size tiers of prefill configs are offered at p only: their shares spend
+(1 - p) each, counted once per request (on the prefill share; the decode share repeats it through the pair rows).
+FleetFormulation calls `route` (and `at_own_level` for tier shares) per bucket and `budget` once.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from planner.optimize.disagg import fronts
 from planner.optimize.linear import LinearModel
 from planner.optimize.problem import FleetProblem
 from planner.schemas.replica import ReplicaSpec
@@ -34,6 +37,8 @@ class FleetScopeRows:
     shares: dict[tuple[int, int, int], int] = field(default_factory=dict)
     """(bucket, config index, level index >= 1) -> variable index of x[b,k,q]."""
     miss: Terms = field(default_factory=list)
+    own: dict[int, list[int]] = field(default_factory=dict)
+    """bucket -> variables of its pool-size tier shares (at the SLO's own level; `at_own_level`)."""
 
     def route(self, b: int, base: dict[int, int], load: dict[int, Terms]) -> Terms:
         """Bucket b's shares at the other levels (their routing terms; their load terms go into `load`), and the
@@ -43,7 +48,7 @@ class FleetScopeRows:
         it only adds misses); a tighter one wherever the config can serve at it."""
         p, m = self.problem, self.model
         levels, rate = p.levels, float(p.rates[b])
-        self.miss += [(v, rate * levels[0].miss) for v in base.values()]
+        self.miss += [(v, rate * levels[0].miss) for k, v in base.items() if fronts(p.configs[k])]
         routed: Terms = []
         for k in range(len(p.configs)):
             best = float(p.max_rps[k, b])
@@ -59,6 +64,12 @@ class FleetScopeRows:
                 self.miss.append((v, rate * levels[j].miss))
         return routed
 
+    def at_own_level(self, b: int, routed: Terms) -> None:
+        """Miss terms of bucket b's other shares at the SLO's own percentile (`routed`: the pool-size tier shares of
+        prefill configs, planner.optimize.pooling)."""
+        self.miss += [(v, float(self.problem.rates[b]) * self.problem.levels[0].miss) for v, _ in routed]
+        self.own.setdefault(b, []).extend(v for v, _ in routed)
+
     def budget(self) -> None:
         """The miss-budget row over every bucket's shares."""
         p = self.problem
@@ -70,7 +81,7 @@ class FleetScopeRows:
         """Shares summed over levels per (bucket, config), the effective capacity of each such cell (share over the
         load it puts on the config: what a replica carries of that bucket's mix of levels), and each bucket's
         percentile (its levels' percentiles weighted by share)."""
-        p = self.problem
+        p, spec = self.problem, self.problem.configs
         share: dict[tuple[int, int], float] = {}
         load: dict[tuple[int, int], float] = {}
         level_of: dict[int, float] = {}
@@ -82,8 +93,10 @@ class FleetScopeRows:
             cap = float(p.levels[j].max_rps[k, b])
             share[(b, k)] = share.get((b, k), 0.0) + x
             load[(b, k)] = load.get((b, k), 0.0) + x / cap
-            level_of[b] = level_of.get(b, 0.0) + x * p.levels[j].percentile
-        spec = p.configs
+            if fronts(spec[k]):  # a decode share repeats its prefill share (the pair rows)
+                level_of[b] = level_of.get(b, 0.0) + x * p.levels[j].percentile
+        for b, variables in self.own.items():
+            level_of[b] = level_of.get(b, 0.0) + sum(float(values[v] or 0) for v in variables) * p.levels[0].percentile
         shares = {(b, spec[k]): s for (b, k), s in share.items()}
         capacity = {(b, spec[k]): s / load[(b, k)] for (b, k), s in share.items() if load[(b, k)] > 0}
         return shares, capacity, level_of

@@ -63,7 +63,6 @@ def with_roles(table: CapacityTable, candidates: tuple[Candidate, ...], demand: 
     """`table` with prefill and decode rows per `mode` (`off`: unchanged; `on`: role rows only; `auto`: both)."""
     if mode == "off":
         return table
-    assert not table.levels, "fleet-scope service levels cover co-located configs only (api.prepare turns pairs off)"
     role = _role_candidates(candidates)
     configs, costs, rows = [], [], []
     for c in role:
@@ -86,10 +85,17 @@ def with_roles(table: CapacityTable, candidates: tuple[Candidate, ...], demand: 
         if not configs:
             return table
     cells = table.cells if table.cells is not None else ()  # the analytical model always fills them
+    # fleet SLO scope: a pair is offered at the SLO's own percentile only (its rows are at that level; the other
+    # levels of the menu, planner.supply.levels, are co-located capacities), so its shares spend the miss budget as
+    # the bucket scope would
+    at = [max_rps] + [np.zeros_like(max_rps)] * (len(table.levels) - 1)  # levels[0] is the SLO's own: the table's
     if mode == "on":
-        return CapacityTable(tuple(configs), np.array(costs), table.buckets, max_rps, tuple(rows), table.source, table.notes)
+        levels = tuple(replace(level, max_rps=rps) for level, rps in zip(table.levels, at))
+        return CapacityTable(tuple(configs), np.array(costs), table.buckets, max_rps, tuple(rows), table.source, table.notes,
+                             levels)
+    levels = tuple(replace(level, max_rps=np.vstack([level.max_rps, rps])) for level, rps in zip(table.levels, at))
     return CapacityTable(table.configs + tuple(configs), np.concatenate([table.costs, costs]), table.buckets,
-                         np.vstack([table.max_rps, max_rps]), cells + tuple(rows), table.source, table.notes)
+                         np.vstack([table.max_rps, max_rps]), cells + tuple(rows), table.source, table.notes, levels)
 
 
 def unit_costs(configs: tuple[ReplicaSpec, ...], costs: np.ndarray, max_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

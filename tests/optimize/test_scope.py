@@ -83,3 +83,43 @@ def test_a_rare_expensive_bucket_plans_cheaper_under_the_fleet_scope_and_both_ho
     assert check.result.met and check.result.summary["slo_attainment"] >= 0.99
     if scope == "fleet":
         assert any(n.startswith("fleet SLO scope: p99 over all requests; buckets served below p99: in 1000-11999") for n in plan.notes)
+
+
+PRE, DEC = ReplicaSpec("m", "g", "bf16", "fp16", 1, role="prefill"), ReplicaSpec("m", "g", "bf16", "fp16", 1, role="decode")
+
+
+def test_a_disaggregated_pair_spends_the_miss_budget_once_per_request() -> None:
+    # one bucket, 10 req/s; K (co-located) 1 req/s per replica at p99 and p99.9; a pair P + D 10 req/s each, at p99
+    # only. Budget 1 % of 10 = 0.1 req/s: the whole bucket through the pair at p99 misses 0.1, within it, so one P
+    # and one D ($2/h). Were the decode share counted too (it repeats the prefill share), the pair could carry at
+    # most a share 1 - a with 0.2 (1 - a) + 0.01 a <= 0.1, a >= 0.526 on K at p99.9: 6 K replicas more ($8/h).
+    at_p99 = np.array([[1.0], [10.0], [10.0]])
+    levels = (ServiceLevel(99.0, at_p99), ServiceLevel(99.9, np.array([[1.0], [0.0], [0.0]])))
+    out = optimize_fleet(FleetProblem((K, PRE, DEC), np.ones(3), at_p99, np.array([10.0]), 1.0, levels=levels))
+    assert out.solution is not None and out.solution.replicas == {PRE: 1, DEC: 1}
+    assert out.solution.percentiles[0] == pytest.approx(99.0)
+
+
+def test_pool_size_tier_shares_of_a_prefill_pool_spend_the_miss_budget() -> None:
+    # bucket A (10 req/s) only through the pair: P 4 req/s alone, 5.5 in a pool of >= 2 (2 replicas at that tier),
+    # D 10 req/s; bucket B (0.1 req/s, rare) only on K: 0.01 req/s per replica at p99, 0.1 at p90. Budget 1 % of
+    # 10.1 = 0.101: A at p99 misses 0.1 whichever of P's shares carries it, so B keeps at most 0.001 more: B at p90
+    # would add 0.01, so B stays at p99 (0.1 / 0.01 = 10 K). 2 P + 1 D + 10 K = $13/h. Were the tier shares left out
+    # of the budget, B would go to p90 on one K ($4/h).
+    at_p99 = np.array([[0.0, 0.01], [4.0, 0.0], [10.0, 0.0]])
+    levels = (ServiceLevel(99.0, at_p99), ServiceLevel(90.0, np.array([[0.0, 0.1], [0.0, 0.0], [0.0, 0.0]])))
+    pooled = np.array([[[0.0, 0.01], [5.5, 0.0], [10.0, 0.0]]])
+    out = optimize_fleet(FleetProblem((K, PRE, DEC), np.ones(3), at_p99, np.array([10.0, 0.1]), 1.0, levels=levels,
+                                      pooled=pooled, tiers=(2,)))
+    assert out.solution is not None and out.solution.replicas == {PRE: 2, DEC: 1, K: 10}
+    assert out.solution.percentiles == pytest.approx({0: 99.0, 1: 99.0})
+
+
+def test_the_fleet_scope_keeps_disaggregated_pairs_and_never_costs_more() -> None:
+    # the agent example (long prompts, prefix hits) plans prefill and decode pools; under the fleet scope the same
+    # pairs are offered at p99, so its plan is at most the bucket scope's
+    bucket = api.solve("workloads/agent.yaml")
+    fleet = api.solve("workloads/agent.yaml", overrides=["slo.scope=fleet"])
+    assert {p.spec.role for p in fleet.pools} >= {"prefill", "decode"}
+    assert fleet.cost_per_hour <= bucket.cost_per_hour + 1e-6
+    assert not any("co-located replicas only" in n for n in fleet.notes)
