@@ -72,16 +72,20 @@ def test_json_and_csv_of_one_run_agree() -> None:
         assert k == pytest.approx(j, abs=0.01)  # the CSV keeps two decimals
 
 
-def test_stub_server_streams_the_timing_the_fixtures_assume() -> None:
+@pytest.mark.parametrize("include_usage", [True, False])
+def test_stub_server_streams_the_timing_the_fixtures_assume(include_usage: bool) -> None:
     """The stub that produced the files (regenerate with the README's commands): 3 tokens -> 3 content chunks,
-    a usage chunk, [DONE]; the first chunk no earlier than 50 ms, the whole stream no earlier than 50 + 2 x 10 ms."""
+    `usage` in a chunk of its own when asked (stream_options.include_usage: AIPerf, GuideLLM, vLLM), else in the
+    last token's chunk (SGLang's client reads choices[0] of every chunk), then [DONE]; the first chunk no
+    earlier than 50 ms, the whole stream no earlier than 50 + 2 x 10 ms."""
     spec = importlib.util.spec_from_file_location("stub_server", REAL / "stub_server.py")
     stub = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stub)  # type: ignore[union-attr]
     server = ThreadingHTTPServer(("127.0.0.1", 0), stub.Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        body = json.dumps({"messages": [{"role": "user", "content": "a b c d"}], "max_tokens": 3, "stream": True})
+        body = json.dumps({"messages": [{"role": "user", "content": "a b c d"}], "max_tokens": 3, "stream": True,
+                           "stream_options": {"include_usage": include_usage}})
         request = urllib.request.Request(f"http://127.0.0.1:{server.server_port}/v1/chat/completions", body.encode())
         t0 = time.monotonic()
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -94,9 +98,10 @@ def test_stub_server_streams_the_timing_the_fixtures_assume() -> None:
         server.server_close()
     data = [e.decode().removeprefix("data: ").strip() for e in events]
     chunks = [json.loads(d) for d in data[:-1]]
-    assert data[-1] == "[DONE]"
+    assert data[-1] == "[DONE]" and len(chunks) == 3 + include_usage
     assert "".join(c["choices"][0]["delta"]["content"] for c in chunks[:3]) == "the the the"
-    assert chunks[3]["usage"] == {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}
+    assert chunks[-1]["usage"] == {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}
+    assert chunks[-1]["choices"] == [] if include_usage else chunks[-1]["choices"][0]["finish_reason"] == "length"
     assert t_first >= FIRST_TOKEN_MS / 1e3 and t_all >= (FIRST_TOKEN_MS + 2 * INTER_TOKEN_MS) / 1e3
 
 
@@ -127,3 +132,30 @@ def test_guidellm_0_8_real_output_matches_the_stub(path: Path) -> None:
 def test_guidellm_json_and_csv_of_one_run_agree() -> None:
     j, k = (_measured(REAL / f"guidellm081_concurrent.{ext}") for ext in ("json", "csv"))
     assert k == pytest.approx(j, rel=1e-9)
+
+
+SGLANG = REAL / "sglang0523_random.jsonl"
+"""SGLang 0.5.23's `python -m sglang.benchmark.serving --backend vllm --dataset-name random-ids --random-input-len 64
+--random-output-len 16 --random-range-ratio 1 --num-prompts 20 --request-rate R --output-file` (README there), run
+twice (R = 4, 16 req/s) into one file: one line a run. It measured TTFT 53.52 / 52.44 ms, TPOT 10.02 / 10.02 ms,
+3.90 / 14.27 req/s."""
+
+
+def test_sglang_0_5_real_output_matches_the_stub() -> None:
+    reader = detect(SGLANG, "observations")
+    assert reader.name == "sglang-bench-jsonl"  # by total_output_tokens_retokenized, though backend is "vllm"
+    obs = reader.read(SGLANG, CONTEXT).items
+    ttft = [o for o in obs if o.metric == "ttft_ms"]
+    assert [(o.ref, o.mode, o.load) for o in ttft] == [
+        ("sglang0523_random.jsonl#1:ttft_ms", "rate", 4.0), ("sglang0523_random.jsonl#2:ttft_ms", "rate", 16.0)]
+    for o in ttft:
+        assert FIRST_TOKEN_MS <= o.measured <= FIRST_TOKEN_MS + OVERHEAD_MS
+    for o in (o for o in obs if o.metric == "tpot_ms"):
+        assert o.measured == pytest.approx(INTER_TOKEN_MS, rel=ITL_REL)
+    # random-ids with range ratio 1: exactly 64 prompt tokens (1280 / 20) and 16 output tokens (320 / 20)
+    assert {(o.input_tokens, o.output_tokens) for o in obs} == {(64, 16)}
+    # output tok/s = 16 x the measured 3.8977 and 14.2697 req/s (Poisson arrivals of 20 requests: below the rate)
+    lines = [json.loads(line) for line in SGLANG.read_text().splitlines()]
+    tok_s = [o.measured for o in obs if o.metric == "output_tok_s"]
+    assert tok_s == pytest.approx([16 * d["request_throughput"] for d in lines], rel=1e-9)
+    assert tok_s == pytest.approx([62.36, 228.31], abs=0.01)
