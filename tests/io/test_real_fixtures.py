@@ -159,3 +159,40 @@ def test_sglang_0_5_real_output_matches_the_stub() -> None:
     tok_s = [o.measured for o in obs if o.metric == "output_tok_s"]
     assert tok_s == pytest.approx([16 * d["request_throughput"] for d in lines], rel=1e-9)
     assert tok_s == pytest.approx([62.36, 228.31], abs=0.01)
+
+
+VLLM = {
+    # file: (mode, load, mean prompt tokens, output tok/s the tool measured)
+    "vllm0340_rate4.json": ("rate", 4.0, 20, 61.49),
+    "vllm0340_conc4.json": ("concurrency", 4.0, 20, 308.70),
+    "vllm063_benchmark_serving_rate4.json": ("rate", 4.0, 64, 62.39),
+    "vllm063_benchmark_serving_rate16.json": ("rate", 16.0, 64, 228.50),
+}
+"""`vllm bench serve --save-result` of vllm 0.34.0 (`--request-rate 4`; `--max-concurrency 4` at the default
+infinite rate) and the older `benchmarks/benchmark_serving.py --save-result` of the vllm 0.6.3 sdist (4 and 16
+req/s); `--dataset-name random --random-input-len 64 --random-output-len 16`, 20 prompts (README there).
+0.34 counts the prompt by the server's usage.prompt_tokens (the stub's whitespace words: 393 / 20 = 19.65), 0.6.3
+by the dataset's 64 tokens; both count 16 output tokens (320 / 20)."""
+
+
+@pytest.mark.parametrize("name", sorted(VLLM))
+def test_vllm_real_output_matches_the_stub(name: str) -> None:
+    mode, load, prompt, tok_s = VLLM[name]
+    reader = detect(REAL / name, "observations")
+    assert reader.name == "vllm-bench-json"
+    obs = {o.metric: o for o in reader.read(REAL / name, CONTEXT).items}
+    assert {(o.mode, o.load, o.input_tokens, o.output_tokens) for o in obs.values()} == {(mode, load, prompt, 16)}
+    assert FIRST_TOKEN_MS <= obs["ttft_ms"].measured <= FIRST_TOKEN_MS + OVERHEAD_MS  # measured 51.7-55.7
+    assert obs["tpot_ms"].measured == pytest.approx(INTER_TOKEN_MS, rel=ITL_REL)  # measured 10.01-10.04
+    assert obs["output_tok_s"].measured == pytest.approx(tok_s, abs=0.01)
+    # 16 tokens a request at the measured request throughput (the file's request_throughput)
+    assert obs["output_tok_s"].measured == pytest.approx(16 * json.loads((REAL / name).read_text())["request_throughput"])
+
+
+def test_vllm_files_of_both_generations_keep_the_fields_the_reader_uses() -> None:
+    """0.6.3 writes no max_concurrency and keeps the per-request arrays; 0.34 writes max_concurrency (null or the
+    cap) and request_rate "inf" for an uncapped rate, and no arrays without --save-detailed."""
+    old = json.loads((REAL / "vllm063_benchmark_serving_rate4.json").read_text())
+    new = json.loads((REAL / "vllm0340_conc4.json").read_text())
+    assert "max_concurrency" not in old and len(old["ttfts"]) == 20
+    assert (new["max_concurrency"], new["request_rate"]) == (4, "inf") and "ttfts" not in new
