@@ -196,3 +196,36 @@ def test_vllm_files_of_both_generations_keep_the_fields_the_reader_uses() -> Non
     new = json.loads((REAL / "vllm0340_conc4.json").read_text())
     assert "max_concurrency" not in old and len(old["ttfts"]) == 20
     assert (new["max_concurrency"], new["request_rate"]) == (4, "inf") and "ttfts" not in new
+
+
+GENAI_PERF = sorted(REAL.glob("genaiperf*"))
+"""GenAI-Perf 0.0.16 (`--request-count 20`) and 0.0.8 (no request count: perf_analyzer's 2 s measurement windows,
+35 and 140 requests) `genai-perf profile --service-kind openai --endpoint-type chat --streaming`, concurrency 1 and
+4, with the real perf_analyzer of tritonclient 2.50.0 (README there). Measured TTFT 51.6-53.0 ms, ITL 10.01-10.03 ms.
+Input lengths: 0.0.16 64 tokens; 0.0.8 66.05 mean (its synthetic prompts re-tokenize to 62-68 tokens)."""
+
+
+@pytest.mark.parametrize("path", GENAI_PERF, ids=lambda p: p.name)
+def test_genai_perf_real_output_matches_the_stub(path: Path) -> None:
+    reader = detect(path, "observations")
+    assert reader.name == {".json": "aiperf-json", ".csv": "aiperf-csv"}[path.suffix]  # AIPerf kept the format
+    assert [run.tool for run in reader.read_runs(path)] == ["genai-perf"]  # 0.0.16's input_config has `endpoint` too
+    obs = {o.metric: o for o in reader.read(path, CONTEXT).items}
+    c = int(path.name.split("_")[1].removeprefix("c"))
+    assert FIRST_TOKEN_MS <= obs["ttft_ms"].measured <= FIRST_TOKEN_MS + OVERHEAD_MS
+    assert obs["tpot_ms"].measured == pytest.approx(INTER_TOKEN_MS, rel=ITL_REL)
+    isl = 64 if path.name.startswith("genaiperf016") else 66
+    assert {(o.input_tokens, o.output_tokens) for o in obs.values()} == {(isl, 16)}
+    if path.suffix == ".json":  # 0.0.16: input_config.perf_analyzer.stimulus.concurrency; 0.0.8: input_config.concurrency
+        assert {(o.mode, o.load) for o in obs.values()} == {("concurrency", float(c))}
+    else:  # the CSV does not record the load: the measured rate, about c requests per ~0.2 s request latency
+        assert {o.mode for o in obs.values()} == {"rate"}
+        assert 0.8 * c / 0.2 < obs["ttft_ms"].load < 1.05 * c / 0.2
+    # 16 tokens a request at the measured request rate (0.0.8 labels this throughput's unit "requests/sec": unused)
+    assert obs["output_tok_s"].measured == pytest.approx(16 * c / 0.2, rel=0.05)
+
+
+def test_genai_perf_json_and_csv_of_one_run_agree() -> None:
+    for stem in sorted({p.name.removesuffix(p.suffix) for p in GENAI_PERF}):
+        j, k = (_measured(REAL / f"{stem}.{ext}") for ext in ("json", "csv"))
+        assert k == pytest.approx(j, abs=0.01)  # the CSV keeps two decimals

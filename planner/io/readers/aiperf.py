@@ -57,8 +57,12 @@ def aggregated_run(doc: dict, ref: str, where: str, tool: str) -> BenchRun:
 
 
 def _tool_of(doc: dict) -> str:
+    """Which tool wrote an aggregated JSON: GenAI-Perf's input_config names perf_analyzer (0.0.16: a section,
+    0.0.8: service_kind at the top) though 0.0.16 also has `endpoint`; AIPerf's has phases or loadgen."""
     config = doc.get("input_config")
-    return "aiperf" if isinstance(config, dict) and ("loadgen" in config or "endpoint" in config) else "genai-perf"
+    if not isinstance(config, dict) or "perf_analyzer" in config or "service_kind" in config:
+        return "genai-perf"
+    return "aiperf" if {"phases", "loadgen", "endpoint"} & set(config) else "genai-perf"
 
 
 def read_aggregated_json(path: str | Path) -> list[BenchRun]:
