@@ -48,7 +48,8 @@ Options (shlex syntax, before the commands):
 Files the commands read: every block runs in a fresh temporary directory holding a copy of the repo's
 `workloads/` (so `workloads/chat.yaml` works and nothing is written into the repository), plus every
 file declared earlier in the same document by a `<!-- planner-file: NAME -->` comment followed by a
-fenced block (its content, hand-written, becomes NAME). Paths are rewritten before running: `../shared/...`
+fenced block (its content, hand-written, becomes NAME), and `tests/io/fixtures/real/` (the benchmark tools' own output
+files) when a command names it. Paths are rewritten before running: `../shared/...`
 to the shared data next to the repository root, `/tmp/...` to the block's directory; everything else is
 relative to the block's directory. `--plots docs/img` therefore writes into the temporary directory.
 
@@ -102,6 +103,8 @@ DEFAULT_WIDTH = 140
 
 OPEN_RE = re.compile(r"^<!--\s*planner(?P<rest>(?:\s[^\n]*)?|:[^\n]*)$")
 CLOSE_RE = re.compile(r"^<!--\s*/planner\s*-->\s*$")
+REAL_FIXTURES = "tests/io/fixtures/real"
+"""Copied into a block's directory when its commands name it (docs/ingest.md runs the tools' own files)."""
 FILE_RE = re.compile(r"^<!--\s*planner-file:\s*(?P<name>\S+)\s*-->\s*$")
 FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 ECHO_RE = re.compile(r";\s*echo \$\?\s*$")
@@ -362,6 +365,8 @@ class Runner:
         self.count += 1
         work = self.root / f"b{self.count}"
         shutil.copytree(ROOT / "workloads", work / "workloads")
+        if any(REAL_FIXTURES in c for c in block.commands):  # files written by the real benchmark tools
+            shutil.copytree(ROOT / REAL_FIXTURES, work / REAL_FIXTURES)
         (work / "tmp").mkdir()
         for name, text in block.files.items():
             target = work / name

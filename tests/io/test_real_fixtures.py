@@ -17,8 +17,12 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from planner.cli.main import cli
+from planner.errors import PlannerError
 from planner.io.readers import ReadContext, detect
+from planner.io.readers.profile_csv import read_profile
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 CONTEXT = ReadContext(model="llama-3.1-8b", gpu="h100")
@@ -229,3 +233,74 @@ def test_genai_perf_json_and_csv_of_one_run_agree() -> None:
     for stem in sorted({p.name.removesuffix(p.suffix) for p in GENAI_PERF}):
         j, k = (_measured(REAL / f"{stem}.{ext}") for ext in ("json", "csv"))
         assert k == pytest.approx(j, abs=0.01)  # the CSV keeps two decimals
+
+
+BROKEN = {
+    # a real file: (how to break it, what the error must name besides the file)
+    "vllm0340_rate4.json": (lambda t: t.replace('"mean_tpot_ms"', '"mean_tpot"'), "mean_tpot_ms: missing"),
+    "vllm063_benchmark_serving_rate4.json": (lambda t: t.replace('"total_input_tokens": 1280', '"total_input_tokens": null'),
+                                             "total_input_tokens: expected a number, got None"),
+    "sglang0523_random.jsonl": (lambda t: t.replace('"completed": 20', '"completed": 0').replace('"completed": 0', '"completed": 20', 1),
+                                "sglang0523_random.jsonl:2: completed: expected a finite number > 0"),
+    "aiperf013_c1_profile_export_aiperf.json": (lambda t: t.replace('"inter_token_latency"', '"itl"'), "inter_token_latency: missing"),
+    "aiperf013_c1_profile_export_aiperf.csv": (lambda t: t.replace("Inter Token Latency (ms)", "Latency"), "Inter Token Latency: missing"),
+    "aiperf013_c2_profile_export.jsonl": (lambda t: t.replace('"time_to_first_token":{"value":106.5187', '"time_to_first_token":{"value":"fast"'),
+                                          "aiperf013_c2_profile_export.jsonl:3: value"),
+    "genaiperf016_c4_profile_export_genai_perf.json": (lambda t: t.replace('"output_token_throughput"', '"tput"'),
+                                                       "output_token_throughput: missing"),
+    "genaiperf016_c4_profile_export_genai_perf.csv": (lambda t: t.replace("Request Throughput (per sec),19.57", "Request Throughput (per sec),n/a"),
+                                                      "request_throughput.avg"),
+    "guidellm081_concurrent.json": (lambda t: t.replace('"inter_token_latency_ms"', '"itl_ms"'), "metrics.inter_token_latency_ms: missing"),
+    "guidellm081_concurrent.csv": (lambda t: t.replace("concurrent@4", "warp@4"), "strategy.type_: expected synchronous"),
+}
+"""A broken copy of one real file of every layout (the readers' malformed-file tests on the tools' own output)."""
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_a_broken_real_file_is_a_clear_error_with_exit_2(name: str, tmp_path: Path) -> None:
+    breaker, field = BROKEN[name]
+    text = (REAL / name).read_text()
+    broken = breaker(text)
+    assert broken != text  # the breaker found what it breaks
+    path = tmp_path / name
+    path.write_text(broken)
+    with pytest.raises(PlannerError) as err:
+        detect(path, "observations").read(path, CONTEXT)
+    assert str(path) in str(err.value) or str(path.name) in str(err.value)
+    assert field in str(err.value)
+    result = CliRunner().invoke(cli, ["calibrate", str(path), "--model", "llama-3.1-8b", "--gpu", "h100"])
+    assert result.exit_code == 2 and field in result.output and "Traceback" not in result.output
+
+
+RUNS_OF = {
+    "vllm": ["vllm0340_rate4.json", "vllm0340_conc4.json", "vllm063_benchmark_serving_rate4.json",
+             "vllm063_benchmark_serving_rate16.json"],
+    "sglang": ["sglang0523_random.jsonl"],
+    "aiperf": [f"aiperf013_c{c}_profile_export_aiperf.json" for c in (1, 2, 4)],
+    "genai-perf": ["genaiperf016_c1_profile_export_genai_perf.json", "genaiperf016_c4_profile_export_genai_perf.json"],
+    "guidellm": ["guidellm081_concurrent.json"],
+}
+MAX_RPS = {"vllm": [19.2935, 14.2813], "sglang": [14.2697], "aiperf": [14.1314], "genai-perf": [19.5725],
+           "guidellm": [16.2038, 4.3375]}
+"""Per profile row, the highest measured request throughput (request_throughput / requests_per_second of the
+files): every run meets p99 TTFT <= 500 ms and TPOT <= 40 ms (the stub's p99s are below 110 ms and 11 ms). Runs
+of two mean prompt lengths make two rows, split at their geometric mean: vLLM 0.34's 20 and 0.6.3's 64 tokens
+(19.29 req/s is 0.34's capped run, 14.28 0.6.3's 16 req/s run); GuideLLM's 18.45 and 18.75 (its 4 and 1 stream runs)."""
+
+
+@pytest.mark.parametrize("tool", sorted(RUNS_OF))
+def test_real_runs_calibrate_and_make_a_capacity_profile_that_plans(tool: str, tmp_path: Path) -> None:
+    files = [str(REAL / name) for name in RUNS_OF[tool]]
+    fit = CliRunner().invoke(cli, ["calibrate", *files, "--model", "llama-3.1-8b", "--gpu", "h100",
+                                   "-o", str(tmp_path / "overlay.yaml")])
+    assert fit.exit_code == 0, fit.output
+    assert all(name.split(".")[0] in fit.output for name in RUNS_OF[tool])  # a fit-per-run row for each file
+    (tmp_path / "w.yaml").write_text(
+        "model: llama-3.1-8b\nslo: {ttft_ms: 500, tpot_ms: 40}\ntraffic:\n  rate_rps: 30\n  histogram:\n"
+        "    - {input: [1, 1024], output: [1, 256], share: 1}\ngpus: [h100]\ntp: [1]\ncapacity_profile: p.csv\n")
+    made = CliRunner().invoke(cli, ["profile", "from-runs", *(f"{f}@h100/bf16/tp1" for f in files),
+                                    "--workload", str(tmp_path / "w.yaml"), "-o", str(tmp_path / "p.csv")])
+    assert made.exit_code == 0, made.output
+    assert [r.max_rps for r in read_profile(tmp_path / "p.csv").rows] == pytest.approx(MAX_RPS[tool], abs=1e-4)
+    solved = CliRunner().invoke(cli, ["solve", str(tmp_path / "w.yaml")])
+    assert solved.exit_code == 0 and "measured" in solved.output and " x h100" in solved.output, solved.output
