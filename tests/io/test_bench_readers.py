@@ -1,14 +1,16 @@
 """Benchmark-tool readers: vLLM, SGLang, AIPerf, GenAI-Perf, GuideLLM.
 
-Fixtures, and how they were made (no GPU here; AIPerf did run against a stub server, see below):
-- tests/io/fixtures/real/aiperf013_*: real AIPerf 0.13.0 runs against a stub server (tests/io/test_real_fixtures.py).
+Fixtures, and how they were made (no GPU here):
+- tests/io/fixtures/real/: every tool's own output from runs against a stub server (vLLM 0.34.0 and 0.6.3, SGLang
+  0.5.23, AIPerf 0.13.0, GenAI-Perf 0.0.16 and 0.0.8, GuideLLM 0.8.1), read, broken and planned with in
+  tests/io/test_real_fixtures.py. The files below are not from a run:
 - tests/io/fixtures/aiperf013_*: written by the real AIPerf 0.13.0 exporters (see test_files_written_by_aiperf_0_13_exporters).
 - tests/io/fixtures/guidellm_benchmarks.json: strategies and metric distributions made by guidellm 0.8.1 models.
 - tests/io/fixtures/aiperf_*: the example outputs published in AIPerf's docs/tutorials/working-with-profile-exports.md
-  (ai-dynamo/aiperf), trimmed; the CSV gains the Input Sequence Length row AIPerf writes.
+  (ai-dynamo/aiperf), trimmed; the CSV gains the Input Sequence Length row AIPerf writes (schema-built).
 - tests/io/fixtures/genai_perf_*.csv: the layout of GenAI-Perf's CsvExporter (triton perf_analyzer
-  genai-perf/genai_perf/export_data/csv_exporter.py: `{value:,.2f}` statistics, then a Metric,Value table).
-- tests/io/fixtures/vllm_bench_serve.json: the field set vLLM's benchmarks/serve.py saves with --save-result.
+  genai-perf/genai_perf/export_data/csv_exporter.py: `{value:,.2f}` statistics, then a Metric,Value table) (schema-built).
+- tests/io/fixtures/vllm_bench_serve.json: the field set vLLM's benchmarks/serve.py saves with --save-result (schema-built).
 - Round trips: planner-simulated runs written by planner.export.bench_results in each layout (field names
   and nesting checked against the real packages' pydantic models, guidellm 0.8.1 and aiperf 0.13.0:
   BenchmarkConfig.strategy, StatusDistributionSummary.successful.mean/percentiles.p99, AIPerf metric tags and

@@ -1,10 +1,14 @@
 """Readers on files written by the real benchmark tools against a stub server with known token timing.
 
-The files in tests/io/fixtures/real/ are AIPerf 0.13.0's own output (generated, not hand-written: see the README
-there for the command line, tokenizer and stub settings); the stub (stub_server.py there) sends the first token
-after 50 ms and each further token 10 ms later, 16 tokens a request. So every reading must show TTFT >= 50 ms
-(plus the tool's overhead: measured 62-87 ms on a loaded 2-core machine, bound below at 100 ms), TPOT ~ 10 ms
-(AIPerf's ITL = (latency - TTFT) / 15; measured 9.46-10.38 ms, bound 10 ms +-15 %), and the requested lengths.
+The files in tests/io/fixtures/real/ are the tools' own output, unedited (the README there has each tool's version,
+command line, tokenizer and stub settings): AIPerf 0.13.0, GuideLLM 0.8.1, SGLang 0.5.23 bench_serving, vLLM 0.34.0
+`vllm bench serve` and 0.6.3 `benchmark_serving.py`, GenAI-Perf 0.0.16 and 0.0.8 with the real perf_analyzer. None is
+schema-built (those are in tests/io/fixtures/, see test_bench_readers.py). The stub (stub_server.py there) sends the
+first token after 50 ms and each further token 10 ms later, 16 tokens a request. So every reading must show
+TTFT >= 50 ms (plus the tool's overhead: measured 51.6-87 ms on a loaded 2-core machine, bound below at 100 ms),
+TPOT ~ 10 ms (ITL = (latency - TTFT) / 15; measured 9.46-10.38 ms, bound 10 ms +-15 %), and the requested lengths.
+Also here: a broken copy of one real file of each layout is a clear error (exit 2), and each tool's runs go through
+`planner calibrate` and `planner profile from-runs` -> `solve` end to end.
 """
 from __future__ import annotations
 
@@ -236,38 +240,36 @@ def test_genai_perf_json_and_csv_of_one_run_agree() -> None:
 
 
 BROKEN = {
-    # a real file: (how to break it, what the error must name besides the file)
-    "vllm0340_rate4.json": (lambda t: t.replace('"mean_tpot_ms"', '"mean_tpot"'), "mean_tpot_ms: missing"),
-    "vllm063_benchmark_serving_rate4.json": (lambda t: t.replace('"total_input_tokens": 1280', '"total_input_tokens": null'),
+    # a real file: (text in it, replaced by, what the error must name besides the file)
+    "vllm0340_rate4.json": ('"mean_tpot_ms"', '"mean_tpot"', "mean_tpot_ms: missing"),
+    "vllm063_benchmark_serving_rate4.json": ('"total_input_tokens": 1280', '"total_input_tokens": null',
                                              "total_input_tokens: expected a number, got None"),
-    "sglang0523_random.jsonl": (lambda t: t.replace('"completed": 20', '"completed": 0').replace('"completed": 0', '"completed": 20', 1),
-                                "sglang0523_random.jsonl:2: completed: expected a finite number > 0"),
-    "aiperf013_c1_profile_export_aiperf.json": (lambda t: t.replace('"inter_token_latency"', '"itl"'), "inter_token_latency: missing"),
-    "aiperf013_c1_profile_export_aiperf.csv": (lambda t: t.replace("Inter Token Latency (ms)", "Latency"), "Inter Token Latency: missing"),
-    "aiperf013_c2_profile_export.jsonl": (lambda t: t.replace('"time_to_first_token":{"value":106.5187', '"time_to_first_token":{"value":"fast"'),
+    "sglang0523_random.jsonl": ('"mean_ttft_ms": 52.44', '"mean_ttft_ms": -52.44',  # on the second line only
+                                "sglang0523_random.jsonl:2: mean_ttft_ms: expected a finite number >= 0"),
+    "aiperf013_c1_profile_export_aiperf.json": ('"inter_token_latency"', '"itl"', "inter_token_latency: missing"),
+    "aiperf013_c1_profile_export_aiperf.csv": ("Inter Token Latency (ms)", "Latency", "Inter Token Latency: missing"),
+    "aiperf013_c2_profile_export.jsonl": ('"time_to_first_token":{"value":106.5187', '"time_to_first_token":{"value":"x"',
                                           "aiperf013_c2_profile_export.jsonl:3: value"),
-    "genaiperf016_c4_profile_export_genai_perf.json": (lambda t: t.replace('"output_token_throughput"', '"tput"'),
+    "genaiperf016_c4_profile_export_genai_perf.json": ('"output_token_throughput"', '"tput"',
                                                        "output_token_throughput: missing"),
-    "genaiperf016_c4_profile_export_genai_perf.csv": (lambda t: t.replace("Request Throughput (per sec),19.57", "Request Throughput (per sec),n/a"),
-                                                      "request_throughput.avg"),
-    "guidellm081_concurrent.json": (lambda t: t.replace('"inter_token_latency_ms"', '"itl_ms"'), "metrics.inter_token_latency_ms: missing"),
-    "guidellm081_concurrent.csv": (lambda t: t.replace("concurrent@4", "warp@4"), "strategy.type_: expected synchronous"),
+    "genaiperf016_c4_profile_export_genai_perf.csv": ("(per sec),19.57", "(per sec),n/a", "request_throughput.avg"),
+    "guidellm081_concurrent.json": ('"inter_token_latency_ms"', '"itl_ms"', "metrics.inter_token_latency_ms: missing"),
+    "guidellm081_concurrent.csv": ("concurrent@4", "warp@4", "strategy.type_: expected synchronous"),
 }
 """A broken copy of one real file of every layout (the readers' malformed-file tests on the tools' own output)."""
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_a_broken_real_file_is_a_clear_error_with_exit_2(name: str, tmp_path: Path) -> None:
-    breaker, field = BROKEN[name]
+    old, new, field = BROKEN[name]
     text = (REAL / name).read_text()
-    broken = breaker(text)
-    assert broken != text  # the breaker found what it breaks
+    assert old in text  # the file still holds what the test breaks
+    broken = text.replace(old, new)
     path = tmp_path / name
     path.write_text(broken)
     with pytest.raises(PlannerError) as err:
         detect(path, "observations").read(path, CONTEXT)
-    assert str(path) in str(err.value) or str(path.name) in str(err.value)
-    assert field in str(err.value)
+    assert str(path) in str(err.value) and field in str(err.value)
     result = CliRunner().invoke(cli, ["calibrate", str(path), "--model", "llama-3.1-8b", "--gpu", "h100"])
     assert result.exit_code == 2 and field in result.output and "Traceback" not in result.output
 
