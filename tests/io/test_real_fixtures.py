@@ -25,8 +25,11 @@ from click.testing import CliRunner
 
 from planner.cli.main import cli
 from planner.errors import PlannerError
+from planner.export.bench_results import LAYOUTS
 from planner.io.readers import ReadContext, detect
 from planner.io.readers.profile_csv import read_profile
+
+from tests.io._simulated import simulated_run
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 CONTEXT = ReadContext(model="llama-3.1-8b", gpu="h100")
@@ -306,3 +309,39 @@ def test_real_runs_calibrate_and_make_a_capacity_profile_that_plans(tool: str, t
     assert [r.max_rps for r in read_profile(tmp_path / "p.csv").rows] == pytest.approx(MAX_RPS[tool], abs=1e-4)
     solved = CliRunner().invoke(cli, ["solve", str(tmp_path / "w.yaml")])
     assert solved.exit_code == 0 and "measured" in solved.output and " x h100" in solved.output, solved.output
+
+
+WRITTEN_LIKE = {
+    # planner's writer of a layout: (a real file of it, the writer's key paths that file lacks, and why)
+    "aiperf-json": ("aiperf013_c1_profile_export_aiperf.json",  # the writer keeps AIPerf < 0.13's input_config
+                    {"input_config.endpoint.model_names", "input_config.loadgen", "input_config.loadgen.request_rate"}),
+    "genai-perf-json": ("genaiperf008_c4_profile_export_genai_perf.json", set()),
+    "guidellm-json": ("guidellm081_concurrent.json", {"benchmarks.config.strategy.rate"}),  # a rate run; the real one is concurrent
+    "sglang-bench-jsonl": ("sglang0523_random.jsonl", set()),
+    "vllm-bench-json": ("vllm0340_rate4.json", {"mean_e2el_ms"}),  # 0.34 writes it with --percentile-metrics ...,e2el
+}
+
+
+def _key_paths(node: object, prefix: str = "") -> set[str]:
+    """Dotted paths of every dict key (list items merged), to compare a file's shape with another's."""
+    if isinstance(node, list):
+        return set().union(*(_key_paths(item, prefix) for item in node))
+    if not isinstance(node, dict):
+        return set()
+    return set().union(*({f"{prefix}{k}"} | _key_paths(v, f"{prefix}{k}.") for k, v in node.items()))
+
+
+def _file_paths(text: str) -> set[str]:
+    try:
+        return _key_paths(json.loads(text))
+    except json.JSONDecodeError:  # one object a line
+        return _key_paths([json.loads(line) for line in text.splitlines() if line.strip()])
+
+
+@pytest.mark.parametrize("layout", sorted(WRITTEN_LIKE))
+def test_planners_writer_writes_the_real_layout(layout: str) -> None:
+    """The round trips of test_bench_readers.py write planner-simulated runs with planner.export.bench_results: every
+    key they write is one the real tool writes, at the same nesting, but for the few listed (older or other runs)."""
+    name, allowed = WRITTEN_LIKE[layout]
+    written = _file_paths(LAYOUTS[layout](simulated_run(8.0, 512, 256)))
+    assert written - _file_paths((REAL / name).read_text()) == allowed
