@@ -12,7 +12,9 @@ Also here: a broken copy of one real file of each layout is a clear error (exit 
 """
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
 import json
 import threading
 import time
@@ -345,3 +347,20 @@ def test_planners_writer_writes_the_real_layout(layout: str) -> None:
     name, allowed = WRITTEN_LIKE[layout]
     written = _file_paths(LAYOUTS[layout](simulated_run(8.0, 512, 256)))
     assert written - _file_paths((REAL / name).read_text()) == allowed
+
+
+def _csv_columns(text: str, layout: str) -> set[tuple[str, ...]]:
+    """GuideLLM's (group, field, statistic) header triples; AIPerf/GenAI-Perf's metric labels without the unit."""
+    rows = list(csv.reader(io.StringIO(text)))
+    if layout == "guidellm-csv":
+        return set(zip(*rows[:3]))
+    return {(row[0].split(" (")[0].lower(),) for row in rows if row and row[0] not in ("", "Metric")}
+
+
+@pytest.mark.parametrize("layout, name", [("aiperf-csv", "aiperf013_c1_profile_export_aiperf.csv"),
+                                          ("genai-perf-csv", "genaiperf016_c4_profile_export_genai_perf.csv"),
+                                          ("genai-perf-csv", "genaiperf008_c4_profile_export_genai_perf.csv"),
+                                          ("guidellm-csv", "guidellm081_concurrent.csv")])
+def test_planners_writer_writes_the_real_csv_columns(layout: str, name: str) -> None:
+    written = _csv_columns(LAYOUTS[layout](simulated_run(8.0, 512, 256)), layout)
+    assert len(written) >= 6 and written <= _csv_columns((REAL / name).read_text(), layout)
