@@ -4,8 +4,10 @@ records (`profile_export.jsonl`).
 Fields used. Aggregated JSON (`profile_export_aiperf.json`, `profile_export_genai_perf.json`): `avg` (and
 `p99`) of time_to_first_token and inter_token_latency (both tools define ITL per request as (latency - TTFT) /
 (output tokens - 1), vLLM's TPOT), `avg` of output_token_throughput, request_throughput, input_sequence_length
-and output_sequence_length, and the load from input_config (AIPerf >= 0.13: the profiling phase's concurrency or rate; older AIPerf:
-loadgen.concurrency / loadgen.request_rate; GenAI-Perf: concurrency / request_rate, or perf_analyzer.stimulus). CSV (`profile_export_aiperf.csv`,
+and output_sequence_length (the throughputs' `unit` is not read: GenAI-Perf 0.0.8 labels tokens/s "requests/sec"),
+and the load from input_config (AIPerf >= 0.13: the profiling phase's concurrency or rate; older AIPerf:
+loadgen.concurrency / loadgen.request_rate; GenAI-Perf 0.0.8: concurrency / request_rate, 0.0.16:
+perf_analyzer.stimulus). CSV (`profile_export_aiperf.csv`,
 `profile_export_genai_perf.csv`): the same statistics by their display names ("Time To First Token (ms)", ...).
 JSONL: per request, metrics.time_to_first_token, inter_token_latency, input_sequence_length and
 output_sequence_length (values in their `unit`), metadata.request_start_ns / request_end_ns for the span;
