@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from planner.perf.bound import Bound
 from planner.perf.memory import ServingConfig, max_batch, max_kv_tokens, tokens_reserved_per_sequence
 from planner.perf.step import decode_step, prefill_step
 from planner.perf.curves import Curves, curve_points
-from planner.perf.search import LIGHT_LOAD, Live, LoadRow, batch_grid, first_failures, first_false
+from planner.perf.search import LIGHT_LOAD, Live, LoadRow, batch_grid, first_failures, first_false, row_steps, stackable
 from planner.perf.tail import TpotCurve
 from planner.schemas.workload import SLO
 
@@ -119,15 +119,44 @@ def capacity_row(cfg: ServingConfig, buckets: Sequence[Bucket], slo: SLO) -> tup
     return capacity_rows((cfg,), buckets, slo)[0]
 
 
+ROW_CONFIGS = 64
+"""Configs `every_row` evaluates in one `capacity_rows` call where they can be stacked: a pass over load points has
+~1-2 ms of fixed numpy work per call, so blocks of configs share it, and a block bounds the arrays of a pass (at most
+3 points per open bucket, x 64 buckets here: ~12k points). Measured on the widest 8B table (888 configs, load ~1.5):
+see docs/benchmarks/capacity_speed.md."""
+
+
+def every_row(cfgs: Sequence[ServingConfig], buckets: Sequence[Bucket], slo: SLO) -> list[tuple[CellCapacity, ...]]:
+    """`capacity_row` of every config, in order: the `stackable` ones in blocks of ROW_CONFIGS per model, the
+    others with their budget siblings."""
+    groups: dict[object, list[int]] = {}
+    for k, cfg in enumerate(cfgs):
+        groups.setdefault(cfg.model.id if stackable(cfg) else budget_siblings(cfg), []).append(k)
+    rows: list[tuple[CellCapacity, ...]] = [()] * len(cfgs)
+    for members in groups.values():
+        for lo in range(0, len(members), ROW_CONFIGS):
+            block = members[lo:lo + ROW_CONFIGS]
+            for k, row in zip(block, capacity_rows([cfgs[k] for k in block], buckets, slo)):
+                rows[k] = row
+    return rows
+
+
+def budget_siblings(cfg: ServingConfig) -> tuple:
+    """What configs that differ only in their token budget share (`capacity_rows` computes them in one pass)."""
+    return replace(cfg.replica, engine=replace(cfg.engine, max_num_batched_tokens=0)), cfg.key if cfg.spec else None
+
+
 def capacity_rows(cfgs: Sequence[ServingConfig], buckets: Sequence[Bucket], slo: SLO) -> list[tuple[CellCapacity, ...]]:
-    """`capacity_row` of several configs that differ only in their token budget (the chunk-budget search),
-    in one pass: the budget is a per-point array, so the numpy work is shared instead of repeated per budget."""
+    """`capacity_row` of several configs in one pass: `stackable` configs of one model (their step
+    constants per point), or configs that differ only in their token budget (a per-point array), so the numpy
+    work is shared instead of repeated per config."""
     p = slo.percentile / 100
     rows: list[list[CellCapacity | None]] = [[None] * len(buckets) for _ in cfgs]
     lengths = [_lengths(b) for b in buckets]
     live = [b for v, (cfg, cells) in enumerate(zip(cfgs, rows)) for b in _screen(cfg, buckets, lengths, cells, v)]
     if live:
-        cfg = cfgs[0]
+        steps = row_steps(cfgs, live)
+        cfg = cfgs[0] if steps is None else steps
         hit = np.array([b.bucket.cache_hit for b in live])
         inp, p99 = np.array([b.inp for b in live]), np.array([b.bucket.input_p99 for b in live])
         t_prefill = np.asarray(prefill_step(cfg, inp * (1 - hit), cached=inp * hit).total_s, dtype=float)
@@ -193,16 +222,16 @@ def _loaded_cells(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: floa
             continue
         results.append((b.variant, b.index, CellCapacity(
             max_rps=float(load.rps[n + i]), bound=bound, detail=why, batch=float(pts.grid[n + i]),
-            ttft0_ms=ttft0_ms, tpot0_ms=tpot0_ms, curve=_CellCurve(curves, i))))
+            ttft0_ms=ttft0_ms, tpot0_ms=tpot0_ms, curve=_CellCurve(curves, i, b.variant))))
     return results
 
 
 @dataclass(eq=False)
 class _RowCurves:
-    """The latency curves of a row's cells, evaluated in one pass on first use. A cell's curve grid: the coarse
-    points below its first failure (every grid point below it, when that is within DENSE_CURVE), CURVE_POINTS
-    spread below the last coarse pass and every point from there to the failure; the same whichever cells are
-    asked."""
+    """The latency curves of a row's cells, evaluated in one pass per config on first use. A cell's curve grid: the
+    coarse points below its first failure (every grid point below it, when that is within DENSE_CURVE),
+    CURVE_POINTS spread below the last coarse pass and every point from there to the failure; the same whichever
+    cells are asked."""
 
     row: LoadRow
     full: tuple[np.ndarray, ...]
@@ -211,34 +240,43 @@ class _RowCurves:
     """Each one's first failing point on it (its length where none fails)."""
     slo: SLO
     p: float
+    done: dict[int, tuple[dict[int, int], Curves]] = field(default_factory=dict)
+    """By config variant: which curve each of its active buckets has (by position among those with a capacity
+    point), and the curves."""
 
-    @functools.cached_property
-    def curves(self) -> tuple[dict[int, int], Curves]:
-        """Which curve each active bucket has (by position among those with a capacity point), and the curves."""
-        coarse = [_coarse(len(g)) for g in self.full]
-        bad = [int(np.searchsorted(c, f)) for c, f in zip(coarse, self.first)]  # the first coarse point that fails
+    def of(self, variant: int) -> tuple[dict[int, int], Curves]:
+        """The curves of one config's cells (a plan asks for a few configs of a row of many)."""
+        if variant not in self.done:
+            self.done[variant] = self._evaluate([i for i, (b, *_) in enumerate(self.row.active) if b.variant == variant])
+        return self.done[variant]
+
+    def _evaluate(self, members: list[int]) -> tuple[dict[int, int], Curves]:
+        coarse = [_coarse(len(self.full[i])) for i in members]
+        bad = [int(np.searchsorted(c, self.first[i])) for c, i in zip(coarse, members)]  # the first coarse point that fails
         idx = [c if j == len(c) else np.arange(c[j] + 1) if c[j] <= DENSE_CURVE
                else np.unique(np.concatenate([c[:j], curve_points(int(c[j - 1])), np.arange(c[j - 1] + 1, c[j] + 1)]))
                for c, j in zip(coarse, bad)]
         sizes = np.array([len(i) for i in idx])
-        offsets, seg = np.concatenate([[0], np.cumsum(sizes)]), np.repeat(np.arange(len(idx)), sizes)
-        _, load, _, ok = self.row.evaluate(seg, np.concatenate([g[i] for g, i in zip(self.full, idx)]), self.slo, self.p)
-        first_bad = first_false(ok, np.arange(len(seg)) - offsets[seg], offsets).tolist()
-        order = {i: k for k, i in enumerate(i for i, j in enumerate(first_bad) if j > 0)}
-        return order, Curves(load, self.row.active, first_bad, offsets, self.slo.tpot_ms / 1e3, 1 - self.p)
+        offsets, local = np.concatenate([[0], np.cumsum(sizes)]), np.repeat(np.arange(len(idx)), sizes)
+        grid = np.concatenate([self.full[m][i] for m, i in zip(members, idx)])
+        _, load, _, ok = self.row.evaluate(np.asarray(members)[local], grid, self.slo, self.p)
+        first_bad = first_false(ok, np.arange(len(local)) - offsets[local], offsets).tolist()
+        order = {members[i]: k for k, i in enumerate(i for i, j in enumerate(first_bad) if j > 0)}
+        return order, Curves(load, [self.row.active[m] for m in members], first_bad, offsets, self.slo.tpot_ms / 1e3, 1 - self.p)
 
 
 @dataclass(eq=False)
 class _CellCurve:
-    """The curve of active bucket `index` of a row."""
+    """The curve of active bucket `index` (of config `variant`) of a row."""
 
     row: _RowCurves
     index: int
+    variant: int
 
     @functools.cached_property
     def values(self) -> tuple[tuple[float, ...], tuple[float, ...], TpotCurve]:
         """Req/s, TTFT ms and the TPOT curve at the cell's curve points."""
-        order, curves = self.row.curves
+        order, curves = self.row.of(self.variant)
         return curves.cell(order[self.index])
 
 

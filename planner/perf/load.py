@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.perf.memory import ServingConfig
-from planner.perf.step import StepTime, decode_step, mixed_step, prefill_step
+from planner.perf.step import StepConstants, StepTime, decode_step, mixed_step, prefill_step
 from planner.perf.tail import queue_wait
 
 
@@ -93,10 +93,12 @@ def serial_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
                 np.zeros_like(rps))
 
 
-def chunked_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
+def chunked_load(cfg: ServingConfig | StepConstants, pts: Points, p: float) -> Load:
     """Chunked prefill (vLLM V1): every step carries one decode token per running sequence plus prompt
     tokens within max_num_batched_tokens. On average a step carries N * I / O prompt tokens; a prompt
-    rides in ceil(I / room) steps, each slowed by its chunk (the interruption a decoding request sees)."""
+    rides in ceil(I / room) steps, each slowed by its chunk (the interruption a decoding request sees).
+    `cfg` may be StepConstants with one entry per point (several configs at once)."""
+    wide = cfg.column() if isinstance(cfg, StepConstants) else cfg  # broadcasts against (points, k) arguments
     room, room_hi = np.maximum(pts.budget - pts.grid, 1.0), np.maximum(pts.budget - pts.n_hi, 1.0)
     hit = pts.hit
     new = pts.inp * (1 - hit)  # prompt tokens to compute; the cached prefix is attended over, not recomputed
@@ -118,7 +120,7 @@ def chunked_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
         tokens (attention per chunk is linear in the prefix, so the mean prefix gives the exact sum)."""
         fresh = tokens * (1 - hit[:, None])
         chunk = np.minimum(fresh, room_hi[:, None])
-        heavy = np.asarray(mixed_step(cfg, pts.n_hi[:, None], pts.context[:, None], chunk,
+        heavy = np.asarray(mixed_step(wide, pts.n_hi[:, None], pts.context[:, None], chunk,
                                       extra_context=tokens * hit[:, None] + fresh / 2).total_s)
         return heavy - t_base[:, None], np.ceil(fresh / room_hi[:, None])
 

@@ -91,12 +91,18 @@ def expert_fraction_read(model: LLM, tokens: float | np.ndarray) -> float | np.n
 
 def weight_bytes_read_per_gpu(cfg: ServingConfig, tokens: float | np.ndarray) -> float | np.ndarray:
     """Weight bytes one step streams from HBM: all dense matmuls, the touched experts, the LM head."""
-    model, q = cfg.model, cfg.quant
+    return weight_bytes_read(cfg.model, cfg.quant.bytes_per_weight, cfg.tp, tokens)
+
+
+def weight_bytes_read(model: LLM, bytes_per_weight: float | np.ndarray, tp: float | np.ndarray,
+                      tokens: float | np.ndarray) -> float | np.ndarray:
+    """`weight_bytes_read_per_gpu` from the format's bytes per weight and the TP degree, which may be arrays over
+    load points of several configs (planner.perf.step.StepConstants)."""
     experts = expert_params(model)
     dense = linear_params(model) - experts
     lm_head = model.vocab_size * model.hidden_size * EMBED_BYTES
-    read = (dense + experts * expert_fraction_read(model, tokens)) * q.bytes_per_weight + lm_head
-    return read / cfg.tp
+    read = (dense + experts * expert_fraction_read(model, tokens)) * bytes_per_weight + lm_head
+    return read / tp
 
 
 def kv_bytes_per_token(model: LLM, kv: KVDtype) -> float:

@@ -13,6 +13,7 @@ import numpy as np
 from planner.demand.buckets import Bucket
 from planner.perf.load import Load, Points, chunked_load, serial_load
 from planner.perf.memory import ServingConfig
+from planner.perf.step import StepConstants
 from planner.perf.tail import Lateness
 from planner.schemas.workload import SLO
 
@@ -43,7 +44,7 @@ class Live:
     context: float
     n_cap: int
     variant: int = 0
-    """Which config of a `capacity_rows` call (they differ only in the token budget)."""
+    """Which config of a `capacity_rows` call."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -97,6 +98,8 @@ class LoadRow:
     n_cap: np.ndarray
     n_outputs: np.ndarray
     groups: list[_Group]
+    steps: StepConstants | None
+    """The configs' step constants by bucket (`row_steps`); None: one config's (or budget siblings') own."""
 
     @classmethod
     def of(cls, cfgs: Sequence[ServingConfig], active: list, p: float) -> "LoadRow":  # noqa: ANN001
@@ -109,7 +112,8 @@ class LoadRow:
         for i, q in enumerate(qs):
             classes[i, :len(q)], classes[i, len(q):] = q, q[-1]
         return cls(cfgs, active, NormalDist().inv_cdf(p), figures, classes, np.array([b.bucket.cache_hit for b in lives]),
-                   np.array([b.n_cap for b in lives]), np.array([len(b.outputs) for b in lives]), _groups(active))
+                   np.array([b.n_cap for b in lives]), np.array([len(b.outputs) for b in lives]), _groups(active),
+                   row_steps(cfgs, lives))
 
     def evaluate(self, seg: np.ndarray, grid: np.ndarray, slo: SLO, p: float,
                  tpot: bool = True) -> tuple[Points, Load, dict[str, np.ndarray], np.ndarray]:
@@ -120,13 +124,30 @@ class LoadRow:
         pts = Points(grid, grid + self.z * np.sqrt(grid), inp, out, context, p99, t_prefill, t_tail, self.classes, seg,
                      self.hit, budget)
         cfg = self.cfgs[0]
-        load = (chunked_load if cfg.engine.chunked_prefill else serial_load)(cfg, pts, p)
+        if self.steps is not None:
+            load = chunked_load(self.steps.take(seg), pts, p)
+        else:
+            load = (chunked_load if cfg.engine.chunked_prefill else serial_load)(cfg, pts, p)
         checks = {"prefill": load.rho < 1, "ttft": load.ttft * 1e3 <= slo.ttft_ms, "batch": pts.n_hi <= self.n_cap[seg],
                   "full_step": load.full_step * 1e3 <= slo.tpot_ms}
         ok = checks["prefill"] & checks["ttft"] & checks["batch"] & checks["full_step"]
         if tpot:
             ok[ok] = _tpot_ok(load, seg, self.groups, self.n_outputs, ok, slo.tpot_ms / 1e3, 1 - p)[ok]
         return pts, load, checks, ok
+
+
+def stackable(cfg: ServingConfig) -> bool:
+    """Whether a config's load points may be evaluated with other configs' through stacked step constants: chunked
+    prefill (the serial model's per-bucket prefill steps are not stacked) and no speculative decoding (two models)."""
+    return cfg.engine.chunked_prefill and cfg.spec is None
+
+
+def row_steps(cfgs: Sequence[ServingConfig], lives: Sequence[Live]) -> StepConstants | None:
+    """The step constants of each bucket's config (`lives` in order) where several `stackable` configs of one model
+    share a row; None where they differ only in the token budget (a per-point array of `Points`)."""
+    if len(cfgs) == 1 or not all(stackable(c) and c.model == cfgs[0].model for c in cfgs):
+        return None
+    return StepConstants.stack(list(cfgs)).take(np.array([b.variant for b in lives]))
 
 
 def _tpot_ok(load: Load, seg: np.ndarray, groups: list[_Group], n_outputs: np.ndarray, needed: np.ndarray,

@@ -3,18 +3,17 @@
 Under `slo.scope: fleet` the percentile holds over all requests, not per bucket, so the optimizer may serve a
 rare, expensive bucket at a looser percentile and the others at a tighter one (planner.optimize.scope, and
 docs/methodology.md, "SLO scope"). This module gives it the capacities to choose from: the same performance
-model (planner.perf.capacity's public `capacity_rows`) at each percentile of the menu, with the bucket's tail
+model (planner.perf.capacity's public `every_row`) at each percentile of the menu, with the bucket's tail
 prompt (the one TTFT must hold for) taken at that percentile of the bucket's prompt lengths.
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from planner.demand.buckets import LENGTH_PERCENTILES, Bucket
-from planner.perf.capacity import capacity_rows
+from planner.perf.capacity import every_row
 from planner.perf.memory import ServingConfig
 from planner.schemas.workload import SLO
 
@@ -55,18 +54,12 @@ def bucket_at(bucket: Bucket, percentile: float) -> Bucket:
     return replace(bucket, input_p99=float(np.interp(percentile, xs_arr, ys_arr)))
 
 
-def budget_siblings(cfg: ServingConfig) -> tuple:
-    """What configs that differ only in their token budget share (candidates list them next to each other, and
-    `capacity_rows` computes them in one pass)."""
-    return replace(cfg.replica, engine=replace(cfg.engine, max_num_batched_tokens=0)), cfg.key if cfg.spec else None
-
-
 def service_levels(cfgs: tuple[ServingConfig, ...], buckets: tuple[Bucket, ...], slo: SLO) -> tuple[ServiceLevel, ...]:
     """Capacities at every percentile of `menu(slo.percentile)` (the SLO's own level is the capacity table's)."""
     out = []
     for q in menu(slo.percentile):
         at_q = tuple(bucket_at(b, q) for b in buckets)
         level_slo = slo.model_copy(update={"percentile": q})
-        rows = [row for _, group in itertools.groupby(cfgs, key=budget_siblings) for row in capacity_rows(list(group), at_q, level_slo)]
+        rows = every_row(cfgs, at_q, level_slo)
         out.append(ServiceLevel(q, np.array([[cell.max_rps for cell in row] for row in rows], dtype=float).reshape(len(cfgs), len(buckets))))
     return tuple(out)

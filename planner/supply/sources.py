@@ -6,17 +6,16 @@ A new source (a kernel database, a fitted surrogate) is one class with `build`.
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from planner.demand.series import DemandSeries
-from planner.perf.capacity import capacity_rows
+from planner.perf.capacity import every_row
 from planner.schemas.workload import SLO
 from planner.supply.candidates import Candidate
-from planner.supply.levels import ServiceLevel, budget_siblings, service_levels
+from planner.supply.levels import ServiceLevel, service_levels
 from planner.supply.table import CapacityTable
 
 
@@ -30,13 +29,12 @@ class CapacitySource(Protocol):
 
 @dataclass(frozen=True)
 class AnalyticalModel:
-    """The performance model: one capacity row per candidate config, the token budgets of one config together."""
+    """The performance model: one capacity row per candidate config (many configs in one pass: perf.capacity.every_row)."""
 
     candidates: tuple[Candidate, ...]
 
     def build(self, demand: DemandSeries, slo: SLO) -> CapacityTable:
-        cells = tuple(row for _, group in itertools.groupby(self.candidates, key=lambda c: budget_siblings(c.config))
-                      for row in capacity_rows([c.config for c in group], demand.buckets, slo))
+        cells = tuple(every_row([c.config for c in self.candidates], demand.buckets, slo))
         shape = (len(self.candidates), len(demand.buckets))
         max_rps = np.array([[cell.max_rps for cell in row] for row in cells], dtype=float).reshape(shape)
         configs = tuple(c.config.replica for c in self.candidates)
