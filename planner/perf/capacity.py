@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -26,7 +26,7 @@ from planner.perf.memory import ServingConfig, max_batch, max_kv_tokens, tokens_
 from planner.perf.step import decode_step, prefill_step
 from planner.perf.curves import Curves, curve_points
 from planner.perf.search import LIGHT_LOAD, Live, LoadRow, batch_grid, first_failures, first_false, row_steps, stackable
-from planner.perf.tail import TpotCurve
+from planner.perf.tail import TpotCurve, tpot_quantiles
 from planner.schemas.workload import SLO
 
 SATURATED = 0.85
@@ -73,6 +73,13 @@ class CellCapacity:
         ttft = float(np.interp(rps, xs, (self.ttft0_ms,) + self.curve_ttft_ms))
         tpot = float(np.interp(rps, xs, (self.tpot0_ms,) + self.curve_tpot_ms))
         return ttft, tpot
+
+
+def prepare_curves(cells: Iterable[CellCapacity | None]) -> None:
+    """Work out the latency curves of `cells` together, their TPOT quantiles in one pass across rows, before they
+    are read one by one (a plan reads a few cells of each of a few configs; a row's first read works out all of it)."""
+    tpot = [c.curve.values[2] for c in cells if c is not None and c.curve is not None]
+    tpot_quantiles([(t.points, t.cell) for t in tpot if isinstance(t, TpotCurve)])  # others are known at their points
 
 
 def _zero(bound: Bound, detail: str, ttft0_ms: float = math.inf, tpot0_ms: float = math.inf) -> CellCapacity:

@@ -5,9 +5,8 @@ evaluated at once.
 """
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -286,11 +285,12 @@ class Lateness:
         return hi
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CurvePoints:
     """Load figures at the kept load points of every cell of a capacity row (planner.perf.capacity keeps up
-    to CURVE_POINTS per cell), gathered once, and the TPOT quantile there, computed for the whole row when a
-    plan or an estimate first asks for one cell's latency curve (most cells of a table are never asked)."""
+    to CURVE_POINTS per cell), gathered once, and the TPOT quantile there: for the whole row when a cell's
+    curve is first asked, or for the cells a plan asks, batched over rows (`tpot_quantiles`); most cells of a
+    table are never asked."""
 
     per_step: np.ndarray
     steps: np.ndarray
@@ -303,27 +303,39 @@ class CurvePoints:
     """Per cell: its rows lo:hi, its bucket's output gaps (G,), number of output classes and of input classes."""
     slo_s: float
     tail: float
+    tpot_ms: dict[int, tuple[float, ...]] = field(default_factory=dict, repr=False)
+    """Each computed cell's TPOT quantile (ms) at its points."""
 
-    @functools.cached_property
-    def tpot_ms(self) -> tuple[tuple[float, ...], ...]:
-        """Each cell's TPOT quantile (ms) at its points: one bisection per group of cells with the same
-        number of output gaps and input classes (each point's bisection is its own)."""
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, (_, _, gaps, _, q) in enumerate(self.cells):
-            groups.setdefault((len(gaps), q), []).append(i)
-        out: list[tuple[float, ...]] = [()] * len(self.cells)
-        for (g, q), members in groups.items():
-            cells = [self.cells[i] for i in members]
-            rows = np.concatenate([np.arange(lo, hi) for lo, hi, *_ in cells])
-            gaps = np.concatenate([np.broadcast_to(gaps, (hi - lo, g)) for lo, hi, gaps, _, _ in cells])
-            n_outputs = np.concatenate([np.full(hi - lo, n) for lo, hi, _, n, _ in cells])
-            model = Lateness.build(gaps, n_outputs, self.per_step[rows, :q], self.steps[rows, :q], self.mean_interrupt[rows],
-                                   self.floor[rows], self.gap_time[rows], self.rps[rows], self.rho[rows])
-            values = (model.quantile(self.floor[rows], self.slo_s, self.tail) * 1e3).tolist()
-            start = 0
-            for i, (lo, hi, *_) in zip(members, cells):
-                out[i], start = tuple(values[start:start + hi - lo]), start + hi - lo
-        return tuple(out)
+    def values_ms(self, cell: int) -> tuple[float, ...]:
+        """Cell `cell`'s TPOT quantiles (ms); the first ask computes every cell of the row not yet computed."""
+        if cell not in self.tpot_ms:
+            tpot_quantiles([(self, i) for i in range(len(self.cells)) if i not in self.tpot_ms])
+        return self.tpot_ms[cell]
+
+
+def tpot_quantiles(cells: list[tuple[CurvePoints, int]]) -> None:
+    """Compute the TPOT quantiles of `cells` (of any rows, one SLO) not computed yet: one bisection per group
+    of cells with the same number of output gaps and input classes (each point's bisection is its own, so the
+    grouping does not change a value)."""
+    groups: dict[tuple[int, int, float, float], list[tuple[CurvePoints, int]]] = {}
+    for points, i in dict.fromkeys(c for c in cells if c[1] not in c[0].tpot_ms):
+        _, _, gaps, _, q = points.cells[i]
+        groups.setdefault((len(gaps), q, points.slo_s, points.tail), []).append((points, i))
+    for (g, q, slo_s, tail), members in groups.items():
+        rows = [np.arange(pts.cells[i][0], pts.cells[i][1]) for pts, i in members]
+
+        def gather(name: str, classes: bool = False) -> np.ndarray:
+            return np.concatenate([getattr(pts, name)[(r, slice(q)) if classes else r] for (pts, _), r in zip(members, rows)])
+
+        gaps = np.concatenate([np.broadcast_to(pts.cells[i][2], (len(r), g)) for (pts, i), r in zip(members, rows)])
+        n_outputs = np.concatenate([np.full(len(r), pts.cells[i][3]) for (pts, i), r in zip(members, rows)])
+        floor = gather("floor")
+        model = Lateness.build(gaps, n_outputs, gather("per_step", True), gather("steps", True), gather("mean_interrupt"),
+                               floor, gather("gap_time"), gather("rps"), gather("rho"))
+        values = (model.quantile(floor, slo_s, tail) * 1e3).tolist()
+        start = 0
+        for (pts, i), r in zip(members, rows):
+            pts.tpot_ms[i], start = tuple(values[start:start + len(r)]), start + len(r)
 
 
 @dataclass(frozen=True)
@@ -334,4 +346,4 @@ class TpotCurve:
     cell: int
 
     def values_ms(self) -> tuple[float, ...]:
-        return self.points.tpot_ms[self.cell]
+        return self.points.values_ms(self.cell)

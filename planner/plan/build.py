@@ -20,6 +20,7 @@ from planner.optimize.scope import served_percentiles_note
 from planner.optimize.tradeoffs import binding_rules, simplest_within
 from planner.optimize.solvers import SolveStatus
 from planner.perf.bound import Bound
+from planner.perf.capacity import prepare_curves
 from planner.plan.disagg import disaggregation_doc
 from planner.plan.fleet import FleetSetup, alternative, describe_rule, instance_docs, rule_docs, usage_notes
 from planner.plan.floor import floor_warning, physical_floor
@@ -47,6 +48,7 @@ def build_pools(table: CapacityTable, rates: np.ndarray, solution: FleetSolution
     """Pools (with utilization and predicted latency at their load) and the routing table; `pool_costs` (USD/hour
     by config, FleetSolution.pool_costs) replaces replicas x the table's per-replica cost."""
     row = table.index()
+    prepare_curves(table.cell(row[spec], b) for b, spec in solution.shares)
     pools = []
     for spec, n in sorted(solution.replicas.items(), key=lambda kv: kv[0].key):
         k = row[spec]
