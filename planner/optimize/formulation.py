@@ -244,15 +244,18 @@ def dominated(costs: np.ndarray, max_rps: np.ndarray, same: np.ndarray | None = 
     out = np.zeros(n, dtype=bool)
     for k in range(n):
         no_dearer = (prices <= prices[k]).all(axis=1)
-        at_least = (max_rps >= max_rps[k]).all(axis=1)
-        strictly = (prices < prices[k]).any(axis=1) | (max_rps > max_rps[k]).any(axis=1)
         if size is not None:
             no_dearer &= size <= size[k]
-            strictly |= size < size[k]
         if same is not None:
             no_dearer &= same == same[k]
-        earlier_tie = ~strictly & (np.arange(n) < k)
-        beats = no_dearer & at_least & (strictly | earlier_tie)
-        beats[k] = False
-        out[k] = bool(beats.any())
+        no_dearer[k] = False
+        j = np.flatnonzero(no_dearer)  # the capacities are compared for these only (the cheap tests come first)
+        if not len(j):
+            continue
+        caps = max_rps[j]
+        at_least = (caps >= max_rps[k]).all(axis=1)
+        strictly = (prices[j] < prices[k]).any(axis=1) | (caps > max_rps[k]).any(axis=1)
+        if size is not None:
+            strictly |= size[j] < size[k]
+        out[k] = bool((at_least & (strictly | (j < k))).any())  # on an exact tie the first in order is kept
     return out

@@ -6,6 +6,7 @@ the identity every later stage uses.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -48,10 +49,11 @@ class CapacityTable:
     def cell(self, k: int, b: int) -> CellCapacity | None:
         return self.cells[k][b] if self.cells is not None else None
 
-    @property
+    @functools.cached_property
     def pooled_rps(self) -> np.ndarray | None:
         """(tiers, configs, buckets): one replica's req/s in a pool of at least POOL_TIERS[1:] replicas where the
-        model has it (prefill cells, M/G/m), else `max_rps` (0 wherever `max_rps` is); None when no cell has one."""
+        model has it (prefill cells, M/G/m), else `max_rps` (0 wherever `max_rps` is); None when no cell has one.
+        Worked out once per table (a plan reads it for every problem it solves: the baselines, the comparisons)."""
         if self.cells is None or not any(cell is not None and cell.pooled for row in self.cells for cell in row):
             return None
         tiers = len(POOL_TIERS) - 1  # a joined table (several models) has no cell in another model's buckets
