@@ -67,17 +67,18 @@ class _Group:
     q: int
 
 
-def _groups(active: list) -> list[_Group]:  # noqa: ANN001 - list of (Live, ...)
-    """The active buckets grouped by their numbers of output gaps and input classes."""
-    gaps_of = [b.gaps for b, *_ in active]
-    keys = [(len(g), len(b.bucket.input_q or (b.inp,))) for g, (b, *_) in zip(gaps_of, active)]
+def _groups(buckets: dict[int, Live], at: np.ndarray) -> list[_Group]:
+    """The active buckets (`at`: each one's bucket, `buckets` one Live of each) grouped by their numbers of output
+    gaps and input classes."""
+    keys = {j: (len(b.gaps), len(b.bucket.input_q or (b.inp,))) for j, b in buckets.items()}
     groups = []
-    for n_gaps, q in sorted(set(keys)):
-        members = [i for i, k in enumerate(keys) if k == (n_gaps, q)]
-        member, gaps = np.zeros(len(active), dtype=bool), np.zeros((len(active), n_gaps))
-        member[members] = True
-        gaps[members] = np.array([gaps_of[i] for i in members], dtype=float).reshape(len(members), n_gaps)
-        groups.append(_Group(member, gaps, q))
+    for n_gaps, q in sorted(set(keys.values())):
+        inside = np.zeros(max(buckets) + 1, dtype=bool)
+        gaps = np.zeros((max(buckets) + 1, n_gaps))
+        for j, key in keys.items():
+            if key == (n_gaps, q):
+                inside[j], gaps[j] = True, buckets[j].gaps
+        groups.append(_Group(inside[at], gaps[at], q))
     return groups
 
 
@@ -103,16 +104,27 @@ class LoadRow:
 
     @classmethod
     def of(cls, cfgs: Sequence[ServingConfig], active: list, p: float) -> "LoadRow":  # noqa: ANN001
-        budgets = [c.engine.max_num_batched_tokens for c in cfgs]
+        """The row's arrays; a bucket's lengths are the same for every config, so they are built once per bucket
+        and gathered for the (config, bucket) entries."""
         lives = [b for b, *_ in active]
-        figures = tuple(np.asarray(v, dtype=float) for v in zip(*(
-            (b.inp, b.out, b.context, b.bucket.input_p99, a[1], a[2], budgets[b.variant]) for b, a in zip(lives, active))))
-        qs = [np.asarray(b.bucket.input_q or (b.inp,), dtype=float) for b in lives]
-        classes = np.zeros((len(lives), max(len(q) for q in qs)))
-        for i, q in enumerate(qs):
-            classes[i, :len(q)], classes[i, len(q):] = q, q[-1]
-        return cls(cfgs, active, NormalDist().inv_cdf(p), figures, classes, np.array([b.bucket.cache_hit for b in lives]),
-                   np.array([b.n_cap for b in lives]), np.array([len(b.outputs) for b in lives]), _groups(active),
+        at, variant = np.array([b.index for b in lives]), np.array([b.variant for b in lives])
+        buckets = {b.index: b for b in lives}
+
+        def per_bucket(value) -> np.ndarray:  # noqa: ANN001 - Live -> float
+            out = np.zeros(max(buckets) + 1)
+            out[list(buckets)] = [value(b) for b in buckets.values()]
+            return out[at]
+
+        budgets = np.array([c.engine.max_num_batched_tokens for c in cfgs], dtype=float)
+        figures = (per_bucket(lambda b: b.inp), per_bucket(lambda b: b.out), per_bucket(lambda b: b.context),
+                   per_bucket(lambda b: b.bucket.input_p99), np.array([a[1] for a in active]), np.array([a[2] for a in active]),
+                   budgets[variant])
+        qs = {j: np.asarray(b.bucket.input_q or (b.inp,), dtype=float) for j, b in buckets.items()}
+        classes = np.zeros((max(buckets) + 1, max(len(q) for q in qs.values())))
+        for j, q in qs.items():
+            classes[j, :len(q)], classes[j, len(q):] = q, q[-1]
+        return cls(cfgs, active, NormalDist().inv_cdf(p), figures, classes[at], per_bucket(lambda b: b.bucket.cache_hit),
+                   np.array([b.n_cap for b in lives]), per_bucket(lambda b: len(b.outputs)).astype(int), _groups(buckets, at),
                    row_steps(cfgs, lives))
 
     def evaluate(self, seg: np.ndarray, grid: np.ndarray, slo: SLO, p: float,
