@@ -213,23 +213,23 @@ def _loaded_cells(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: floa
     full = [batch_grid(b.n_cap) for b, *_ in active]
     first = first_failures(row, full, slo, p)
     sizes, n = np.array([len(g) for g in full]), len(active)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     # the first failing point (the last one when none fails), then the capacity point (where one exists)
     at = np.concatenate([np.minimum(first, sizes - 1), np.maximum(first - 1, 0)])
-    pts, load, checks, _ = row.evaluate(np.tile(np.arange(n), 2), np.array([full[i % n][j] for i, j in enumerate(at.tolist())]),
-                                        slo, p, tpot=False)
+    pts, load, checks, _ = row.evaluate(np.tile(np.arange(n), 2), np.concatenate(full)[np.tile(starts, 2) + at], slo, p, tpot=False)
     fails = {k: v[:n].tolist() for k, v in checks.items()}
     at_figures = zip(pts.grid[:n].tolist(), load.rho[:n].tolist(), np.asarray(load.step.compute_bound)[:n].tolist(),
                      (load.full_step[:n] * 1e3).tolist())
     curves = _RowCurves(row, tuple(full), tuple(first.tolist()), slo, p)
     results = []
+    rps, batch, capped = load.rps.tolist(), pts.grid[n:].tolist(), (first >= sizes).tolist()
     for i, ((b, _, _, ttft0_ms, tpot0_ms), j, figures) in enumerate(zip(active, first.tolist(), at_figures)):
-        bound, why = _binding(cfgs[b.variant], j >= sizes[i], {k: v[i] for k, v in fails.items()}, *figures, b.n_cap, b.context, slo)
+        bound, why = _binding(cfgs[b.variant], capped[i], {k: v[i] for k, v in fails.items()}, *figures, b.n_cap, b.context, slo)
         if j == 0:
-            results.append((b.variant, b.index, _zero(Bound.SLO, f"{why} even at {load.rps[i]:.2g} req/s", ttft0_ms, tpot0_ms)))
+            results.append((b.variant, b.index, _zero(Bound.SLO, f"{why} even at {rps[i]:.2g} req/s", ttft0_ms, tpot0_ms)))
             continue
-        results.append((b.variant, b.index, CellCapacity(
-            max_rps=float(load.rps[n + i]), bound=bound, detail=why, batch=float(pts.grid[n + i]),
-            ttft0_ms=ttft0_ms, tpot0_ms=tpot0_ms, curve=_CellCurve(curves, i, b.variant))))
+        results.append((b.variant, b.index, CellCapacity(max_rps=rps[n + i], bound=bound, detail=why, batch=batch[i], ttft0_ms=ttft0_ms,
+                                                         tpot0_ms=tpot0_ms, curve=_CellCurve(curves, i, b.variant))))
     return results
 
 
