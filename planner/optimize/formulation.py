@@ -219,7 +219,7 @@ class FleetFormulation:
         """Replicas and instances (rounded: integer variables come back within the solver's tolerance) and shares."""
         configs = self.problem.configs
         replicas = {configs[k]: int(round(values[v] or 0)) for k, v in self.replicas.items()}
-        shares = {(b, configs[k]): float(values[v] or 0) for (b, k), v in self.shares.items()}
+        shares = {(b, configs[k]): float(values[v]) for (b, k), v in self.shares.items() if values[v]}  # most are 0
         instances = {self.problem.shapes[s].name: int(round(values[v] or 0)) for s, v in self.instances.items()}
         capacity: dict[tuple[int, ReplicaSpec], float] = {}
         percentiles: dict[int, float] = {}
