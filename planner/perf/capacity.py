@@ -22,7 +22,7 @@ import numpy as np
 
 from planner.demand.buckets import Bucket
 from planner.perf.bound import Bound
-from planner.perf.memory import ServingConfig, max_batch, max_kv_tokens, tokens_reserved_per_sequence
+from planner.perf.memory import ServingConfig, max_batches, max_kv_tokens, tokens_reserved_per_sequence
 from planner.perf.step import decode_step, prefill_step
 from planner.perf.curves import Curves, curve_points
 from planner.perf.search import LIGHT_LOAD, Live, LoadRow, batch_grid, first_failures, first_false, row_steps, stackable
@@ -107,13 +107,14 @@ def _screen(cfg: ServingConfig, buckets: Sequence[Bucket], lengths: list[tuple],
     """Buckets whose longest sequence and mean context fit the KV cache (the others get a zero cell); `lengths`:
     `_lengths` of each bucket."""
     kv_tokens = max_kv_tokens(cfg)
+    longest = [b.input_max + b.output_max for b in buckets]
+    too_long = (np.broadcast_to(tokens_reserved_per_sequence(cfg, np.array(longest, dtype=float)), len(buckets)) > kv_tokens).tolist()
+    n_caps = max_batches(cfg, np.array([length[4] for length in lengths]), kv_tokens).tolist()
     live = []
-    for j, (bucket, (inp, out, outputs, gaps, context)) in enumerate(zip(buckets, lengths)):
-        longest = bucket.input_max + bucket.output_max
-        if tokens_reserved_per_sequence(cfg, longest) > kv_tokens:
-            cells[j] = _zero(Bound.KV_MEMORY, f"a {longest}-token sequence needs more KV cache than the {kv_tokens} tokens that fit")
+    for j, (bucket, (inp, out, outputs, gaps, context), n_cap) in enumerate(zip(buckets, lengths, n_caps)):
+        if too_long[j]:
+            cells[j] = _zero(Bound.KV_MEMORY, f"a {longest[j]}-token sequence needs more KV cache than the {kv_tokens} tokens that fit")
             continue
-        n_cap = max_batch(cfg, context, kv_tokens)
         if n_cap < 1:
             cells[j] = _zero(Bound.KV_MEMORY, f"no sequence of {context:.0f} tokens fits in {kv_tokens} KV tokens")
             continue

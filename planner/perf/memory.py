@@ -154,8 +154,14 @@ def max_batch(cfg: ServingConfig, mean_tokens: float, kv_tokens: int | None = No
     """Sequences that fit at once with `mean_tokens` of context each, capped by max_num_seqs (`kv_tokens`:
     max_kv_tokens(cfg) when the caller has it, which saves recomputing vLLM's memory split)."""
     kv_tokens = max_kv_tokens(cfg) if kv_tokens is None else kv_tokens
-    fit = int(kv_tokens // tokens_reserved_per_sequence(cfg, mean_tokens))
-    return max(0, min(fit, cfg.engine.max_num_seqs))
+    return int(max_batches(cfg, np.array([mean_tokens], dtype=float), kv_tokens)[0])
+
+
+def max_batches(cfg: ServingConfig, mean_tokens: np.ndarray, kv_tokens: int) -> np.ndarray:
+    """`max_batch` at each of `mean_tokens` in one numpy pass."""
+    reserved = np.broadcast_to(tokens_reserved_per_sequence(cfg, mean_tokens), np.shape(mean_tokens))  # contiguous: one figure
+    fit = np.floor_divide(kv_tokens, reserved)
+    return np.clip(fit, 0, cfg.engine.max_num_seqs).astype(int)
 
 
 def tp_problem(cfg: ServingConfig) -> str | None:
