@@ -218,7 +218,7 @@ def prefill_step(cfg: ServingConfig | StepConstants, prompt_tokens: float | np.n
     attended = (prompt_tokens**2 + 2 * prompt_tokens * cached) * sequences
     attn_flops = 2.0 * m.n_layers * c.heads * m.head_dim * attended
     kv_write = tokens * c.kv_bytes
-    scores = c.scores * (SCORE_PASSES * SCORE_BYTES * m.n_layers * c.heads * attended)
+    scores = c.scores * (SCORE_PASSES * SCORE_BYTES * m.n_layers * c.heads * attended) if np.any(c.scores) else 0.0
     weights = weight_bytes_read(m, c.bytes_per_weight, c.tp, tokens) + 0.0 * tokens
     return _compose(c, tokens, weights, kv_write, _matmul_flops(c, tokens, sequences), attn_flops, scores)
 
@@ -267,7 +267,7 @@ def mixed_step(
     kv_read = batch * context * c.kv_bytes
     attended = batch * context + extra_tokens * (context if extra_context is None else extra_context)
     attn_flops = 4.0 * m.n_layers * c.heads * m.head_dim * attended
-    scores = c.scores * (2 * SCORE_BYTES * m.n_layers * c.heads * attended)
+    scores = c.scores * (2 * SCORE_BYTES * m.n_layers * c.heads * attended) if np.any(c.scores) else 0.0  # FlashAttention: none
     weights = weight_bytes_read(m, c.bytes_per_weight, c.tp, tokens) + 0.0 * tokens
     head = batch if lm_head_tokens is None else lm_head_tokens
     return _compose(c, tokens, weights, kv_read, _matmul_flops(c, tokens, head), attn_flops, scores)
