@@ -84,25 +84,34 @@ def widest(model: str) -> str:
             f"{target:g} | {met} |")
 
 
-FINDINGS = """Where the time goes and what changed (issue 16, this stop). Measured back to back against main at b746ed7 on
-the same machine, `widest()` of this script, twice (load average 4.2-5.1, then 2.1-2.7): capacity table 8B
-15.20 -> 4.58 s and 16.69 -> 7.05 s, 70B 7.40 -> 3.00 s and 7.61 -> 3.94 s (2-3x); every max_rps of both tables
-bit-identical to main's, every golden unchanged. Profile before (cProfile, 8B table): 64 % in the two passes over
-load points (of which the chunked-prefill step arithmetic 46 %, the TPOT tail 39 %), 13 % in the KV screen (vLLM's
-memory split recomputed per bucket), ~14 % in per-cell Python (the latency-curve grids built for every cell). Now:
-each bucket's first failing load point is found by narrowing (last pass, first failure) 3 points a pass, at most
-5 passes and ~13 points a cell, where a 30-point coarse pass and a scan of the gap after it took ~44; the batch
-check's failure follows from the grid alone and starts the interval; the last pass (figures at the capacity
-point) skips the TPOT tail it does not read; curve grids are built for the rows a plan asks; the KV tokens are
-read once per config. A pass now costs ~1-2 ms of fixed numpy work per config plus ~1-1.5 us per point (CPU, 184
-buckets a row), so the 296 budget groups x ~5 passes are about half the table. Tried and not kept (no gain
-beyond the noise, or slower): the Poisson-tail series as cumulative products over blocks (bit-identical; 1.4x
-faster on the few exact sums, 4x slower on the many one-block bounds), points a pass scaled to the row's
-buckets, the chunked-prefill step times of one pass stacked into fewer calls. The targets are still **missed**:
-the 8B table alone took 4.0-7.1 s in these runs and the last one above (70B 2.7-3.9 s), and the plan stage adds 2-11 s (the MILPs: for
-70B, in a profile of 8.1 s, the simplest-plan comparison 4.6 s and the plan 1.9 s; the pools' latency curves 1.2 s,
-the TPOT-quantile bisection). What would cut the table further: the search passes of all configs as one evaluation (the configs'
-step-time figures as per-point arrays in planner.perf.step), which removes the fixed cost per config."""
+FINDINGS = """What changed (issue 16, this stop) and how it was measured. Back to back against the lead branch at 9067996
+on the same machine, this script each time (wall s, 8B then 70B): at load 0.4-1.1, table 4.80 -> 2.53 and 2.69 -> 1.25,
+plan 1.31 -> 1.16 and 4.30 -> 4.74, total 6.35 -> 3.92 and 7.12 -> 6.10; at load 1.1-2.1, total 9.64 -> 5.49 and
+10.30 -> 7.13. Every max_rps, bound, detail and batch of both widest tables, a sample of 879 latency curves, and both
+plans (pools, replicas, utilization, latencies, baselines, simplest plan) are bit-identical to the lead's; every golden
+unchanged. (The 70B cost is $277.45/h on the lead's code too: the $304.56/h of the previous run predates its commits.)
+
+The capacity table: a pass over load points had ~1-2 ms of fixed numpy work per call, and the table made one call per
+budget group (296 for 8B) per pass. Now a config's step-time figures are `StepConstants` (planner.perf.step), scalars
+or per-point arrays, and `every_row` evaluates the chunked-prefill, non-speculative configs of a model 64 at a time
+(CPU s of the 8B table by block size, load 0.5: 16 configs 2.55, 32 1.80-1.95, 64 1.65-1.98, 128 2.32, 256 2.32),
+so the 8B table is 14 calls a pass; the step arithmetic keeps the old operand order, so every float is the same. A
+row's per-bucket figures are built once per bucket, not per (config, bucket); the KV screen is one numpy pass per
+config. The plan: the pools' TPOT curves are worked out only for the cells a plan reads, in one bisection across
+configs (70B, cProfile: 0.92 -> 0.11 s); dominance compares capacities only against configs no dearer; the pooled
+capacities are built once per table; a solution keys only its nonzero routing shares (0.13 s of hashing for 8B).
+
+Where the time is now (cProfile, load ~1.5): 8B table ~2.3 s, of which the chunked-prefill step arithmetic ~1.0 s,
+the TPOT tail ~0.55 s and per-cell Python (naming what binds, building the cells) ~0.6 s; 70B plan ~3.7 s, of which
+HiGHS 3.4 s: the plan MILP ~2.4 s and the simplest-plan MILP (3 pools within 5 %) ~1.0 s. Both MILPs spend their time
+proving, not searching: given the optimum as a starting solution the plan MILP took as long (1.97 -> 2.04 s) and the
+simplest-plan one 1.12 -> 0.87 s. Tried and not kept: linking rows x[b,k] <= n_k (a tighter LP, but 2.39 -> 3.44 s and
+an equal-cost tie broke the other way); the simplest plan's cost ceiling as a budget row (0.89-0.97 s without, 1.03-
+1.65 s with) or as HiGHS' objective bound (no gain beyond the noise); HiGHS options (heuristic effort 0.01 and 0.2,
+RINS, no restarts, no symmetry detection, pseudo-cost reliability 0 and 2, no presolve, LP and pool age limits: none
+faster); dominance by multiples of a cheaper config (2 of the 70B MILP's 43 configs); the TPOT tail's per-class step
+times only where the other checks hold (73 % of the points need them anyway). The targets are met at light load and
+missed for 8B when the machine is busy (load above ~2: the three agents share 2 cores)."""
 
 
 def write_widest() -> None:
