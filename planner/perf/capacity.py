@@ -129,9 +129,11 @@ def capacity_row(cfg: ServingConfig, buckets: Sequence[Bucket], slo: SLO) -> tup
 
 ROW_CONFIGS = 64
 """Configs `every_row` evaluates in one `capacity_rows` call where they can be stacked: a pass over load points has
-~1-2 ms of fixed numpy work per call, so blocks of configs share it, and a block bounds the arrays of a pass (at most
-3 points per open bucket, x 64 buckets here: ~12k points). The widest 8B table (888 configs, load 0.5), CPU s by block:
-16 configs 2.55, 32 1.95 and 1.80, 64 1.98 and 1.65, 128 2.32, 256 2.32 (peak RSS 172 MB at 16, 305 MB at 256)."""
+~1-2 ms of fixed numpy work per call, so blocks of configs share it, and a block bounds the arrays of a pass (one point
+per open bucket a pass, x 64 buckets here: ~4k points). The widest 8B table (888 configs), CPU s by block: with 3
+search points a pass (load 0.5) 16 configs 2.55, 32 1.95 and 1.80, 64 1.98 and 1.65, 128 2.32, 256 2.32; with 1
+(planner.perf.search.SEARCH_POINTS, load 2) 32 1.96, 64 1.93, 1.83 and 1.69, 128 1.99 and 1.89, 256 2.24 (peak RSS
+180 MB at 32-64, 235 MB at 256)."""
 
 
 def every_row(cfgs: Sequence[ServingConfig], buckets: Sequence[Bucket], slo: SLO) -> list[tuple[CellCapacity, ...]]:

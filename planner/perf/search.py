@@ -180,12 +180,14 @@ def _tpot_ok(load: Load, seg: np.ndarray, groups: list[_Group], n_outputs: np.nd
     return ok
 
 
-SEARCH_POINTS = 3
+SEARCH_POINTS = 1
 """Load points per bucket in each pass of the search for its first failing point: each pass cuts the open
-interval into SEARCH_POINTS + 1 parts, so a 1,048-point grid takes at most 5 passes of 3 points (where a coarse
-pass of 30 points and a scan of the gap after it took ~44). Measured once each on the widest 8B table at load ~5
-(CPU s): 1 point 7.5, 2 points 7.3, 3 points 5.1 and 6.3, 4 points 6.5, 6 points 6.0 (a pass has a few ms of
-fixed numpy work per config, so fewer points need more passes that cost as much)."""
+interval into SEARCH_POINTS + 1 parts, so with 1 (bisection) a 1,048-point grid takes at most 11 passes (where a
+coarse pass of 30 points and a scan of the gap after it took ~44). Fewest points in all; while each config was a
+call of its own, a pass's few ms of fixed numpy work per config made 3 points best (widest 8B table, load ~5, CPU s:
+1 point 7.5, 2 points 7.3, 3 points 5.1 and 6.3, 4 points 6.5, 6 points 6.0). With 64 configs a call
+(planner.perf.capacity.ROW_CONFIGS), same table, load ~2, CPU s: 1 point 1.69 and 1.66, 2 points 1.91 and 1.65,
+3 points 2.31 and 2.27, 4 points 2.35."""
 
 
 def first_failures(row: LoadRow, grids: list[np.ndarray], slo: SLO, p: float) -> np.ndarray:
