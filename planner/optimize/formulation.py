@@ -117,16 +117,17 @@ class FleetFormulation:
         n_configs, n_buckets = p.max_rps.shape
         load: dict[int, Terms] = {k: [] for k in range(n_configs)}
         pooled_load: dict[int, Terms] = {}
+        front = [fronts(c) for c in p.configs]  # a decode replica takes its share through the pair rows
         for b in range(n_buckets):
             if p.rates[b] <= 0:
                 continue
             routed = []
-            for k in range(n_configs):
-                if p.max_rps[k, b] > 0:
-                    var = self.shares[(b, k)] = m.add_variable(f"x_{b}_{k}", 0.0, 1.0)
-                    if fronts(p.configs[k]):  # a decode replica takes its share through the pair rows
-                        routed.append((var, 1.0))
-                    load[k].append((var, float(p.rates[b] / p.max_rps[k, b])))
+            caps, rate = p.max_rps[:, b], p.rates[b]
+            for k, per_share in zip(np.flatnonzero(caps > 0).tolist(), (rate / caps[caps > 0]).tolist()):
+                var = self.shares[(b, k)] = m.add_variable(f"x_{b}_{k}", 0.0, 1.0)
+                if front[k]:
+                    routed.append((var, 1.0))
+                load[k].append((var, per_share))
             if self.scope is not None:
                 routed += self.scope.route(b, {k: v for (bb, k), v in self.shares.items() if bb == b}, load)
             if self.pooling is not None:
@@ -242,14 +243,18 @@ def dominated(costs: np.ndarray, max_rps: np.ndarray, same: np.ndarray | None = 
     n = len(costs)
     prices = costs.reshape(n, -1)  # one column per tier when several prices must all be no dearer
     out = np.zeros(n, dtype=bool)
+    # the cheap tests first, for all pairs: [k, j] = j is no dearer (nor larger, of the same group) than k and its
+    # total capacity is no smaller (needed for at least as capable in every bucket: a float sum is monotone)
+    near = (prices[None, :, :] <= prices[:, None, :]).all(axis=2)
+    total = max_rps.sum(axis=1)
+    near &= total[None, :] >= total[:, None]
+    if size is not None:
+        near &= size[None, :] <= size[:, None]
+    if same is not None:
+        near &= same[None, :] == same[:, None]
+    np.fill_diagonal(near, False)
     for k in range(n):
-        no_dearer = (prices <= prices[k]).all(axis=1)
-        if size is not None:
-            no_dearer &= size <= size[k]
-        if same is not None:
-            no_dearer &= same == same[k]
-        no_dearer[k] = False
-        j = np.flatnonzero(no_dearer)  # the capacities are compared for these only (the cheap tests come first)
+        j = np.flatnonzero(near[k])  # the capacities are compared for these only
         if not len(j):
             continue
         caps = max_rps[j]
