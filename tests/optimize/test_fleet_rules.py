@@ -9,7 +9,7 @@ import pytest
 from planner.optimize.fleet import SolverSettings, optimize_fleet
 from planner.optimize.problem import FleetProblem, FleetRules, Shape
 from planner.optimize.solvers import SolveStatus
-from planner.optimize.tradeoffs import binding_rules, pair_candidates, relaxations, simplest_within
+from planner.optimize.tradeoffs import binding_rules, pool_candidates, relaxations, simplest_within
 from planner.schemas.replica import ReplicaSpec
 
 SETTINGS = SolverSettings()
@@ -100,9 +100,9 @@ def test_pair_screen_keeps_the_pairs_that_can_be_within_the_ceiling():
     # Bounds: a alone 1/1 + 1/0.25 = $5 (b alone $5), c alone 1/1 x 3 + 1/1 x 3 = $6; a+b: 1 + 1 = $2,
     # a+c: bucket 0 on a ($1), bucket 1 on c ($3) = $4 (b+c $4). Ceiling $3: only a and b can be used.
     problem = _problem([("a", 1), ("b", 1), ("c", 1)], [1.0, 1.0, 3.0], [[1.0, 0.25], [0.25, 1.0], [1.0, 1.0]], [1.0, 1.0])
-    assert pair_candidates(problem, 3.0) == [0, 1]
-    assert pair_candidates(problem, 4.0) == [0, 1, 2]
-    assert pair_candidates(problem, 1.9) == []
+    assert pool_candidates(problem, 3.0, 2) == [0, 1]
+    assert pool_candidates(problem, 4.0, 2) == [0, 1, 2]
+    assert pool_candidates(problem, 1.9, 2) == []
 
 
 def test_simplest_two_pool_fleet_matches_the_full_milp_on_random_problems():
@@ -120,6 +120,24 @@ def test_simplest_two_pool_fleet_matches_the_full_milp_on_random_problems():
         two = optimize_fleet(problem.with_rules(FleetRules(max_pools=2)), SETTINGS).cost_per_hour
         simpler = simplest_within(problem, SETTINGS, best, two / best.cost_per_hour - 1 + 1e-9)
         assert simpler is not None and simpler.cost_per_hour == pytest.approx(two)  # a one-pool fleet costs at least as much
+
+
+def test_screened_three_pool_fleet_matches_the_full_milp_on_random_problems():
+    # The 3-pool MILP over pool_candidates has the full 3-pool MILP's cost whenever that is within the ceiling (here
+    # the ceiling is that cost, the tightest case), and the screen drops configs on most draws.
+    rng = np.random.default_rng(11)
+    dropped = 0
+    for _ in range(20):
+        k, b = 8, 6
+        caps = rng.uniform(0.2, 2.0, (k, b)) * (rng.random((k, b)) > 0.3)
+        caps[0] = rng.uniform(0.2, 2.0, b)
+        problem = _problem([(f"g{i}", 1) for i in range(k)], rng.uniform(1, 4, k), caps, rng.uniform(0.5, 3, b), rho=0.8)
+        three = problem.with_rules(FleetRules(max_pools=3))
+        full = optimize_fleet(three, SETTINGS).cost_per_hour
+        keep = pool_candidates(problem, full + 1e-9, 3)
+        dropped += keep != list(range(k))
+        assert optimize_fleet(three.restricted(keep), SETTINGS).cost_per_hour == pytest.approx(full)
+    assert dropped >= 10
 
 
 def test_pool_overhead_merges_pools():
