@@ -85,33 +85,35 @@ def widest(model: str) -> str:
 
 
 FINDINGS = """What changed (issue 16, this stop) and how it was measured. Back to back against the lead branch at 9067996
-on the same machine, this script each time (wall s, 8B then 70B): at load 0.4-1.1, table 4.80 -> 2.53 and 2.69 -> 1.25,
-plan 1.31 -> 1.16 and 4.30 -> 4.74, total 6.35 -> 3.92 and 7.12 -> 6.10; at load 1.1-2.1, total 9.64 -> 5.49 and
-10.30 -> 7.13. Every max_rps, bound, detail and batch of both widest tables, a sample of 879 latency curves, and both
-plans (pools, replicas, utilization, latencies, baselines, simplest plan) are bit-identical to the lead's; every golden
+on the same machine, this script each time (wall s, lead -> this branch): at load 2.7-3.6 (other agents busy), 8B
+total 10.77 -> 5.02 and 9.80 -> 7.02 (table 7.67 -> 2.73, 6.84 -> 4.07), 70B 12.84 -> 6.98 and 10.45 -> 6.41 (table
+4.80 -> 2.16, 3.95 -> 1.77; plan 7.65 -> 4.50, 6.27 -> 4.45). Every max_rps, bound, detail and batch of both widest
+tables, a sample of 879 latency curves, both plans (pools, replicas, utilization, latencies) and their baselines are
+bit-identical to the lead's; one equal-cost tie in the 70B simplest plan broke the other way (its TP8 pool is
+b200/int8/tp8/chunk2048, the plan's own, instead of its fp8-KV twin at the same price; same $284.83/h); every golden
 unchanged. (The 70B cost is $277.45/h on the lead's code too: the $304.56/h of the previous run predates its commits.)
 
 The capacity table: a pass over load points had ~1-2 ms of fixed numpy work per call, and the table made one call per
 budget group (296 for 8B) per pass. Now a config's step-time figures are `StepConstants` (planner.perf.step), scalars
 or per-point arrays, and `every_row` evaluates the chunked-prefill, non-speculative configs of a model 64 at a time
-(CPU s of the 8B table by block size, load 0.5: 16 configs 2.55, 32 1.80-1.95, 64 1.65-1.98, 128 2.32, 256 2.32),
-so the 8B table is 14 calls a pass; the step arithmetic keeps the old operand order, so every float is the same. A
-row's per-bucket figures are built once per bucket, not per (config, bucket); the KV screen is one numpy pass per
-config. The plan: the pools' TPOT curves are worked out only for the cells a plan reads, in one bisection across
-configs (70B, cProfile: 0.92 -> 0.11 s); dominance compares capacities only against configs no dearer; the pooled
-capacities are built once per table; a solution keys only its nonzero routing shares (0.13 s of hashing for 8B).
+(block sizes measured in planner.perf.capacity.ROW_CONFIGS), 14 calls a pass for 8B; the step arithmetic keeps the
+old operand order, so every float is the same. With the fixed cost shared, the first-failure search bisects (1 point
+a pass, the fewest points: 8B table 2.3 -> 1.7 CPU s against 3 points a pass). A row's per-bucket figures are built
+once per bucket, not per (config, bucket); the KV screen is one numpy pass per config. The plan: the simplest-plan
+screen of pair_candidates now covers fleets of up to 3 pools (70B: 43 -> 9 configs in 0.04 s, that MILP 1.0 -> 0.06
+s); the pools' TPOT curves are worked out only for the cells a plan reads, in one bisection across configs (70B,
+cProfile: 0.92 -> 0.11 s); dominance tests price and total capacity for all pairs at once; the pooled capacities are
+built once per table; a solution keys only its nonzero routing shares (0.13 s of hashing for 8B).
 
-Where the time is now (cProfile, load ~1.5): 8B table ~2.3 s, of which the chunked-prefill step arithmetic ~1.0 s,
-the TPOT tail ~0.55 s and per-cell Python (naming what binds, building the cells) ~0.6 s; 70B plan ~3.7 s, of which
-HiGHS 3.4 s: the plan MILP ~2.4 s and the simplest-plan MILP (3 pools within 5 %) ~1.0 s. Both MILPs spend their time
-proving, not searching: given the optimum as a starting solution the plan MILP took as long (1.97 -> 2.04 s) and the
-simplest-plan one 1.12 -> 0.87 s. Tried and not kept: linking rows x[b,k] <= n_k (a tighter LP, but 2.39 -> 3.44 s and
-an equal-cost tie broke the other way); the simplest plan's cost ceiling as a budget row (0.89-0.97 s without, 1.03-
-1.65 s with) or as HiGHS' objective bound (no gain beyond the noise); HiGHS options (heuristic effort 0.01 and 0.2,
-RINS, no restarts, no symmetry detection, pseudo-cost reliability 0 and 2, no presolve, LP and pool age limits: none
-faster); dominance by multiples of a cheaper config (2 of the 70B MILP's 43 configs); the TPOT tail's per-class step
-times only where the other checks hold (73 % of the points need them anyway). The targets are met at light load and
-missed for 8B when the machine is busy (load above ~2: the three agents share 2 cores)."""
+Where the time is now (load ~2): 8B table ~1.7 CPU s: the chunked-prefill step arithmetic, the TPOT tail and per-cell
+Python (naming what binds, building 54k cells) about a third each; 70B plan ~4 s, of which the plan MILP ~2.4-2.7 s,
+all of it proving: given the optimum as a starting solution it took as long (1.97 -> 2.04 s). Tried and not kept:
+linking rows x[b,k] <= n_k (a tighter LP, but 2.39 -> 3.44 s and an equal-cost tie broke); the simplest plan's cost
+ceiling as a budget row or as HiGHS' objective bound (no gain beyond the noise); HiGHS options (heuristic effort 0.01
+and 0.2, RINS, no restarts, no symmetry detection, pseudo-cost reliability 0 and 2, no presolve, LP and pool age
+limits: none faster); dominance by multiples of a cheaper config (2 of the 70B MILP's 43 configs); the TPOT tail's
+per-class step times only where the other checks hold (73 % of the points need them anyway). The targets are met at
+light load; when the other agents load the machine (load above ~2.5 on 2 cores) 8B's wall time passes 5 s."""
 
 
 def write_widest() -> None:
