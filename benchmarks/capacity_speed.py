@@ -84,10 +84,11 @@ def widest(model: str) -> str:
             f"{target:g} | {met} |")
 
 
-FINDINGS = """What changed (issue 16, this stop) and how it was measured. Back to back against the lead branch at 9067996
-on the same machine, this script each time (wall s, lead -> this branch): at load 2.7-3.6 (other agents busy), 8B
-total 10.77 -> 5.02 and 9.80 -> 7.02 (table 7.67 -> 2.73, 6.84 -> 4.07), 70B 12.84 -> 6.98 and 10.45 -> 6.41 (table
-4.80 -> 2.16, 3.95 -> 1.77; plan 7.65 -> 4.50, 6.27 -> 4.45). Every max_rps, bound, detail and batch of both widest
+FINDINGS = """What changed (issue 16, this stop) and how it was measured. Back to back against the lead branch on the
+same machine, this script each time (wall s, lead -> this branch): rebased on lead at 230b6c4, load 1.9-2.0, 8B total
+6.36 -> 3.54 (table 4.26 -> 1.85, plan 1.90 -> 1.35), 70B 8.65 -> 4.80 (table 2.81 -> 1.59, plan 5.63 -> 3.05); before
+the rebase, against 9067996 at load 2.7-3.6 (other agents busy), 8B total 10.77 -> 5.02 and 9.80 -> 7.02, 70B 12.84
+-> 6.98 and 10.45 -> 6.41. Every max_rps, bound, detail and batch of both widest
 tables, a sample of 879 latency curves, both plans (pools, replicas, utilization, latencies) and their baselines are
 bit-identical to the lead's; one equal-cost tie in the 70B simplest plan broke the other way (its TP8 pool is
 b200/int8/tp8/chunk2048, the plan's own, instead of its fp8-KV twin at the same price; same $284.83/h); every golden
