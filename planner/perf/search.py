@@ -21,13 +21,18 @@ LIGHT_LOAD = np.geomspace(1e-4, 1.0, 25)[:-1]
 """Fractional mean batches below 1: light load, where queueing vanishes (geometric from 1e-4 requests in flight)."""
 
 
+SMALL_BATCH = np.geomspace(1.0, 16.0, 58)
+"""Mean batches from 1 to 16 in steps of 5 % (16 = 1.05^56.8): N is a mean of a Poisson count, not an integer, and
+where few sequences are live (short outputs: the code example's 512-2047 / 1-63 cell holds ~1.4) integer steps
+quantised a capacity by up to 2x (batch 1 passed, 2 failed: 12.8 req/s against 17.3 in the simulator)."""
+
+
 @functools.lru_cache(maxsize=4096)
 def batch_grid(n_cap: int) -> np.ndarray:
-    """Mean live sequences to evaluate: fractions below 1 (light load), then every integer to the cap.
-    Cached per cap (callers only read it)."""
-    light = LIGHT_LOAD
-    full = np.arange(1, n_cap + 1, dtype=float) if n_cap <= 1024 else np.unique(np.geomspace(1, n_cap, 1024).round())
-    return np.concatenate([light, full])
+    """Mean live sequences to evaluate: fractions below 1 (light load), 5 % steps to 16, then every integer to the
+    cap (1,024 geometric points past a cap of 1,024). Cached per cap (callers only read it)."""
+    whole = np.arange(17, n_cap + 1, dtype=float) if n_cap <= 1024 else np.unique(np.geomspace(17, n_cap, 1024).round())
+    return np.concatenate([LIGHT_LOAD, SMALL_BATCH[SMALL_BATCH <= n_cap], whole])
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,8 @@ GOLDEN = {
     # chunked cells re-taken when chunked prefill's utilization became the prompts' share of time (planner.perf.load):
     # 21.30 -> 19.19 and 1.099 -> 0.899 req/s, the busy periods that interrupt decoding now longer. All re-taken at the
     # refit after the eager-engine change (2026-12-03): H100 step overheads lower (8B 18.32 -> 18.87 req/s; the 70B FP8
-    # cell 0.586 -> 0.705 req/s, batch 7 -> 8), A100 within 0.5 %
+    # cell 0.586 -> 0.705 req/s, batch 7 -> 8), A100 within 0.5 %. The batch grid's 5 % steps from 1 to 16
+    # (planner.perf.search.SMALL_BATCH): that cell's TTFT binds between batch 8 and 9, now at 8.10 (0.705 -> 0.712)
     ('llama-3.1-8b', 'h100', 'bf16', 1, False, (512, 2048, 64, 256, True)):
         (18.871905594509197, 'slo', 113.0, 271.55714257732103, 49.928651435451954),
     ('llama-3.1-8b', 'h100', 'bf16', 1, True, (512, 2048, 64, 256, True)):
@@ -81,7 +82,7 @@ GOLDEN = {
     ('llama-3.1-8b', 'a100-80gb', 'bf16', 1, False, (1, 128, 1, 64, True)):
         (53.00674087850878, 'slo', 55.0, 105.46768533382269, 48.82899551230235),
     ('llama-3.1-70b', 'h100', 'fp8', 4, False, (2048, 8192, 256, 1024, False)):
-        (0.7054866381252629, 'slo', 8.0, 994.5851182928359, 22.468814030404108),
+        (0.711750214188279, 'slo', 8.097877728587795, 997.9786487651261, 22.506277433430352),
     ('llama-3.1-70b', 'a100-80gb', 'bf16', 4, True, (512, 2048, 256, 1024, True)):
         (0.9013110101948177, 'slo', 20.0, 952.5755683270446, 49.763307272192705),
 }
