@@ -42,7 +42,7 @@ from planner.optimize.fleet import SolverSettings
 from planner.optimize.linear import LinearModel
 from planner.optimize.solvers import SolveResult, SolveStatus, solve
 from planner.optimize.slots import SlotOutcome, SlotSolution, SlottedFormulation, SlottedProblem, per_gpu
-from planner.optimize.slots import _each_slot as each_slot, _joined as joined, _merged as merged, _reserve_level as reserve_level
+from planner.optimize.slots import each_slot, joined, merged, reserve_level
 
 ROUNDS = 30
 """Most pricing rounds; each is one MILP per model and slot, so the time limit binds first on the benchmark."""

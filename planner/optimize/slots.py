@@ -194,7 +194,7 @@ def optimize_slots(problem: SlottedProblem, settings: SolverSettings = SolverSet
     return SlotOutcome(result.status, form.decode(result.values, result.objective or 0.0), result)
 
 
-def _each_slot(problem: SlottedProblem, settings: SolverSettings, seconds: float | None = None) -> list[tuple[SlotSolution, SolveResult]] | SlotOutcome:
+def each_slot(problem: SlottedProblem, settings: SolverSettings, seconds: float | None = None) -> list[tuple[SlotSolution, SolveResult]] | SlotOutcome:
     """Each slot solved alone (no reserved GPUs or budget couple them); the first failing slot's outcome instead.
     Without GPU caps or reserved seats the models of a slot share nothing either, so each model is its own MILP: branch-and-bound
     on the two together would have to close both gaps in one tree."""
@@ -220,7 +220,7 @@ def _each_slot(problem: SlottedProblem, settings: SolverSettings, seconds: float
             if not result.has_solution:
                 return SlotOutcome(result.status, result=result)
             pieces.append((form.decode(result.values, result.objective or 0.0), result))
-        parts.append(_joined(pieces))
+        parts.append(joined(pieces))
     return parts
 
 
@@ -237,7 +237,7 @@ def _slot_pruned(one: SlottedProblem) -> SlottedProblem:
     return one.restricted([k for k in range(len(one.configs)) if not beaten[k]])
 
 
-def _joined(pieces: list[tuple[SlotSolution, SolveResult]]) -> tuple[SlotSolution, SolveResult]:
+def joined(pieces: list[tuple[SlotSolution, SolveResult]]) -> tuple[SlotSolution, SolveResult]:
     """One slot's solution from independent pieces (one per model): counts and shares side by side, costs and
     proven bounds added up."""
     if len(pieces) == 1:
@@ -258,7 +258,7 @@ def _joined(pieces: list[tuple[SlotSolution, SolveResult]]) -> tuple[SlotSolutio
     return solution, SolveResult(status, objective, gap, sum(r.runtime_s for _, r in pieces), pieces[0][1].solver)
 
 
-def _merged(parts: list[tuple[SlotSolution, SolveResult]], reserved: dict[str, int], on_demand: list[dict[str, int]],
+def merged(parts: list[tuple[SlotSolution, SolveResult]], reserved: dict[str, int], on_demand: list[dict[str, int]],
             cost: float, status: SolveStatus, gap: float | None, runtime_s: float) -> SlotOutcome:
     """One SlotSolution from per-slot ones (replicas, spot and routing of each slot) with the given GPUs by tier."""
     sols = [sol for sol, _ in parts]
@@ -270,17 +270,17 @@ def _merged(parts: list[tuple[SlotSolution, SolveResult]], reserved: dict[str, i
 def _slot_by_slot(problem: SlottedProblem, settings: SolverSettings) -> SlotOutcome:
     """Without reserved capacity or a budget nothing couples the slots: solve each alone (the same optimum, and
     much faster than one MILP whose branch-and-bound must close every slot's gap at once)."""
-    parts = _each_slot(problem, settings)
+    parts = each_slot(problem, settings)
     if isinstance(parts, SlotOutcome):
         return parts
     results = [r for _, r in parts]
     status = SolveStatus.TIME_LIMIT if any(r.status == SolveStatus.TIME_LIMIT for r in results) else SolveStatus.OPTIMAL
     gaps = [r.gap for r in results if r.gap is not None]
-    return _merged(parts, {}, [s.on_demand_gpus[0] for s, _ in parts], sum(s.cost_per_month for s, _ in parts), status,
+    return merged(parts, {}, [s.on_demand_gpus[0] for s, _ in parts], sum(s.cost_per_month for s, _ in parts), status,
                    max(gaps) if gaps else None, sum(r.runtime_s for r in results))
 
 
-def _reserve_level(reserved: float, on_demand: float, hours: np.ndarray, used: np.ndarray) -> int:
+def reserve_level(reserved: float, on_demand: float, hours: np.ndarray, used: np.ndarray) -> int:
     """GPUs of one type to reserve when slot t uses used[t]: min over R of p_res R H + sum_t h_t p_od max(0, used_t - R);
     the cost is piecewise linear in R with breaks at the used counts, so one of them (or 0) is optimal."""
     if math.isnan(reserved):
