@@ -36,7 +36,8 @@ class Curves:
                        for lo, hi, (b, _) in zip(ends[:-1], ends[1:], cells))
         self.rps, self.ttft_ms, self.ends = load.rps[keep].tolist(), (load.ttft[keep] * 1e3).tolist(), ends
         self.points = CurvePoints(load.per_step[keep], load.steps[keep], load.mean_interrupt[keep], load.tpot_floor[keep],
-                                  load.gap_time[keep], load.rps[keep], load.rho_tail[keep], layout, slo_s, tail)
+                                  load.gap_time[keep], load.rps[keep], load.rho_tail[keep], load.step_cap[keep], layout,
+                                  slo_s, tail)
 
     def cell(self, i: int) -> tuple[tuple[float, ...], tuple[float, ...], TpotCurve]:
         """Cell i's curve req/s and TTFT ms, and its TPOT curve."""

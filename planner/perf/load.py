@@ -74,6 +74,9 @@ class Load:
     full_step: np.ndarray
     """Seconds of a step full of prompt chunks at the p-quantile batch, where the bucket's p99 prompt spans
     several steps (chunked prefill); 0 elsewhere and for serial prefill, whose interruptions the tail model counts."""
+    step_cap: np.ndarray
+    """(points,): the most prompt chunks can add to one step (a step full of them, `room` tokens, over the decode
+    step): a backlog of prompts fills more steps, not longer ones (chunked prefill); inf for serial prefill."""
 
 
 def serial_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
@@ -90,7 +93,7 @@ def serial_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
     # own prefill (bucket tail) and queueing are independent tails: combine their excess over the mean
     ttft = pts.t_prefill + t_decode_hi + np.sqrt((pts.t_prefill_tail - pts.t_prefill) ** 2 + wait**2)
     return Load(rps, rho, ttft, t_decode_hi, decode, per_step, np.ones_like(per_step), pts.t_prefill.copy(), t_decode, rho,
-                np.zeros_like(rps))
+                np.zeros_like(rps), np.full_like(rps, np.inf))
 
 
 def chunked_load(cfg: ServingConfig | StepConstants, pts: Points, p: float) -> Load:
@@ -139,9 +142,12 @@ def chunked_load(cfg: ServingConfig | StepConstants, pts: Points, p: float) -> L
     # this bucket or of any other the MILP routes to the pool) may decode in full steps only; there the full step
     # must also be within the TPOT SLO. Chunks late in the bucket's p99 prompt attend over most of it. A backlog
     # of shorter prompts is the busy period the TPOT tail counts (planner.perf.tail: clusters of 1 / (1 - rho),
-    # rho the share of time above), so it is not also a hard limit here.
+    # rho the share of time above, in steps of at most `cap` added time each), so it is not also a hard limit here.
     full = np.asarray(mixed_step(cfg, pts.n_hi, pts.context, room_hi,
                                  extra_context=np.maximum(pts.input_p99 - room_hi / 2, room_hi / 2)).total_s)
     fills = pts.input_p99 * (1 - hit) > room_hi
-    full = np.where(fills, full, 0.0)
-    return Load(rps, rho, ttft, t_base, step, per_step, steps, own, t_step, np.minimum(rho, 0.999), full)
+    # A step full of chunks of the bucket's mean prompt (its attention context as in `added`): what a backlog of
+    # prompts adds to each step it fills.
+    cap = np.asarray(mixed_step(cfg, pts.n_hi, pts.context, room_hi, extra_context=pts.inp * (1 + hit) / 2).total_s) - t_base
+    return Load(rps, rho, ttft, t_base, step, per_step, steps, own, t_step, np.minimum(rho, 0.999), np.where(fills, full, 0.0),
+                cap)

@@ -180,7 +180,7 @@ def _tpot_ok(load: Load, seg: np.ndarray, groups: list[_Group], n_outputs: np.nd
         at, q = seg[idx], group.q
         steps = None if one_step else load.steps[idx, :q]
         model = Lateness.build(group.gaps[at], n_outputs[at], load.per_step[idx, :q], steps, load.mean_interrupt[idx],
-                               load.tpot_floor[idx], load.gap_time[idx], load.rps[idx], load.rho_tail[idx])
+                               load.tpot_floor[idx], load.gap_time[idx], load.rps[idx], load.rho_tail[idx], load.step_cap[idx])
         ok[idx] = model.within(np.full(len(idx), slo_s), tail)
     return ok
 

@@ -190,7 +190,9 @@ class Lateness:
     that prompt's cost exceeds R — drawn from the bucket's input classes, `per_step[n, q]` in each of
     `steps[n, q]` steps, of which at most O_j - 1 fall in the request's gaps; with more, when K mean
     interruptions do. Short outputs dominate: one interruption spread over few tokens. Single-token
-    outputs have no TPOT.
+    outputs have no TPOT. Under chunked prefill a step carries at most the token budget, so a busy period fills
+    more steps, not longer ones: each step gains at most `ceiling` (a step full of chunks over the decode step),
+    and no request is late at a t of `floor` plus that.
     """
 
     gaps: np.ndarray
@@ -209,18 +211,29 @@ class Lateness:
     costliest: np.ndarray
     """(points,): the most one prompt can add (per_step x steps over the classes): no single prompt is
     late where the room is at least this."""
+    ceiling: np.ndarray
+    """(points,): the most any step gains (inf for serial prefill): no request is late where the room is at least
+    this per gap."""
 
     @classmethod
     def build(cls, gaps: np.ndarray, n_outputs: np.ndarray, per_step: np.ndarray, steps: np.ndarray | None,
               mean_interrupt: np.ndarray, floor: np.ndarray, gap_time: np.ndarray, rps: np.ndarray,
-              rho: np.ndarray) -> "Lateness":
-        """The model at each point from its load figures (`steps` None: one step per prompt)."""
+              rho: np.ndarray, cap: np.ndarray | None = None) -> "Lateness":
+        """The model at each point from its load figures (`steps` None: one step per prompt; `cap`: the most
+        prompt chunks add to one step, None or inf where prompts are not chunked)."""
         mu = rps[:, None] * (gap_time[:, None] * gaps + mean_interrupt[:, None])
         cluster = 1 / (1 - rho)
-        per_step, mean_interrupt = per_step * cluster[:, None], mean_interrupt * cluster
+        busy, mean_interrupt = per_step * cluster[:, None], mean_interrupt * cluster
+        ceiling = np.full(len(rho), np.inf)
+        if cap is not None and np.isfinite(cap).any():
+            # the busy period's work in steps of at most the cap (never below the class's own step)
+            limit = np.maximum(cap[:, None], per_step)
+            capped = np.minimum(busy, limit)
+            longer = np.divide(busy, capped, out=np.ones_like(busy), where=capped > 0)
+            steps, busy, ceiling = (longer if steps is None else steps * longer), capped, limit.max(axis=1)
         steps = None if steps is None or (steps == 1).all() else steps
-        costliest = (per_step if steps is None else per_step * steps).max(axis=1)
-        return cls(gaps, n_outputs, floor, mu, mean_interrupt, per_step, steps, costliest)
+        costliest = (busy if steps is None else busy * steps).max(axis=1)
+        return cls(gaps, n_outputs, floor, mu, mean_interrupt, busy, steps, costliest, ceiling)
 
     def within(self, t: np.ndarray, tail: float) -> np.ndarray:
         """Whether at most `tail` of requests have a TPOT above t[n], at each point n.
@@ -234,13 +247,15 @@ class Lateness:
         room = (t - self.floor)[:, None] * self.gaps
         allowed = np.maximum(np.floor(room / np.maximum(self.mean_interrupt, 1e-12)[:, None]), 1)  # more: late
         no_room, limit = room < 0, tail * self.n_outputs
+        free = room >= self.gaps * self.ceiling[:, None]  # every step may gain its most: never late
         above, bound = _chernoff(allowed, self.mu)
         single = np.zeros(room.shape)  # at most P(K = 1), 0 where no prompt outgrows the room (most elements)
         outgrown = self.costliest[:, None] > room
         single[outgrown] = _one(self.mu[outgrown])
-        ok = np.where(no_room, 1.0, single + np.where(above, bound, 1.0)).sum(axis=1) <= limit * (1 - DECISION_MARGIN)
+        late = np.where(no_room, 1.0, single + np.where(above, bound, 1.0))
+        ok = np.where(free, 0.0, late).sum(axis=1) <= limit * (1 - DECISION_MARGIN)
         rows = np.flatnonzero(~ok)
-        low = np.where(no_room[rows] | above[rows], 0.0, 1.0 - bound[rows])  # 1 where no room, counted below
+        low = np.where(no_room[rows] | above[rows] | free[rows], 0.0, 1.0 - bound[rows])  # 1 where no room, counted below
         rows = rows[(low + no_room[rows]).sum(axis=1) <= limit[rows] * (1 + DECISION_MARGIN)]
         if len(rows):
             ok[rows] = self._refine(rows, room[rows], allowed[rows], tail)
@@ -250,12 +265,13 @@ class Lateness:
         """`within` at points `rows` left open by the first bounds: the single-prompt share exact and the
         Poisson tail bounded by its first series terms, then (the few points left) the exact sum."""
         no_room, mu, limit = room < 0, self.mu[rows], tail * self.n_outputs[rows]
+        free = room >= self.gaps[rows] * self.ceiling[rows, None]
         share = _one(mu) * self._single(rows, room)
-        low, high = (np.where(no_room, 1.0, share + p) for p in poisson_tail_bounds(allowed, mu, 1))
+        low, high = (np.where(free, 0.0, np.where(no_room, 1.0, share + p)) for p in poisson_tail_bounds(allowed, mu, 1))
         ok = high.sum(axis=1) <= limit * (1 - DECISION_MARGIN)
         at = np.flatnonzero(~ok & (low.sum(axis=1) <= limit * (1 + DECISION_MARGIN)))
         if len(at):
-            late = np.where(no_room[at], 1.0, share[at] + poisson_sf(allowed[at], mu[at])).sum(axis=1)
+            late = np.where(free[at], 0.0, np.where(no_room[at], 1.0, share[at] + poisson_sf(allowed[at], mu[at]))).sum(axis=1)
             ok[at] = late / self.n_outputs[rows[at]] <= tail
         return ok
 
@@ -299,6 +315,7 @@ class CurvePoints:
     gap_time: np.ndarray
     rps: np.ndarray
     rho: np.ndarray
+    step_cap: np.ndarray
     cells: tuple[tuple[int, int, np.ndarray, int, int], ...]
     """Per cell: its rows lo:hi, its bucket's output gaps (G,), number of output classes and of input classes."""
     slo_s: float
@@ -331,7 +348,7 @@ def tpot_quantiles(cells: list[tuple[CurvePoints, int]]) -> None:
         n_outputs = np.concatenate([np.full(len(r), pts.cells[i][3]) for (pts, i), r in zip(members, rows)])
         floor = gather("floor")
         model = Lateness.build(gaps, n_outputs, gather("per_step", True), gather("steps", True), gather("mean_interrupt"),
-                               floor, gather("gap_time"), gather("rps"), gather("rho"))
+                               floor, gather("gap_time"), gather("rps"), gather("rho"), gather("step_cap"))
         values = (model.quantile(floor, slo_s, tail) * 1e3).tolist()
         start = 0
         for (pts, i), r in zip(members, rows):

@@ -98,3 +98,27 @@ def test_prefill_utilization_is_the_prompts_share_of_time_by_hand() -> None:
     assert float(load.rps[0]) == pytest.approx(8 / (32 * 0.031612793), rel=1e-6)
     assert float(load.rho[0]) == pytest.approx(7.908191 * 4000 * 0.249546769 / 8184, rel=1e-6)
     assert float(load.rho[0]) == pytest.approx(0.96455, abs=1e-5)
+
+
+def test_a_backlog_of_chunks_fills_more_steps_not_longer_ones_by_hand() -> None:
+    # One output class of 3 tokens (2 gaps), one input class whose prompt adds 10 ms to the one step it rides in,
+    # decode step (floor) 5 ms, prefill utilization 0.5: a busy period is 1 / (1 - 0.5) = 2 prompts, 20 ms of added
+    # work. A step full of chunks adds at most 12 ms, so the busy period takes 20 / 12 = 1.667 steps of 12 ms and
+    # adds 12 x min(1.667, 2) = 20 ms within the request's 2 gaps. A TPOT of 5 + 12 = 17 ms leaves 2 x 12 ms of
+    # room: every step may gain its most and nobody is late, however likely interruptions are (rps 1000/s).
+    from planner.perf.tail import Lateness
+    one = np.ones(1)
+    args = (np.array([[2.0]]), one, np.array([[0.010]]), None, 0.010 * one, 0.005 * one, 0.005 * one, 1000 * one, 0.5 * one)
+    capped = Lateness.build(*args, cap=0.012 * one)
+    assert capped.per_step[0, 0] == pytest.approx(0.012) and capped.steps[0, 0] == pytest.approx(20 / 12)
+    assert capped.ceiling[0] == pytest.approx(0.012) and capped.costliest[0] == pytest.approx(0.020)
+    assert capped.within(np.array([0.017]), 0.01)[0]
+    assert not capped.within(np.array([0.0169]), 0.01)[0]  # nearly every request sees several busy periods
+    # without the cap (serial prefill) a busy period is one 20 ms stretch and many of them are late at 17 ms
+    uncapped = Lateness.build(*args)
+    assert uncapped.per_step[0, 0] == pytest.approx(0.020) and uncapped.steps is None and np.isinf(uncapped.ceiling[0])
+    assert not uncapped.within(np.array([0.017]), 0.01)[0]
+    # a class's own step is never capped below itself: a 15 ms prompt against a 12 ms cap keeps 15 ms
+    own = Lateness.build(np.array([[2.0]]), one, np.array([[0.015]]), None, 0.015 * one, 0.005 * one, 0.005 * one, one,
+                         0.0 * one, cap=0.012 * one)
+    assert own.per_step[0, 0] == pytest.approx(0.015) and own.ceiling[0] == pytest.approx(0.015)
