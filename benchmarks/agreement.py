@@ -6,6 +6,7 @@ rate at which p99 TTFT or TPOT starts to fail: Poisson arrivals, request lengths
 own requests, one replica, bisection on the rate. Results go to docs/simulator.md.
 
     /work/venv/bin/python benchmarks/agreement.py [chat code ... | path/to/workload.yaml ...]
+    /work/venv/bin/python benchmarks/agreement.py --longest rag ...  (the pool of the longest-prompt bucket instead)
     /work/venv/bin/python benchmarks/agreement.py --disaggregated    (the agent example's prefill and decode pools)
 """
 from __future__ import annotations
@@ -29,34 +30,48 @@ BISECTION_STEPS = 9
 BUCKETS_PER_WORKLOAD = 2
 
 
-def _lengths(trace: Trace, bucket) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+Lengths = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Input, output and prefix-cached tokens of a bucket's requests."""
+
+
+def _lengths(trace: Trace, bucket) -> Lengths:  # noqa: ANN001
+    """The bucket's requests' lengths; they keep their prefix-cache hits, as the model counts them."""
     inside = ((trace.input_tokens >= bucket.input_lo) & (trace.input_tokens < bucket.input_hi)
               & (trace.output_tokens >= bucket.output_lo) & (trace.output_tokens < bucket.output_hi))
-    return trace.input_tokens[inside], trace.output_tokens[inside]
+    cached = np.zeros_like(trace.input_tokens) if trace.cached_tokens is None else trace.cached_tokens
+    return trace.input_tokens[inside], trace.output_tokens[inside], cached[inside]
 
 
-def _meets(pool: SimPool, inp: np.ndarray, out: np.ndarray, rps: float, slo, max_context: int) -> bool:  # noqa: ANN001
+def _poisson(lengths: Lengths, rps: float) -> Trace:
+    """REQUESTS Poisson arrivals at `rps` with lengths drawn from `lengths` (seed 42)."""
+    inp, out, cached = lengths
     rng = np.random.default_rng(42)
     pick = rng.integers(0, len(inp), REQUESTS)
     arrival = np.cumsum(rng.exponential(1 / rps, REQUESTS))
-    trace = Trace(arrival - arrival[0], inp[pick], out[pick])
+    return Trace(arrival - arrival[0], inp[pick], out[pick], cached_tokens=cached[pick])
+
+
+def _meets(pool: SimPool, lengths: Lengths, rps: float, slo, max_context: int) -> bool:  # noqa: ANN001
     routes = RouteTable(np.array([1]), np.array([1 << 40]), np.array([1]), np.array([1 << 40]), np.array([[1.0]]))
-    return simulate([pool], routes, trace, slo, max_context, SimOptions(chunked_prefill=pool.cfg.engine.chunked_prefill)).met
+    return simulate([pool], routes, _poisson(lengths, rps), slo, max_context,
+                    SimOptions(chunked_prefill=pool.cfg.engine.chunked_prefill)).met
 
 
-def simulated_max_rps(pool: SimPool, inp: np.ndarray, out: np.ndarray, guess: float, slo, max_context: int) -> float:  # noqa: ANN001
+def simulated_max_rps(pool: SimPool, lengths: Lengths, guess: float, slo, max_context: int) -> float:  # noqa: ANN001
     lo, hi = 0.25 * guess, 2.0 * guess
-    if not _meets(pool, inp, out, lo, slo, max_context):
+    if not _meets(pool, lengths, lo, slo, max_context):
         return lo
-    while _meets(pool, inp, out, hi, slo, max_context):
+    while _meets(pool, lengths, hi, slo, max_context):
         lo, hi = hi, hi * 2
     for _ in range(BISECTION_STEPS):
         mid = (lo * hi) ** 0.5
-        lo, hi = (mid, hi) if _meets(pool, inp, out, mid, slo, max_context) else (lo, mid)
+        lo, hi = (mid, hi) if _meets(pool, lengths, mid, slo, max_context) else (lo, mid)
     return (lo * hi) ** 0.5
 
 
-def main(names: list[str]) -> None:
+def main(names: list[str], longest: bool = False) -> None:
+    """Each workload's largest co-located pool on its two busiest buckets; `longest`: instead, the co-located pool
+    serving most of the longest-prompt bucket the plan routes to one, on that bucket."""
     print("| workload | config | bucket | analytical req/s | simulated req/s | sim / model |")
     print("|---|---|---|---:|---:|---:|")
     for name in names:
@@ -68,17 +83,24 @@ def main(names: list[str]) -> None:
         trace = requests_for(fleet, duration_s=None, seed=0) if fleet.loaded.workload.traffic.histogram is None else \
             requests_for(fleet, duration_s=3600, seed=0)
         # co-located pools only: prefill and decode pools have their own model (--disaggregated)
-        pool = max((p for p in fleet.pools if p.role == "unified"), key=lambda p: p.replicas * p.cfg.tp)
-        routes = [r for r in plan.routing if r.shares.get(pool.key)]
-        routes.sort(key=lambda r: -r.rate_rps * r.shares[pool.key])
+        unified = [p for p in fleet.pools if p.role == "unified"]
+        if longest:
+            keys = {p.key for p in unified}
+            route = max((r for r in plan.routing if keys & set(r.shares)),
+                        key=lambda r: next(b for b in problem.demand.buckets if b.label == r.bucket).input_mean)
+            pool = next(p for p in unified if p.key == max(keys & set(route.shares), key=route.shares.get))
+            routes = [route]
+        else:
+            pool = max(unified, key=lambda p: p.replicas * p.cfg.tp)
+            routes = [r for r in plan.routing if r.shares.get(pool.key)]
+            routes.sort(key=lambda r: -r.rate_rps * r.shares[pool.key])
         slo = fleet.loaded.workload.slo
         for route in routes[:BUCKETS_PER_WORKLOAD]:
             bucket = next(b for b in problem.demand.buckets if b.label == route.bucket)
             model = cell_capacity(pool.cfg, bucket, slo).max_rps
             if model <= 0:
                 continue
-            inp, out = _lengths(trace, bucket)
-            sim = simulated_max_rps(SimPool(pool.key, pool.cfg, 1), inp, out, model, slo, pool.cfg.model.max_context)
+            sim = simulated_max_rps(SimPool(pool.key, pool.cfg, 1), _lengths(trace, bucket), model, slo, pool.cfg.model.max_context)
             print(f"| {name} | {pool.key} | {bucket.label} | {model:.3g} | {sim:.3g} | {sim / model:.2f} |", flush=True)
 
 
@@ -86,16 +108,10 @@ PARTNERS = 12
 """Replicas given to the other half of a pair when one half is measured, so that only the measured one binds."""
 
 
-def _pair_meets(pools: list[SimPool], lengths: tuple[np.ndarray, np.ndarray, np.ndarray], rps: float, slo,  # noqa: ANN001
-                max_context: int) -> bool:
-    """Whether the pair meets the SLO at `rps` (requests keep their prefix-cache hits, as the model counts them)."""
-    inp, out, cached = lengths
-    rng = np.random.default_rng(42)
-    pick = rng.integers(0, len(inp), REQUESTS)
-    arrival = np.cumsum(rng.exponential(1 / rps, REQUESTS))
-    trace = Trace(arrival - arrival[0], inp[pick], out[pick], cached_tokens=cached[pick])
+def _pair_meets(pools: list[SimPool], lengths: Lengths, rps: float, slo, max_context: int) -> bool:  # noqa: ANN001
+    """Whether the pair meets the SLO at `rps`."""
     routes = RouteTable(np.array([1]), np.array([1 << 40]), np.array([1]), np.array([1 << 40]), np.array([[1.0, 1.0]]))
-    return simulate(pools, routes, trace, slo, max_context).met
+    return simulate(pools, routes, _poisson(lengths, rps), slo, max_context).met
 
 
 def disaggregated(name: str = "agent") -> None:
@@ -116,9 +132,7 @@ def disaggregated(name: str = "agent") -> None:
         route = max((r for r in plan.routing if r.shares.get(pool.key)), key=lambda r: r.rate_rps * r.shares[pool.key])
         bucket = next(b for b in problem.demand.buckets if b.label == route.bucket)
         model = capacity(pool.cfg, bucket, slo).max_rps
-        inside = ((trace.input_tokens >= bucket.input_lo) & (trace.input_tokens < bucket.input_hi)
-                  & (trace.output_tokens >= bucket.output_lo) & (trace.output_tokens < bucket.output_hi))
-        lengths = (trace.input_tokens[inside], trace.output_tokens[inside], trace.cached_tokens[inside])
+        lengths = _lengths(trace, bucket)
         pair = [SimPool(pool.key, pool.cfg, 1, role), SimPool(other.key, other.cfg, PARTNERS, other.role)]
         lo, hi = 0.25 * model, 2.0 * model
         while _pair_meets(pair, lengths, hi, slo, pool.cfg.model.max_context):
@@ -134,4 +148,5 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--disaggregated"]:
         disaggregated()
     else:
-        main(sys.argv[1:] or ["chat", "code", "rag", "batch"])
+        args = [a for a in sys.argv[1:] if a != "--longest"]
+        main(args or ["chat", "code", "rag", "batch"], longest="--longest" in sys.argv[1:])

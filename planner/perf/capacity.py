@@ -32,6 +32,9 @@ from planner.schemas.workload import SLO
 SATURATED = 0.85
 """Prefill utilization above which a TTFT miss is reported as compute-bound (the prefill server is nearly
 always busy; below it, queueing at moderate load is what breaks the SLO)."""
+ADMISSION_SHARE = 0.1
+"""A TTFT miss is reported as the wait for a running slot (max_num_seqs) when that wait is at least this share of
+the TTFT SLO at the first failing point (below it, the wait is not what tips the SLO)."""
 
 
 @dataclass(frozen=True)
@@ -221,8 +224,9 @@ def _loaded_cells(cfgs: Sequence[ServingConfig], active: list, slo: SLO, p: floa
     at = np.concatenate([np.minimum(first, sizes - 1), np.maximum(first - 1, 0)])
     pts, load, checks, _ = row.evaluate(np.tile(np.arange(n), 2), np.concatenate(full)[np.tile(starts, 2) + at], slo, p, tpot=False)
     fails = {k: v[:n].tolist() for k, v in checks.items()}
+    admit = np.zeros(n) if load.admission_wait is None else load.admission_wait[:n]
     at_figures = zip(pts.grid[:n].tolist(), load.rho[:n].tolist(), np.asarray(load.step.compute_bound)[:n].tolist(),
-                     (load.full_step[:n] * 1e3).tolist())
+                     (load.full_step[:n] * 1e3).tolist(), (admit * 1e3).tolist())
     curves = _RowCurves(row, tuple(full), tuple(first.tolist()), slo, p)
     results = []
     rps, batch, capped = load.rps.tolist(), pts.grid[n:].tolist(), (first >= sizes).tolist()
@@ -291,7 +295,7 @@ class _CellCurve:
 
 
 def _binding(cfg: ServingConfig, capped: bool, ok: dict[str, bool], n: float, rho: float, compute_bound: bool,
-             full_ms: float, n_cap: int, context: float, slo: SLO) -> tuple[Bound, str]:
+             full_ms: float, admit_ms: float, n_cap: int, context: float, slo: SLO) -> tuple[Bound, str]:
     """Name the resource that stops more load: the first check (`ok` at the first failing point, of batch n)
     that fails past the capacity point; `capped` when every point up to the batch cap met the SLOs."""
     kind = "compute-bound" if compute_bound else "bandwidth-bound"
@@ -306,6 +310,9 @@ def _binding(cfg: ServingConfig, capped: bool, ok: dict[str, bool], n: float, rh
         return Bound.SLO, (f"{pct} TPOT {slo.tpot_ms:g} ms: a step full of prompt chunks "
                            f"(max_num_batched_tokens {cfg.engine.max_num_batched_tokens}) takes {full_ms:.0f} ms at batch {n:.0f}")
     if not ok["ttft"]:
+        if admit_ms >= ADMISSION_SHARE * slo.ttft_ms:
+            return Bound.SLO, (f"{pct} TTFT {slo.ttft_ms:g} ms at batch {n:.0f}: requests wait {admit_ms:.0f} ms for one of "
+                               f"max_num_seqs {n_cap} running slots")
         if rho >= SATURATED:
             return Bound.COMPUTE, f"prefill saturates the GPU ({rho:.0%} busy) before {pct} TTFT {slo.ttft_ms:g} ms"
         return Bound.SLO, f"{pct} TTFT {slo.ttft_ms:g} ms at batch {n:.0f} (prefill {rho:.0%} busy)"

@@ -77,6 +77,8 @@ class Load:
     step_cap: np.ndarray
     """(points,): the most prompt chunks can add to one step (a step full of them, `room` tokens, over the decode
     step): a backlog of prompts fills more steps, not longer ones (chunked prefill); inf for serial prefill."""
+    admission_wait: np.ndarray | None = None
+    """(points,): the p-quantile wait for a running slot, in `ttft` (planner.perf.search.admission_wait); None: none."""
 
 
 def serial_load(cfg: ServingConfig, pts: Points, p: float) -> Load:

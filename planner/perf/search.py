@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -14,7 +14,7 @@ from planner.demand.buckets import Bucket
 from planner.perf.load import Load, Points, chunked_load, serial_load
 from planner.perf.memory import ServingConfig
 from planner.perf.step import StepConstants
-from planner.perf.tail import Lateness
+from planner.perf.tail import Lateness, queue_wait
 from planner.schemas.workload import SLO
 
 LIGHT_LOAD = np.geomspace(1e-4, 1.0, 25)[:-1]
@@ -53,11 +53,29 @@ class Live:
 
 
 @functools.lru_cache(maxsize=4096)
-def batch_limit(n_cap: int, z: float) -> int:
+def batch_limit(n_cap: int, z: float, slots: bool = False) -> int:
     """The first point of `batch_grid(n_cap)` that fails the batch check (its length if none): as `LoadRow.evaluate`
-    computes it, the p-quantile batch N + z sqrt(N) above the cap, which only grows along the grid. Cached."""
+    computes it, the p-quantile batch N + z sqrt(N) above the cap, which only grows along the grid; with `slots`
+    (max_num_seqs caps the batch), a mean batch at the cap. Cached."""
     grid = batch_grid(n_cap)
-    return int(np.count_nonzero(grid + z * np.sqrt(grid) <= n_cap))
+    return int(np.count_nonzero(grid < n_cap if slots else grid + z * np.sqrt(grid) <= n_cap))
+
+
+ADMISSION_Z = 6.0
+"""Requests wait for a running slot only where the Poisson batch N + 6 sqrt(N) reaches max_num_seqs (below it
+Erlang C is under 1e-8, so the wait is left out without computing it)."""
+
+
+def admission_wait(grid: np.ndarray, residence: np.ndarray, slots: np.ndarray, p: float) -> np.ndarray:
+    """p-quantile wait for one of `slots` (max_num_seqs) running slots at mean batch `grid`: an M/G/c queue of c =
+    slots servers whose service is a sequence's residence N / lambda (planner.perf.tail.queue_wait); vLLM admits a
+    waiting request when a running one finishes."""
+    wait = np.zeros(len(grid))
+    near = (grid + ADMISSION_Z * np.sqrt(grid) > slots) & (grid < slots)
+    for c in np.unique(slots[near]).tolist():
+        at = near & (slots == c)
+        wait[at] = queue_wait(grid[at] / c, residence[at], p, servers=int(c))
+    return wait
 
 
 @dataclass(frozen=True)
@@ -102,6 +120,8 @@ class LoadRow:
     """(buckets, Q): input classes, padded by repeating the last (lateness uses the first Q of its group only)."""
     hit: np.ndarray
     n_cap: np.ndarray
+    slots: np.ndarray
+    """(buckets,): whether max_num_seqs, not the KV cache, caps the batch (requests then queue for a running slot)."""
     n_outputs: np.ndarray
     groups: list[_Group]
     steps: StepConstants | None
@@ -129,7 +149,8 @@ class LoadRow:
         for j, q in qs.items():
             classes[j, :len(q)], classes[j, len(q):] = q, q[-1]
         return cls(cfgs, active, NormalDist().inv_cdf(p), figures, classes[at], per_bucket(lambda b: b.bucket.cache_hit),
-                   np.array([b.n_cap for b in lives]), per_bucket(lambda b: len(b.outputs)).astype(int), _groups(buckets, at),
+                   np.array([b.n_cap for b in lives]), np.array([b.n_cap == cfgs[b.variant].engine.max_num_seqs for b in lives]),
+                   per_bucket(lambda b: len(b.outputs)).astype(int), _groups(buckets, at),
                    row_steps(cfgs, lives))
 
     def evaluate(self, seg: np.ndarray, grid: np.ndarray, slo: SLO, p: float,
@@ -138,15 +159,20 @@ class LoadRow:
         False: all but the TPOT tail, the costliest, for callers that only read the figures). Each point's
         figures are its own (no point depends on another), so any set of points may be evaluated."""
         inp, out, context, p99, t_prefill, t_tail, budget = (f[seg] for f in self.figures)
-        pts = Points(grid, grid + self.z * np.sqrt(grid), inp, out, context, p99, t_prefill, t_tail, self.classes, seg,
-                     self.hit, budget)
+        n_cap, slots = self.n_cap[seg], self.slots[seg]
+        n_hi = grid + self.z * np.sqrt(grid)
+        n_hi = np.where(slots, np.minimum(n_hi, n_cap), n_hi)  # no step runs more than max_num_seqs sequences
+        pts = Points(grid, n_hi, inp, out, context, p99, t_prefill, t_tail, self.classes, seg, self.hit, budget)
         cfg = self.cfgs[0]
         if self.steps is not None:
             load = chunked_load(self.steps.take(seg), pts, p)
         else:
             load = (chunked_load if cfg.engine.chunked_prefill else serial_load)(cfg, pts, p)
-        checks = {"prefill": load.rho < 1, "ttft": load.ttft * 1e3 <= slo.ttft_ms, "batch": pts.n_hi <= self.n_cap[seg],
-                  "full_step": load.full_step * 1e3 <= slo.tpot_ms}
+        if slots.any():  # max_num_seqs caps the batch: a request waits for a running slot, counted in its TTFT
+            wait = admission_wait(grid, grid / np.maximum(load.rps, 1e-300), np.where(slots, n_cap, np.inf), p)
+            load = replace(load, ttft=load.ttft + wait, admission_wait=wait)
+        checks = {"prefill": load.rho < 1, "ttft": load.ttft * 1e3 <= slo.ttft_ms,
+                  "batch": np.where(slots, grid < n_cap, pts.n_hi <= n_cap), "full_step": load.full_step * 1e3 <= slo.tpot_ms}
         ok = checks["prefill"] & checks["ttft"] & checks["batch"] & checks["full_step"]
         if tpot:
             ok[ok] = _tpot_ok(load, seg, self.groups, self.n_outputs, ok, slo.tpot_ms / 1e3, 1 - p)[ok]
@@ -202,7 +228,7 @@ def first_failures(row: LoadRow, grids: list[np.ndarray], slo: SLO, p: float) ->
     the grid alone and starts the interval."""
     starts = np.concatenate([[0], np.cumsum([len(g) for g in grids])[:-1]])
     flat = np.concatenate(grids)
-    hi = np.array([batch_limit(int(n), row.z) for n in row.n_cap.tolist()])
+    hi = np.array([batch_limit(int(n), row.z, s) for n, s in zip(row.n_cap.tolist(), row.slots.tolist())])
     lo = np.full(len(grids), -1)
     k = np.arange(1, SEARCH_POINTS + 1)
     while (open_ := np.flatnonzero(hi - lo > 1)).size:

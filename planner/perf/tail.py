@@ -188,8 +188,11 @@ class Lateness:
     heavier tail than single prompts. A request's TPOT is `floor` plus the interruptions' added time over
     O_j - 1, so it is late when they add more than R = (t - floor)(O_j - 1): with one interruption, when
     that prompt's cost exceeds R — drawn from the bucket's input classes, `per_step[n, q]` in each of
-    `steps[n, q]` steps, of which at most O_j - 1 fall in the request's gaps; with more, when K mean
-    interruptions do. Short outputs dominate: one interruption spread over few tokens. Single-token
+    `steps[n, q]` steps, of which at most O_j - 1 fall in the request's gaps; with more, when their sum does.
+    That sum of K busy periods B is counted as a Poisson number of units of E[B^2] / E[B] with the same mean
+    and variance (mu E[B]^2 / E[B^2] of them): for an M/G/1 busy period E[B^2] / E[B]^2 = (1 + c_s^2) / (1 - rho),
+    c_s^2 the squared coefficient of variation of the prompts' costs over the bucket's input classes (the
+    busy period's length varies more than its prompts do). Short outputs dominate: one interruption spread over few tokens. Single-token
     outputs have no TPOT. Under chunked prefill a step carries at most the token budget, so a busy period fills
     more steps, not longer ones: each step gains at most `ceiling` (a step full of chunks over the decode step),
     and no request is late at a t of `floor` plus that.
@@ -202,8 +205,10 @@ class Lateness:
     floor: np.ndarray
     mu: np.ndarray
     """Mean interruptions, (points, G)."""
+    units: np.ndarray
+    """Mean interruptions counted in units of `mean_interrupt` (mu / spread), (points, G)."""
     mean_interrupt: np.ndarray
-    """Mean busy-period interruption, (points,)."""
+    """Unit of interruption for two or more, (points,): the busy period's E[B^2] / E[B] (planner.perf.tail.Lateness)."""
     per_step: np.ndarray
     """(points, Q): time an interrupting busy period of each input class adds to each step it rides in."""
     steps: np.ndarray | None
@@ -223,7 +228,11 @@ class Lateness:
         prompt chunks add to one step, None or inf where prompts are not chunked)."""
         mu = rps[:, None] * (gap_time[:, None] * gaps + mean_interrupt[:, None])
         cluster = 1 / (1 - rho)
-        busy, mean_interrupt = per_step * cluster[:, None], mean_interrupt * cluster
+        work = per_step if steps is None else per_step * steps
+        m1 = work.mean(axis=1)
+        scv = np.divide((work * work).mean(axis=1), m1 * m1, out=np.ones_like(m1), where=m1 > 0) - 1
+        spread = (1 + scv) * cluster  # E[B^2] / E[B]^2 of the busy period
+        busy, mean_interrupt = per_step * cluster[:, None], mean_interrupt * cluster * spread
         ceiling = np.full(len(rho), np.inf)
         if cap is not None and np.isfinite(cap).any():
             # the busy period's work in steps of at most the cap (never below the class's own step)
@@ -233,7 +242,7 @@ class Lateness:
             steps, busy, ceiling = (longer if steps is None else steps * longer), capped, limit.max(axis=1)
         steps = None if steps is None or (steps == 1).all() else steps
         costliest = (busy if steps is None else busy * steps).max(axis=1)
-        return cls(gaps, n_outputs, floor, mu, mean_interrupt, busy, steps, costliest, ceiling)
+        return cls(gaps, n_outputs, floor, mu, mu / spread[:, None], mean_interrupt, busy, steps, costliest, ceiling)
 
     def within(self, t: np.ndarray, tail: float) -> np.ndarray:
         """Whether at most `tail` of requests have a TPOT above t[n], at each point n.
@@ -248,7 +257,7 @@ class Lateness:
         allowed = np.maximum(np.floor(room / np.maximum(self.mean_interrupt, 1e-12)[:, None]), 1)  # more: late
         no_room, limit = room < 0, tail * self.n_outputs
         free = room >= self.gaps * self.ceiling[:, None]  # every step may gain its most: never late
-        above, bound = _chernoff(allowed, self.mu)
+        above, bound = _chernoff(allowed, self.units)
         single = np.zeros(room.shape)  # at most P(K = 1), 0 where no prompt outgrows the room (most elements)
         outgrown = self.costliest[:, None] > room
         single[outgrown] = _one(self.mu[outgrown])
@@ -264,14 +273,14 @@ class Lateness:
     def _refine(self, rows: np.ndarray, room: np.ndarray, allowed: np.ndarray, tail: float) -> np.ndarray:
         """`within` at points `rows` left open by the first bounds: the single-prompt share exact and the
         Poisson tail bounded by its first series terms, then (the few points left) the exact sum."""
-        no_room, mu, limit = room < 0, self.mu[rows], tail * self.n_outputs[rows]
+        no_room, units, limit = room < 0, self.units[rows], tail * self.n_outputs[rows]
         free = room >= self.gaps[rows] * self.ceiling[rows, None]
-        share = _one(mu) * self._single(rows, room)
-        low, high = (np.where(free, 0.0, np.where(no_room, 1.0, share + p)) for p in poisson_tail_bounds(allowed, mu, 1))
+        share = _one(self.mu[rows]) * self._single(rows, room)
+        low, high = (np.where(free, 0.0, np.where(no_room, 1.0, share + p)) for p in poisson_tail_bounds(allowed, units, 1))
         ok = high.sum(axis=1) <= limit * (1 - DECISION_MARGIN)
         at = np.flatnonzero(~ok & (low.sum(axis=1) <= limit * (1 + DECISION_MARGIN)))
         if len(at):
-            late = np.where(free[at], 0.0, np.where(no_room[at], 1.0, share[at] + poisson_sf(allowed[at], mu[at]))).sum(axis=1)
+            late = np.where(free[at], 0.0, np.where(no_room[at], 1.0, share[at] + poisson_sf(allowed[at], units[at]))).sum(axis=1)
             ok[at] = late / self.n_outputs[rows[at]] <= tail
         return ok
 

@@ -62,3 +62,30 @@ def test_prefill_cell_pooled_capacities_grow_with_the_pool():
     caps = (cell.max_rps,) + cell.pooled
     assert all(b >= a for a, b in zip(caps, caps[1:]))
     assert cell.pooled[-1] > 1.2 * cell.max_rps  # a large pool runs far busier within the same p99 TTFT
+
+
+def test_busy_periods_count_in_units_of_their_second_moment_by_hand():
+    # Two input classes whose prompts add 10 and 30 ms (mean 20 ms, E[C^2] = (100 + 900) / 2 = 500 ms^2, so
+    # c_s^2 = 500 / 400 - 1 = 0.25), prefill utilization 0.5: an M/G/1 busy period has E[B] = 20 / 0.5 = 40 ms and
+    # E[B^2] / E[B]^2 = (1 + 0.25) / (1 - 0.5) = 2.5, so two or more interruptions count in units of
+    # E[B^2] / E[B] = 2.5 x 40 = 100 ms, 2.5 times fewer of them than busy periods (mu / 2.5).
+    from planner.perf.tail import Lateness
+    one = np.ones(1)
+    late = Lateness.build(np.array([[9.0]]), one, np.array([[0.010, 0.030]]), None, 0.020 * one, 0.005 * one,
+                          0.005 * one, 10 * one, 0.5 * one)
+    assert late.mu[0, 0] == pytest.approx(10 * (0.005 * 9 + 0.020))  # 0.65 interruptions
+    assert late.units[0, 0] == pytest.approx(0.65 / 2.5)
+    assert late.mean_interrupt[0] == pytest.approx(0.100)
+    assert late.per_step[0].tolist() == pytest.approx([0.020, 0.060])  # one busy period of each class: 1 / (1 - rho) prompts
+
+
+def test_admission_wait_for_max_num_seqs_slots_by_hand():
+    # 256 slots (max_num_seqs), mean batch 240 (rho = 0.9375), residence 2 s: an M/G/256 queue whose p99 wait is
+    # scale ln(C / 0.01), scale = 2 (1 + 0.25) / (2 x 256 x 0.0625) = 0.078125 s. Far from the cap (N + 6 sqrt(N) <= 256)
+    # no wait is computed.
+    from planner.perf.search import admission_wait
+    from planner.perf.tail import erlang_c
+    c = float(erlang_c(256, 240 / 256))
+    wait = admission_wait(np.array([240.0, 100.0, 256.0]), np.array([2.0, 2.0, 2.0]), np.full(3, 256.0), 0.99)
+    assert wait[0] == pytest.approx(0.078125 * math.log(c / 0.01), rel=1e-12)
+    assert 0 < c < 1 and wait[1] == 0.0 and wait[2] == 0.0  # at the cap the batch check fails instead
