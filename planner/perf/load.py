@@ -81,20 +81,35 @@ class Load:
     """(points,): the p-quantile wait for a running slot, in `ttft` (planner.perf.search.admission_wait); None: none."""
 
 
+PREFILL_BATCH_ROUNDS = 3
+"""Fixed-point rounds for the serial prefill batch (rate -> prompts per step -> rate): the batch moves the rate by a
+few per cent, so the third round changes it by well under 0.1 %."""
+
+
 def serial_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
-    """Prefills run as their own steps and pause decoding (vLLM without chunked prefill)."""
+    """Prefills run as their own steps and pause decoding (vLLM without chunked prefill). The scheduler puts every
+    waiting prompt (within the token budget) into one prefill step, so a step holds the prompts that arrived
+    during the decode step before it, k = x / (1 - e^-x) of them on average given at least one (x = lambda
+    T_decode, Poisson), and a prompt costs prefill(k prompts) / k: the step's fixed time is shared."""
     decode = decode_step(cfg, pts.grid, pts.context)
     t_decode = np.asarray(decode.total_s)
-    rps = pts.grid / (pts.out * t_decode + pts.grid * pts.t_prefill)
-    rho = rps * pts.t_prefill
+    new, cached = pts.inp * (1 - pts.hit), pts.inp * pts.hit
+    share, k = np.ones_like(pts.grid), np.ones_like(pts.grid)  # a prompt's prefill time over its time alone
+    for _ in range(PREFILL_BATCH_ROUNDS):
+        x = pts.grid / (pts.out * t_decode + pts.grid * pts.t_prefill * share) * t_decode
+        k = np.where(x > 1e-9, x / -np.expm1(-np.maximum(x, 1e-9)), 1.0)
+        share = np.minimum(np.asarray(prefill_step(cfg, new, sequences=k, cached=cached).total_s) / (k * pts.t_prefill), 1.0)
+    t_prompt = pts.t_prefill * share
+    rps = pts.grid / (pts.out * t_decode + pts.grid * t_prompt)
+    rho = rps * t_prompt
     t_decode_hi = np.asarray(decode_step(cfg, pts.n_hi, pts.context).total_s)
     hit = pts.bucket_hit[:, None]
     per_step = np.asarray(prefill_step(cfg, pts.bucket_classes * (1 - hit), cached=pts.bucket_classes * hit).total_s,
-                          dtype=float)[pts.seg]  # one prefill per class
-    wait = queue_wait(rho, pts.t_prefill, p)
-    # own prefill (bucket tail) and queueing are independent tails: combine their excess over the mean
-    ttft = pts.t_prefill + t_decode_hi + np.sqrt((pts.t_prefill_tail - pts.t_prefill) ** 2 + wait**2)
-    return Load(rps, rho, ttft, t_decode_hi, decode, per_step, np.ones_like(per_step), pts.t_prefill.copy(), t_decode, rho,
+                          dtype=float)[pts.seg] * share[:, None]  # one prefill per class, its share of a batched step
+    wait = queue_wait(rho, t_prompt, p)
+    # own prefill (its batched step, bucket tail) and queueing are independent tails: combine their excess over the mean
+    ttft = k * t_prompt + t_decode_hi + np.sqrt((pts.t_prefill_tail - pts.t_prefill) ** 2 + wait**2)
+    return Load(rps, rho, ttft, t_decode_hi, decode, per_step, np.ones_like(per_step), t_prompt, t_decode, rho,
                 np.zeros_like(rps), np.full_like(rps, np.inf))
 
 
