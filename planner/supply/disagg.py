@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from planner.demand.series import DemandSeries
-from planner.perf.disagg import decode_row, prefill_row
+from planner.perf.disagg import decode_rows, prefill_rows
 from planner.perf.memory import ServingConfig
 from planner.schemas.replica import EngineParams, Role
 from planner.schemas.workload import SLO
@@ -67,12 +67,14 @@ def with_roles(table: CapacityTable, candidates: tuple[Candidate, ...], demand: 
     if mode == "off":
         return table
     role = _role_candidates(candidates)
+    cfgs = [c.config for c in role]
+    pairs = zip(prefill_rows(cfgs, demand.buckets, slo), decode_rows(cfgs, demand.buckets, slo)) if cfgs else ()
     configs, costs, rows = [], [], []
-    for c in role:
-        for name, row in zip(ROLES, (prefill_row, decode_row)):
+    for c, both in zip(role, pairs):
+        for name, row in zip(ROLES, both):
             configs.append(replace(c.config.replica, role=name))
             costs.append(c.cost_per_hour)
-            rows.append(row(c.config, demand.buckets, slo))
+            rows.append(row)
     if not configs:
         note = "engine.disaggregation: no allowed GPU has a network figure in the catalog; co-located replicas only"
         return replace(table, notes=table.notes + (note,))
