@@ -112,14 +112,15 @@ def _prepare_models(loaded: LoadedWorkload, catalog: Catalog) -> Problem:
 
 def solve(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (), solver: str | None = None,
           time_limit_s: float | None = None, overrides: Overrides | None = None, scenario: str | None = None,
-          catalog: Catalog | None = None, confidence: str = "p50", on_pools: Callable[[Plan], None] | None = None) -> Plan:
+          catalog: Catalog | None = None, confidence: str = "p50", on_pools: Callable[[Plan], bool] | None = None) -> Plan:
     """The cheapest fleet meeting the workload's SLOs; raises InfeasibleError saying why when none does.
 
     `overrides` ({"slo.tpot_ms": 30} or ["slo.tpot_ms=30"]) and `scenario` (a name under `scenarios:`) are
     what-ifs applied before validation; they are echoed in the plan's inputs. `confidence="p90"` sizes the fleet
     on step times slowed by each GPU's p90 error band (perf.bands, docs/accuracy.md) instead of the model's own.
     `on_pools` is called with the plan once its pools and routing are fixed, before its comparisons (baselines,
-    simplest plan, floor) are worked out (planner.plan.build.assemble_plan).
+    simplest plan, floor) are worked out, and returns whether it started work on the second CPU (when not, the
+    baselines use it; planner.plan.build.assemble_plan).
     """
     from planner.perf.bands import CONFIDENCE, bands_for, pessimistic_catalog
 
@@ -143,7 +144,7 @@ def solve(workload: WorkloadInput, catalog_files: tuple[str | Path, ...] = (), s
 
 def plan_from_table(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, catalog_files: tuple[str | Path, ...] = (),
                     solver: str | None = None, time_limit_s: float | None = None, catalog: Catalog | None = None,
-                    on_pools: Callable[[Plan], None] | None = None) -> Plan:
+                    on_pools: Callable[[Plan], bool] | None = None) -> Plan:
     """Optimize over a capacity table (from any capacity source) for `demand`'s rates under the workload's fleet
     rules and assemble the Plan. `catalog` (instance types, TDPs) is loaded from `catalog_files` when needed;
     `on_pools` as in `solve` (not called for a plan over time slots)."""

@@ -1,6 +1,6 @@
 """The layout keeps its promises: data flows one way through the stages, and no module grows past ~400 lines.
 
-Stage order (docs/architecture.md): errors and schemas < io < demand < perf < supply < optimize < plan < api
+Stage order (docs/architecture.md): errors, forked and schemas < io < demand < perf < supply < optimize < plan < api
 < simulate, calibration < studies, export < report < cli. A module may import its own stage and earlier ones,
 never a later one (inside a function too: a lazy import is still a dependency).
 """
@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "planner"
-RANK = {"errors": 0, "schemas": 0, "catalogs": 0, "io": 1, "demand": 2, "perf": 3, "supply": 4, "optimize": 5, "plan": 6,
+RANK = {"errors": 0, "forked": 0, "schemas": 0, "catalogs": 0, "io": 1, "demand": 2, "perf": 3, "supply": 4, "optimize": 5, "plan": 6,
         "api": 7, "simulate": 8, "calibration": 8, "studies": 9, "export": 9, "report": 10, "cli": 11, "__init__": 12}
 MAX_LINES = 400
 

@@ -71,11 +71,13 @@ def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt
     def replays(p: Plan) -> bool:
         return verify or (replay is not False and (replay is True or replay_skipped(p) is None))
 
-    def start_replay(core: Plan) -> None:  # the replay runs beside the plan's comparisons (simulate.background)
+    def start_replay(core: Plan) -> bool:  # the replay runs beside the plan's comparisons (simulate.background)
         if not repair and replays(core):
             from planner.simulate.background import PendingReplay
 
             pending.append(PendingReplay(core, options, catalog_files, catalog))
+            return pending[0].child is not None
+        return False
 
     plan = api.solve(workload, catalog=catalog, catalog_files=catalog_files, solver=solver, time_limit_s=time_limit_s,
                      overrides=overrides, scenario=scenario, confidence=confidence, on_pools=start_replay)

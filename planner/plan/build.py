@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from planner.demand.series import DemandSeries
+from planner.forked import fork_call
 from planner.io.catalog import Catalog
 from planner.io.workload import LoadedWorkload
 from planner.optimize.fleet import FleetOutcome, SolverSettings, optimize_fleet
@@ -81,26 +82,37 @@ def build_pools(table: CapacityTable, rates: np.ndarray, solution: FleetSolution
 
 
 def baselines(table: CapacityTable, demand: DemandSeries, rho: float, settings: SolverSettings,
-              setup: FleetSetup = FleetSetup()) -> tuple[Baseline, ...]:
+              setup: FleetSetup = FleetSetup(), spare_cpu: bool = False) -> tuple[Baseline, ...]:
     """The cheapest fleet of each single GPU type under the same fleet rules (null cost where that type cannot
-    serve everything)."""
-    out = []
-    for gpu in sorted({c.gpu for c in table.configs}):
-        allowed = [k for k, c in enumerate(table.configs) if c.gpu == gpu]
-        outcome = optimize_fleet(fleet_problem(table, demand, rho, allowed, setup), settings)
-        if outcome.cost_per_hour is None or outcome.solution is None:
-            labels = ", ".join(table.buckets[b].label for b in outcome.unserved_buckets[:3])
-            if labels:
-                reason = f"cannot serve {labels}"
-            elif outcome.status == SolveStatus.INFEASIBLE and setup.rules.active():
-                reason = "breaks the fleet rules (" + ", ".join(describe_rule(r, setup.rules) for r in setup.rules.active()) + ")"
-            else:
-                reason = f"solver: {outcome.status}"
-            out.append(Baseline(gpu=gpu, reason=reason))
+    serve everything). `spare_cpu`: every other GPU type is solved in a forked child (planner.forked) while this
+    process solves the rest; each MILP is the same either way, so are the baselines."""
+    gpus = sorted({c.gpu for c in table.configs})
+    child = fork_call(lambda: [baseline(table, demand, rho, settings, setup, g) for g in gpus[1::2]]) \
+        if spare_cpu and len(gpus) > 1 else None
+    here = {g: baseline(table, demand, rho, settings, setup, g) for g in (gpus[0::2] if child is not None else gpus)}
+    there = child.result() if child is not None else None
+    if child is not None:
+        here |= dict(zip(gpus[1::2], there)) if there is not None else {g: baseline(table, demand, rho, settings, setup, g)
+                                                                      for g in gpus[1::2]}
+    return tuple(here[g] for g in gpus)
+
+
+def baseline(table: CapacityTable, demand: DemandSeries, rho: float, settings: SolverSettings, setup: FleetSetup,
+             gpu: str) -> Baseline:
+    """The cheapest fleet of GPU type `gpu` alone (`baselines`)."""
+    allowed = [k for k, c in enumerate(table.configs) if c.gpu == gpu]
+    outcome = optimize_fleet(fleet_problem(table, demand, rho, allowed, setup), settings)
+    if outcome.cost_per_hour is None or outcome.solution is None:
+        labels = ", ".join(table.buckets[b].label for b in outcome.unserved_buckets[:3])
+        if labels:
+            reason = f"cannot serve {labels}"
+        elif outcome.status == SolveStatus.INFEASIBLE and setup.rules.active():
+            reason = "breaks the fleet rules (" + ", ".join(describe_rule(r, setup.rules) for r in setup.rules.active()) + ")"
         else:
-            gpus = sum(spec.tp * n for spec, n in outcome.solution.replicas.items())
-            out.append(Baseline(gpu=gpu, cost_per_hour=outcome.cost_per_hour, gpus=gpus))
-    return tuple(out)
+            reason = f"solver: {outcome.status}"
+        return Baseline(gpu=gpu, reason=reason)
+    gpus = sum(spec.tp * n for spec, n in outcome.solution.replicas.items())
+    return Baseline(gpu=gpu, cost_per_hour=outcome.cost_per_hour, gpus=gpus)
 
 
 def demand_summary(demand: DemandSeries) -> DemandSummary:
@@ -116,13 +128,14 @@ def demand_summary(demand: DemandSeries) -> DemandSummary:
 def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSeries, best: FleetOutcome,
                   settings: SolverSettings, catalog_files: tuple[str | Path, ...] = (), setup: FleetSetup = FleetSetup(),
                   pool_costs: dict[ReplicaSpec, float] | None = None, catalog: Catalog | None = None,
-                  on_pools: Callable[[Plan], None] | None = None) -> Plan:
+                  on_pools: Callable[[Plan], bool] | None = None) -> Plan:
     """The Plan of a solved fleet (`best` has a solution), with its baselines, the simplest plan within
     `fleet.simplest_within`, the binding fleet rules and their cost, the physical floor (given the catalog),
     notes and inputs echo. `pool_costs` replaces the pools' costs worked out from the problem (a plan over
     slots prices them by tier). `on_pools` is called with the plan as soon as its pools and routing are fixed,
     before the comparisons (baselines, simplest plan, rules, floor) are worked out: `solve` starts its replay
-    then, in a second process (planner.simulate.background)."""
+    then, in a second process (planner.simulate.background), and returns True; when it returns False the
+    second CPU is free and the baselines are split over two processes (`baselines`)."""
     assert best.solution is not None and best.result is not None and best.cost_per_hour is not None
     w = loaded.workload
     rates = demand.bucket_rates()
@@ -138,8 +151,7 @@ def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSe
         demand=demand_summary(demand), instances=tuple(instance_docs(problem, best)),
         mean_over_design=demand.rate.mean_over_design, inputs=inputs_echo(loaded, catalog_files, table),
     )
-    if on_pools is not None:
-        on_pools(plan)
+    spare_cpu = on_pools is not None and not on_pools(plan)
     simplest = None
     if setup.simplest_within is not None:
         simpler = simplest_within(problem, settings, best, setup.simplest_within)
@@ -161,7 +173,7 @@ def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSe
     warning = None if floor is None else floor_warning(floor, [(p.cost_per_hour, f"{p.key}: {p.detail}") for p in pools])
     if warning:
         notes.append(warning)
-    return replace(plan, baselines=baselines(table, demand, w.utilization_target, settings, setup), simplest=simplest,
+    return replace(plan, baselines=baselines(table, demand, w.utilization_target, settings, setup, spare_cpu), simplest=simplest,
                    rules=tuple(rules), notes=tuple(notes), floor=floor,
                    disaggregation=disaggregation_doc(table, demand, problem, best, settings, w.engine.disaggregation))
 

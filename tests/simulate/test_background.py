@@ -7,36 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from planner import api
-from planner.simulate import background
-from planner.simulate.background import PendingReplay, fork_call
+from planner import api, forked
+from planner.simulate.background import PendingReplay
 from planner.simulate.replay import SimOptions
 from planner.simulate.verify import verify_plan
 
 CHAT = Path(__file__).resolve().parents[2] / "workloads" / "chat.yaml"
-needs_fork = pytest.mark.skipif(not hasattr(os, "fork") or background.usable_cpus() < 2, reason="needs fork and 2 CPUs")
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork") or forked.usable_cpus() < 2, reason="needs fork and 2 CPUs")
 
 
 @pytest.fixture(scope="module")
 def chat_plan():
     return api.solve(CHAT)
-
-
-@needs_fork
-def test_a_forked_call_returns_its_value() -> None:
-    child = fork_call(lambda: {"pid": os.getpid(), "x": [1.5, 2]})
-    assert child is not None
-    got = child.result()
-    assert got is not None and got["x"] == [1.5, 2] and got["pid"] != os.getpid()
-
-
-@needs_fork
-def test_a_failed_child_gives_none() -> None:
-    def boom() -> int:
-        raise RuntimeError("in the child")
-
-    child = fork_call(boom)
-    assert child is not None and child.result() is None
 
 
 @needs_fork
@@ -50,7 +32,7 @@ def test_the_forked_replay_equals_the_parents(chat_plan) -> None:
 
 
 def test_one_cpu_replays_in_the_parent(chat_plan, monkeypatch) -> None:
-    monkeypatch.setattr(background, "usable_cpus", lambda: 1)
+    monkeypatch.setattr(forked, "usable_cpus", lambda: 1)
     pending = PendingReplay(chat_plan, SimOptions(seed=3))
     assert pending.child is None
     assert pending.verification(chat_plan).result.summary == verify_plan(chat_plan, options=SimOptions(seed=3)).result.summary
