@@ -1,5 +1,6 @@
 """Assembling a Plan from a solved fleet: pools with utilization and predicted latency, the routing table,
-the single-GPU-type baselines, notes and the inputs echo (what the plan was made from, with hashes)."""
+the single-GPU-type baselines and the simplest plan (split over two processes when a CPU is spare), notes and
+the inputs echo (what the plan was made from, with hashes)."""
 from __future__ import annotations
 
 import hashlib
@@ -27,7 +28,7 @@ from planner.plan.fleet import FleetSetup, alternative, describe_rule, instance_
 from planner.plan.floor import floor_warning, physical_floor
 from planner.perf.tail import POOL_TIERS
 from planner.plan.model import Baseline, DemandSummary, Plan, Pool, Route
-from planner.schemas.plan import BucketDemandDoc
+from planner.schemas.plan import AlternativeDoc, BucketDemandDoc
 from planner.schemas.replica import ReplicaSpec
 from planner.supply.table import CapacityTable
 
@@ -81,25 +82,10 @@ def build_pools(table: CapacityTable, rates: np.ndarray, solution: FleetSolution
     return tuple(pools), tuple(routes)
 
 
-def baselines(table: CapacityTable, demand: DemandSeries, rho: float, settings: SolverSettings,
-              setup: FleetSetup = FleetSetup(), spare_cpu: bool = False) -> tuple[Baseline, ...]:
-    """The cheapest fleet of each single GPU type under the same fleet rules (null cost where that type cannot
-    serve everything). `spare_cpu`: every other GPU type is solved in a forked child (planner.forked) while this
-    process solves the rest; each MILP is the same either way, so are the baselines."""
-    gpus = sorted({c.gpu for c in table.configs})
-    child = fork_call(lambda: [baseline(table, demand, rho, settings, setup, g) for g in gpus[1::2]]) \
-        if spare_cpu and len(gpus) > 1 else None
-    here = {g: baseline(table, demand, rho, settings, setup, g) for g in (gpus[0::2] if child is not None else gpus)}
-    there = child.result() if child is not None else None
-    if child is not None:
-        here |= dict(zip(gpus[1::2], there)) if there is not None else {g: baseline(table, demand, rho, settings, setup, g)
-                                                                      for g in gpus[1::2]}
-    return tuple(here[g] for g in gpus)
-
-
 def baseline(table: CapacityTable, demand: DemandSeries, rho: float, settings: SolverSettings, setup: FleetSetup,
              gpu: str) -> Baseline:
-    """The cheapest fleet of GPU type `gpu` alone (`baselines`)."""
+    """The cheapest fleet of GPU type `gpu` alone, under the same fleet rules (no cost, with the reason, where that
+    type cannot serve everything)."""
     allowed = [k for k, c in enumerate(table.configs) if c.gpu == gpu]
     outcome = optimize_fleet(fleet_problem(table, demand, rho, allowed, setup), settings)
     if outcome.cost_per_hour is None or outcome.solution is None:
@@ -135,7 +121,7 @@ def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSe
     slots prices them by tier). `on_pools` is called with the plan as soon as its pools and routing are fixed,
     before the comparisons (baselines, simplest plan, rules, floor) are worked out: `solve` starts its replay
     then, in a second process (planner.simulate.background), and returns True; when it returns False the
-    second CPU is free and the baselines are split over two processes (`baselines`)."""
+    second CPU is free for the comparisons (planner.forked)."""
     assert best.solution is not None and best.result is not None and best.cost_per_hour is not None
     w = loaded.workload
     rates = demand.bucket_rates()
@@ -152,11 +138,13 @@ def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSe
         mean_over_design=demand.rate.mean_over_design, inputs=inputs_echo(loaded, catalog_files, table),
     )
     spare_cpu = on_pools is not None and not on_pools(plan)
-    simplest = None
-    if setup.simplest_within is not None:
-        simpler = simplest_within(problem, settings, best, setup.simplest_within)
-        if simpler is not None:
-            simplest = alternative(f"simplest within {setup.simplest_within:.0%}", simpler)
+    gpus = sorted({c.gpu for c in table.configs})
+    rho = w.utilization_target
+    # the comparisons share nothing: with a CPU to spare, a forked child works out the simplest plan and every other
+    # baseline while this process does the rest (the same functions on the same inputs, so the same results)
+    child = fork_call(lambda: (simplest_doc(problem, settings, best, setup),
+                               [baseline(table, demand, rho, settings, setup, g) for g in gpus[1::2]])) if spare_cpu else None
+    here = {g: baseline(table, demand, rho, settings, setup, g) for g in (gpus[0::2] if child is not None else gpus)}
     rules = rule_docs(setup.rules, best.cost_per_hour, binding_rules(problem, settings, best))
     notes = list(table.notes) + usage_notes(problem, best)
     scope = served_percentiles_note(best.solution.percentiles, [b.label for b in table.buckets], w.slo.percentile)
@@ -173,9 +161,22 @@ def assemble_plan(loaded: LoadedWorkload, table: CapacityTable, demand: DemandSe
     warning = None if floor is None else floor_warning(floor, [(p.cost_per_hour, f"{p.key}: {p.detail}") for p in pools])
     if warning:
         notes.append(warning)
-    return replace(plan, baselines=baselines(table, demand, w.utilization_target, settings, setup, spare_cpu), simplest=simplest,
-                   rules=tuple(rules), notes=tuple(notes), floor=floor,
-                   disaggregation=disaggregation_doc(table, demand, problem, best, settings, w.engine.disaggregation))
+    disaggregation = disaggregation_doc(table, demand, problem, best, settings, w.engine.disaggregation)
+    rest = [g for g in gpus if g not in here]
+    got = child.result() if child is not None else None
+    simplest, theirs = got if got is not None else (simplest_doc(problem, settings, best, setup),
+                                                     [baseline(table, demand, rho, settings, setup, g) for g in rest])
+    found = here | dict(zip(rest, theirs))
+    return replace(plan, baselines=tuple(found[g] for g in gpus), simplest=simplest, rules=tuple(rules), notes=tuple(notes),
+                   floor=floor, disaggregation=disaggregation)
+
+
+def simplest_doc(problem: FleetProblem, settings: SolverSettings, best: FleetOutcome, setup: FleetSetup) -> AlternativeDoc | None:
+    """The simplest plan within the workload's `fleet.simplest_within` of the optimum's cost, when it has fewer pools."""
+    if setup.simplest_within is None:
+        return None
+    simpler = simplest_within(problem, settings, best, setup.simplest_within)
+    return None if simpler is None else alternative(f"simplest within {setup.simplest_within:.0%}", simpler)
 
 
 def _sha256_file(path: Path) -> str:
