@@ -1,8 +1,14 @@
 """CLI start-up and solve wall time: `planner --help` (target < 0.3 s) and `planner solve workloads/chat.yaml`
-(target < 1.0 s), each the median of N fresh processes, plus where the solve's time goes (one in-process run).
+(target < 1.0 s), N fresh processes each, optionally back to back against another source tree (main), plus where
+the solve's time goes (the real CLI path, stage by stage).
 
-    python benchmarks/startup.py            # prints the table and writes docs/benchmarks/startup.md
-    python benchmarks/startup.py --runs 9 --no-write
+    python benchmarks/startup.py                          # prints the tables and writes docs/benchmarks/startup.md
+    python benchmarks/startup.py --runs 9 --against /tmp/planner-main --no-write
+
+Every timed process runs without PYTHONDONTWRITEBYTECODE (this shell sets it; an installed package has its .pyc
+files), after one warm-up run of each command that writes them. `--against DIR` (e.g. `git archive main | tar -x
+-C DIR`) runs the same commands with DIR first on PYTHONPATH, alternating with this tree's, so machine load hits
+both alike; the ratio is of the two minima.
 """
 from __future__ import annotations
 
@@ -21,74 +27,121 @@ TARGETS: dict[str, float | None] = {"planner --help": 0.3, "planner solve worklo
                                      "planner solve workloads/chat.yaml --no-replay": None}
 """Commands timed and their targets (None: shown for reference; the solve replays its plan by default since the
 chat trace has at most 20,000 requests)."""
-
-
 NOTES_FILE = ROOT / "benchmarks" / "startup_notes.md"
 NOTES: list[str] = NOTES_FILE.read_text().splitlines() if NOTES_FILE.is_file() else []
 """What the last speed work changed and measured, appended to the generated page (kept in its own file so that
-regenerating the table does not drop it)."""
+regenerating the tables does not drop it)."""
 
-
-def wall(command: list[str], runs: int) -> list[float]:
-    """Wall seconds of `runs` fresh runs of `command` (stdout discarded)."""
-    out = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, check=True)
-        out.append(time.perf_counter() - start)
+STAGES = r"""
+import sys, time
+marks = [("start", time.perf_counter())]
+def mark(name):
+    marks.append((name, time.perf_counter()))
+import planner.cli.main as cli, planner.cli.solve, planner.api as api, planner.report.plan_text
+import planner.simulate.background as background, planner.supply.sources as sources
+mark("imports (CLI, API, renderer)")
+def after(owner, name, label, before=None):
+    fn = getattr(owner, name)
+    def timed(*args, **kwargs):
+        if before:
+            mark(before)
+        out = fn(*args, **kwargs)
+        mark(label)
+        return out
+    setattr(owner, name, timed)
+after(api, "build_demand", "trace -> demand (DuckDB)", before="workload + catalogs")
+after(sources.AnalyticalModel, "build", "candidates + capacity table")
+after(api, "with_roles", "prefill/decode rows (disaggregation auto)")
+after(api, "optimize_fleet", "main MILP")
+assemble = api.assemble_plan
+def assemble_plan(*args, on_pools=None, **kwargs):
+    def hook(plan):
+        mark("pools, routing, inputs echo")
+        started = on_pools(plan)
+        mark("replay start (fleet, requests, fork)")
+        return started
+    out = assemble(*args, on_pools=hook if on_pools else None, **kwargs)
+    mark("comparisons (simplest plan, baselines, rules, floor)")
     return out
-
-
-def stages() -> list[tuple[str, float]]:
-    """Seconds of each pipeline stage of the chat example, in a fresh process (imports included)."""
-    code = r"""
-import time
-t = [time.perf_counter()]
-import planner.api as api, planner.cli.solve, planner.report.plan_text as text
-t.append(time.perf_counter())
-from planner.demand.build import build_demand
-from planner.supply.candidates import enumerate_candidates
-from planner.supply.sources import AnalyticalModel
-from planner.io.catalog import load_catalog
-loaded = api.load("workloads/chat.yaml"); catalog = load_catalog(); t.append(time.perf_counter())
-demand = build_demand(loaded, catalog.model(loaded.workload.model)); t.append(time.perf_counter())
-cands, _ = enumerate_candidates(loaded, catalog)
-table = AnalyticalModel(tuple(cands)).build(demand, loaded.workload.slo); t.append(time.perf_counter())
-plan = api.plan_from_table(loaded, table, demand); t.append(time.perf_counter())
-text.render_plan(plan, "table"); t.append(time.perf_counter())
-from planner.simulate.verify import verify_plan
-verify_plan(plan); t.append(time.perf_counter())
-print(" ".join(f"{b - a:.4f}" for a, b in zip(t, t[1:])), len(cands) * len(demand.buckets))
+api.assemble_plan = assemble_plan
+after(background.PendingReplay, "verification", "replay: the wait after the comparisons")
+cli.cli.main(sys.argv[1:], standalone_mode=False)
+mark("render")
+print("\t".join(f"{name}={t - t0:.4f}" for (_, t0), (name, t) in zip(marks, marks[1:])))
 """
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    names = ["imports (api, CLI, renderer)", "workload + catalogs", "trace -> demand (DuckDB)",
-             f"capacity table ({out[-1]} cells)", "MILP + baselines + simplest plan + pool curves", "render table",
-             "replay of the plan (on by default)"]
-    return list(zip(names, map(float, out[:-1])))
+"""The real `planner solve` path with a time mark at each stage (each stage's seconds since the previous mark)."""
+
+
+def clean_env(tree: Path) -> dict[str, str]:
+    """The environment of a timed process: .pyc files allowed, `tree` first on the import path."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(tree) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def wall(command: list[str], tree: Path) -> float:
+    """Wall seconds of one fresh run of `command` in `tree` (stdout discarded)."""
+    start = time.perf_counter()
+    subprocess.run(command, cwd=tree, env=clean_env(tree), stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def stages(tree: Path, extra: list[str], runs: int) -> dict[str, float]:
+    """Median seconds of each stage of `planner solve workloads/chat.yaml [extra]` over `runs` fresh processes."""
+    seen: dict[str, list[float]] = {}
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", STAGES, "solve", "workloads/chat.yaml", *extra], cwd=tree,
+                             env=clean_env(tree), capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        for part in out.split("\t"):
+            name, seconds = part.rsplit("=", 1)
+            seen.setdefault(name, []).append(float(seconds))
+    return {name: statistics.median(values) for name, values in seen.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--against", type=Path, default=None, help="another source tree (main) timed back to back")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     planner = str(Path(sys.executable).with_name("planner"))
+    trees = {"this": ROOT} | ({"main": args.against.resolve()} if args.against else {})
     load_start = os.getloadavg()[0]
-    rows = []
+    times: dict[tuple[str, str], list[float]] = {}
+    for label in TARGETS:
+        for tree in trees.values():
+            wall([planner, *label.split()[1:]], tree)  # warm-up: writes the .pyc files
+    for _ in range(args.runs):
+        for label in TARGETS:
+            for name, tree in trees.items():
+                times.setdefault((label, name), []).append(wall([planner, *label.split()[1:]], tree))
+    against = "main" in trees
+    head = "| command | median s | min s | max s |" + (" main min s | this / main |" if against else "") + " target s | |"
+    rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for label, target in TARGETS.items():
-        times = wall([planner, *label.split()[1:]], args.runs)
-        med = statistics.median(times)
-        verdict = "" if target is None else "met" if med < target else "MISSED"
-        rows.append(f"| `{label}` | {med:.3f} | {min(times):.3f} | {max(times):.3f} | {'' if target is None else f'{target:g}'} | {verdict} |")
-    parts = [f"| {name} | {seconds:.3f} |" for name, seconds in stages()]
+        mine = times[(label, "this")]
+        verdict = "" if target is None else "met" if statistics.median(mine) < target else "MISSED"
+        ref = f" {min(times[(label, 'main')]):.3f} | {min(mine) / min(times[(label, 'main')]):.2f} |" if against else ""
+        rows.append(f"| `{label}` | {statistics.median(mine):.3f} | {min(mine):.3f} | {max(mine):.3f} |{ref} "
+                    f"{'' if target is None else f'{target:g}'} | {verdict} |")
+    replay, plain = stages(ROOT, [], args.runs), stages(ROOT, ["--no-replay"], args.runs)
+    parts = [f"| {name} | {seconds:.3f} | {'' if name not in plain else f'{plain[name]:.3f}'} |" for name, seconds in replay.items()]
+    parts += [f"| {name} |  | {seconds:.3f} |" for name, seconds in plain.items() if name not in replay]
+    parts.append(f"| **sum** | {sum(replay.values()):.3f} | {sum(plain.values()):.3f} |")
     load_end = os.getloadavg()[0]
     doc = "\n".join([
         "# CLI start-up and solve time", "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores; Python {platform.python_version()}. Median of {args.runs} fresh "
-        f"processes (wall clock, stdout discarded). Regenerate with `python benchmarks/startup.py`.", "",
-        "| command | median s | min s | max s | target s | |", "|---|---|---|---|---|---|", *rows, "",
-        "Where `planner solve workloads/chat.yaml` spends its time (one fresh process, stages in order):", "",
-        "| stage | s |", "|---|---|", *parts, "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores; Python {platform.python_version()}. {args.runs} fresh "
+        "processes of each command (wall clock, stdout discarded), with .pyc files: PYTHONDONTWRITEBYTECODE removed from "
+        "their environment and one warm-up run of each command first, as after `pip install .`"
+        + (", alternating with the same command on main's source tree (`--against`)" if against else "")
+        + ". Regenerate with `python benchmarks/startup.py [--against DIR]`.", "",
+        *rows, "",
+        f"Where `planner solve workloads/chat.yaml` spends its time (the real CLI path with a time mark at each stage, "
+        f"median of {args.runs} fresh processes per column; a stage's seconds since the previous mark). The replay runs "
+        "in a forked child from \"replay start\" on, beside the comparisons; its row is what is left of it after them. "
+        "Under `--no-replay` the comparisons are split over two processes instead:", "",
+        "| stage | default (replay on) s | `--no-replay` s |", "|---|---|---|", *parts, "",
         f"Last run: {time.strftime('%H:%M on %Y-%m-%d')}, load average {load_start:.1f} at the start, {load_end:.1f} at the end.", "",
         *NOTES, "",
     ])

@@ -62,20 +62,21 @@ def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt
         overrides = (*overrides, f"traffic.on_bad_rows={on_bad_rows}")
     if repair and not verify:
         raise click.UsageError("--repair needs --verify")
-    from planner.simulate.replay import SimOptions
-    from planner.simulate.verify import replay_skipped
-
-    options = SimOptions(seed=seed)
     pending: list[PendingReplay] = []
 
-    def replays(p: Plan) -> bool:
-        return verify or (replay is not False and (replay is True or replay_skipped(p) is None))
+    def replays(p: Plan) -> bool:  # the simulator's modules are imported only when a replay may run
+        if verify or replay is not None:
+            return verify or replay
+        from planner.simulate.verify import replay_skipped
+
+        return replay_skipped(p) is None
 
     def start_replay(core: Plan) -> bool:  # the replay runs beside the plan's comparisons (simulate.background)
         if not repair and replays(core):
             from planner.simulate.background import PendingReplay
+            from planner.simulate.replay import SimOptions
 
-            pending.append(PendingReplay(core, options, catalog_files, catalog))
+            pending.append(PendingReplay(core, SimOptions(seed=seed), catalog_files, catalog))
             return pending[0].child is not None
         return False
 
@@ -86,8 +87,10 @@ def solve(ctx: click.Context, workload: str, catalog_files: tuple[str, ...], fmt
         emit(render_plan(plan, fmt, color=color), output)
         return
     from planner.report.sim_text import render_replayed, render_verification
+    from planner.simulate.replay import SimOptions
     from planner.simulate.verify import verify_plan
 
+    options = SimOptions(seed=seed)
     if not verify:
         with replay_bar(quiet, "replaying the plan"):
             check = pending[0].verification(plan) if pending else verify_plan(plan, options=options, catalog_files=catalog_files,

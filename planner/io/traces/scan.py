@@ -236,14 +236,14 @@ def scan_trace(path: str | Path, fmt: str = "auto", on_bad_rows: BadRowPolicy = 
                         f"({code})::UTINYINT AS bad FROM (SELECT {select} FROM ({union}))")
         except duckdb.Error as exc:
             raise WorkloadError(f"{files[0]}: cannot read as {fmt}: {str(exc).splitlines()[0]}") from None
-        n_bad = con.execute("SELECT count(*) FILTER (WHERE bad > 0) FROM raw_rows").fetchone()[0]
+        n_bad, n_valid = con.execute("SELECT count(*) FILTER (WHERE bad > 0), count(*) FILTER (WHERE bad = 0) FROM raw_rows").fetchone()
         n_bad += _rejected(con) if fmt == "csv" else 0
         scan = TraceScan(con, files, fmt, layout, columns=dtypes)
         if n_bad:
             scan.bad = first_bad_rows(con, files, fmt, layout, dtypes)
             _apply_policy(scan, n_bad, on_bad_rows)
         con.execute("CREATE TEMP VIEW rows AS SELECT a, i, o FROM raw_rows WHERE bad = 0")
-        if con.execute("SELECT count(*) FROM rows").fetchone()[0] == 0:
+        if n_valid == 0:
             raise WorkloadError(f"{scan.label}: the trace has no requests" + (f" ({scan.skipped} bad rows skipped)" if scan.skipped else ""))
         return scan
     except BaseException:
