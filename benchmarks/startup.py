@@ -79,11 +79,17 @@ def clean_env(tree: Path) -> dict[str, str]:
     return env
 
 
-def wall(command: list[str], tree: Path) -> float:
-    """Wall seconds of one fresh run of `command` in `tree` (stdout discarded)."""
+def wall(command: list[str], tree: Path) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + sys, its forked children and DuckDB's threads included) of one fresh run
+    of `command` in `tree` (stdout discarded). CPU time does not count the wait for a core, so it varies less with
+    the machine's load; it counts work done beside the main process (the forked replay) that wall time hides."""
     start = time.perf_counter()
-    subprocess.run(command, cwd=tree, env=clean_env(tree), stdout=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - start
+    child = subprocess.Popen(command, cwd=tree, env=clean_env(tree), stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, command)
+    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
 
 
 def stages(tree: Path, extra: list[str], runs: int) -> dict[str, float]:
@@ -107,7 +113,7 @@ def main() -> None:
     planner = str(Path(sys.executable).with_name("planner"))
     trees = {"this": ROOT} | ({"main": args.against.resolve()} if args.against else {})
     load_start = os.getloadavg()[0]
-    times: dict[tuple[str, str], list[float]] = {}
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for label in TARGETS:
         for tree in trees.values():
             wall([planner, *label.split()[1:]], tree)  # warm-up: writes the .pyc files
@@ -116,23 +122,31 @@ def main() -> None:
             for name, tree in trees.items():
                 times.setdefault((label, name), []).append(wall([planner, *label.split()[1:]], tree))
     against = "main" in trees
-    head = "| command | median s | min s | max s |" + (" main min s | this / main |" if against else "") + " target s | |"
+    head = ("| command | wall median s | wall min s | CPU min s |" + (" main: wall min s, CPU min s | this / main: wall, CPU |"
+            if against else "") + " target s | |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for label, target in TARGETS.items():
-        mine = times[(label, "this")]
-        verdict = "" if target is None else "met" if statistics.median(mine) < target else "MISSED"
-        ref = f" {min(times[(label, 'main')]):.3f} | {min(mine) / min(times[(label, 'main')]):.2f} |" if against else ""
-        rows.append(f"| `{label}` | {statistics.median(mine):.3f} | {min(mine):.3f} | {max(mine):.3f} |{ref} "
+        mine = [w for w, _ in times[(label, "this")]], [c for _, c in times[(label, "this")]]
+        verdict = "" if target is None else "met" if statistics.median(mine[0]) < target else "MISSED"
+        ref = ""
+        if against:
+            theirs = [w for w, _ in times[(label, "main")]], [c for _, c in times[(label, "main")]]
+            ref = (f" {min(theirs[0]):.3f}, {min(theirs[1]):.3f} | {min(mine[0]) / min(theirs[0]):.2f}, "
+                   f"{min(mine[1]) / min(theirs[1]):.2f} |")
+        rows.append(f"| `{label}` | {statistics.median(mine[0]):.3f} | {min(mine[0]):.3f} | {min(mine[1]):.3f} |{ref} "
                     f"{'' if target is None else f'{target:g}'} | {verdict} |")
-    replay, plain = stages(ROOT, [], args.runs), stages(ROOT, ["--no-replay"], args.runs)
-    parts = [f"| {name} | {seconds:.3f} | {'' if name not in plain else f'{plain[name]:.3f}'} |" for name, seconds in replay.items()]
-    parts += [f"| {name} |  | {seconds:.3f} |" for name, seconds in plain.items() if name not in replay]
-    parts.append(f"| **sum** | {sum(replay.values()):.3f} | {sum(plain.values()):.3f} |")
+    columns = [stages(ROOT, [], args.runs), stages(ROOT, ["--no-replay"], args.runs)]
+    if against:  # main's stages, measured the same way (the marks name functions both trees have)
+        columns += [stages(trees["main"], [], args.runs), stages(trees["main"], ["--no-replay"], args.runs)]
+    names = list(dict.fromkeys(name for column in columns for name in column))
+    parts = ["| " + " | ".join([name] + [f"{c[name]:.3f}" if name in c else "" for c in columns]) + " |" for name in names]
+    parts.append("| **sum** | " + " | ".join(f"{sum(c.values()):.3f}" for c in columns) + " |")
+    stage_head = "| stage | default (replay on) s | `--no-replay` s |" + (" main: default s | main: `--no-replay` s |" if against else "")
     load_end = os.getloadavg()[0]
     doc = "\n".join([
         "# CLI start-up and solve time", "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores; Python {platform.python_version()}. {args.runs} fresh "
-        "processes of each command (wall clock, stdout discarded), with .pyc files: PYTHONDONTWRITEBYTECODE removed from "
+        "processes of each command (wall clock and CPU time, stdout discarded), with .pyc files: PYTHONDONTWRITEBYTECODE removed from "
         "their environment and one warm-up run of each command first, as after `pip install .`"
         + (", alternating with the same command on main's source tree (`--against`)" if against else "")
         + ". Regenerate with `python benchmarks/startup.py [--against DIR]`.", "",
@@ -141,7 +155,7 @@ def main() -> None:
         f"median of {args.runs} fresh processes per column; a stage's seconds since the previous mark). The replay runs "
         "in a forked child from \"replay start\" on, beside the comparisons; its row is what is left of it after them. "
         "Under `--no-replay` the comparisons are split over two processes instead:", "",
-        "| stage | default (replay on) s | `--no-replay` s |", "|---|---|---|", *parts, "",
+        stage_head, "|" + "---|" * (stage_head.count("|") - 1), *parts, "",
         f"Last run: {time.strftime('%H:%M on %Y-%m-%d')}, load average {load_start:.1f} at the start, {load_end:.1f} at the end.", "",
         *NOTES, "",
     ])
