@@ -66,3 +66,31 @@ def test_no_network_no_disaggregation():
     assert prefill_capacity(cfg, LONG, SLO_LONG).max_rps == 0
     assert decode_capacity(cfg, LONG, SLO_LONG).max_rps == 0
     assert np.isinf(kv_transfer_s(cfg, 1000))
+
+
+def test_rows_of_many_configs_equal_each_cell_alone_and_the_bisection_a_full_scan():
+    """prefill_rows/decode_rows evaluate all (config, bucket) cells together and find a prefill cell's capacity
+    point by bisection: the same cells as one at a time, and the same point as scanning the whole grid."""
+    from planner.perf.disagg import PREFILL_GRID, _PrefillTimes, decode_rows, prefill_rows
+
+    cfgs = [config("llama-3.1-70b", "h100", "bf16", tp=4), config("llama-3.1-70b", "h100", "fp8", tp=2, kv="fp8"),
+            config("llama-3.1-70b", "a100-80gb", "bf16", tp=8)]
+    short = Bucket(128, 512, 64, 256, 1.0, 300.0, 150.0, 500.0, 511, 255)
+    buckets = (LONG, short)
+    for rows, one in ((prefill_rows(cfgs, buckets, SLO_LONG), prefill_capacity), (decode_rows(cfgs, buckets, SLO_LONG), decode_capacity)):
+        for cfg, row in zip(cfgs, rows):
+            for bucket, cell in zip(buckets, row):
+                alone = one(cfg, bucket, SLO_LONG)
+                assert (cell.max_rps, cell.bound, cell.detail, cell.batch, cell.curve_rps, cell.pooled) == \
+                       (alone.max_rps, alone.bound, alone.detail, alone.batch, alone.curve_rps, alone.pooled)
+    assert any(cell.max_rps > 0 for row in prefill_rows(cfgs, buckets, SLO_LONG) for cell in row)
+    for cfg in cfgs:
+        cell = prefill_capacity(cfg, LONG, SLO_LONG)
+        service = float(prefill_step(cfg, LONG.input_mean * 0.6, cached=LONG.input_mean * 0.4).total_s)
+        tail = float(prefill_step(cfg, LONG.input_p99 * 0.6, cached=LONG.input_p99 * 0.4).total_s)
+        times = _PrefillTimes(np.array([service]), np.array([tail]), np.array([float(kv_transfer_s(cfg, LONG.input_mean))]),
+                              np.array([float(kv_transfer_s(cfg, LONG.input_p99))]), 0.99)
+        rps, rho, rho_link, ttft = times.single(np.zeros(len(PREFILL_GRID), dtype=int), np.arange(len(PREFILL_GRID)))
+        ok = (ttft * 1e3 <= SLO_LONG.ttft_ms) & (rho < 1) & (rho_link < 1)
+        last = (int(np.argmin(ok)) if not ok.all() else len(ok)) - 1  # the scan: the end of the passing prefix
+        assert cell.max_rps == (float(rps[last]) if last >= 0 else 0.0)
