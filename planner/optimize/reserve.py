@@ -24,8 +24,8 @@ maximum of a concave function is global): what remains is the duality gap, not a
 
 Upper bound. One column per model and slot is a feasible fleet: reserve R_g, buy max(0, sum_j u_j - R_g) on
 demand. A small MILP (`cheapest`) picks the cheapest such choice and R over all columns found, after every
-round; the first pick is solved again slot by slot with its R GPUs as free seats shared by the models (each slot
-keeps the cheaper of the two, and the re-solved fleets become columns).
+round; once the rounds end, the best pick is solved again slot by slot with its R GPUs as free seats shared by the
+models (each slot keeps the cheaper of the two).
 
 Limit (docs/benchmarks/fleet_slots.md): on the 24-slot benchmark the LP over every column found caps the
 Lagrangian about 1.9 % under the best fleet, a duality gap that only branching on per-slot GPU counts closes.
@@ -259,9 +259,9 @@ class Fleet:
 
 def reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> SlotOutcome:
     """Reserved GPUs shared by the slots, without spot or a budget (module docstring): the slots alone at the
-    reserved price, the cheapest choice over their fleets re-solved on its reserved seats (the incumbent), pricing
-    rounds with the time left, then the coupled MILP only if time is still left and the bounds are further apart
-    than the gap asked for."""
+    reserved price, pricing rounds (each followed by the cheapest choice over the fleets found, the incumbent), the
+    incumbent re-solved on its reserved seats with the time left, then the coupled MILP only if time is still left
+    and the bounds are further apart than the gap asked for."""
     start = time.perf_counter()
     hours = problem.hours.astype(float)
     fine = replace(settings, mip_gap=settings.mip_gap / 2)  # the slots' bounds at half the gap: room for the rest
@@ -276,10 +276,7 @@ def reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> Slo
     columns, evaluations, bound, center, radius = list(first.columns), [first], first.bound, lam, RADIUS
     pick = cheapest(problem, columns, settings)
     assert pick is not None  # one column per model and slot: always a choice
-    # measured at 30 s, load 2.8-5.3: this re-solve takes the incumbent from $12,759 to $12,523/month, more than a
-    # pricing round does ($12,671), so it comes first; its fleets are columns too
-    fleet = _seated(problem, settings, left(), _fleet(problem, pick))
-    columns.extend(c for t, (sol, res) in enumerate(fleet.parts) for c in _columns(problem, t, sol, res))
+    fleet = _fleet(problem, pick)
     for _ in range(ROUNDS):
         if fleet.cost - bound <= settings.mip_gap * fleet.cost or left() < 1.0:
             break
@@ -299,6 +296,10 @@ def reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> Slo
         pick = cheapest(problem, columns, settings) or pick
         if pick[0] < fleet.cost - 1e-6:
             fleet = _fleet(problem, pick)
+    # the re-solve on the reserved seats comes last: on the benchmark it takes 20 s of a 30-s limit (24 MILPs, both
+    # models in one) and gave $12,112/month where six pricing rounds in that time gave a bound 4.5 % higher and,
+    # through the cheapest choice, $12,100 (30 s, load 3.5: gap 6.71 % -> 2.57 %; docs/benchmarks/fleet_slots.md)
+    fleet = _seated(problem, settings, left(), fleet)
     best = merged(fleet.parts, fleet.levels, fleet.extra, fleet.cost, SolveStatus.OPTIMAL, None, 0.0).solution
     assert best is not None
     if (best.cost_per_month - bound) > settings.mip_gap * best.cost_per_month and left() > 0.1:
