@@ -40,17 +40,9 @@ import numpy as np
 
 from planner.optimize.fleet import SolverSettings
 from planner.optimize.linear import LinearModel
-from planner.optimize.solvers import SolveResult, SolveStatus, solve
-from planner.optimize.slots import SlotOutcome, SlotSolution, SlottedFormulation, SlottedProblem, per_gpu
-from planner.optimize.slots import each_slot, joined, merged, reserve_level
-
-ROUNDS = 30
-"""Most pricing rounds; each is one MILP per model and slot, so the time limit binds first on the benchmark."""
-RADIUS = 0.2
-"""First trust radius, as a fraction of each slot's reserved price h_t p_res_g; doubled after a round that raises
-the bound, halved after one that does not (the usual trust-region rule). Measured on the benchmark's second
-round: 0.5 gave a bound of $9,309/month, 0.2 gave $11,517 (the first round's is $11,710)."""
-
+from planner.optimize.solvers import SolveResult, solve
+from planner.optimize.slots import SlotOutcome, SlotSolution, SlottedProblem, per_gpu
+from planner.optimize.slots import each_slot, joined, reserve_level
 
 @dataclass(frozen=True)
 class Column:
@@ -137,11 +129,46 @@ def price_slots(problem: SlottedProblem, lam: dict[str, np.ndarray], settings: S
     return Priced(lam, sum(slots), columns, slots)
 
 
-def combined(problem: SlottedProblem, evaluations: list[Priced], settings: SolverSettings) -> tuple[float, dict[str, np.ndarray]]:
+@dataclass(frozen=True)
+class Box:
+    """Reserved GPUs of each reservable type from lo to hi (None: any number): a node of the branching over levels
+    (planner.optimize.levels). Without one, any level."""
+
+    lo: dict[str, int]
+    hi: dict[str, int | None]
+
+
+def _levels_terms(lm: LinearModel, problem: SlottedProblem, spent: dict[str, list[tuple[int, float]]], box: Box | None) -> list[tuple[int, float]]:
+    """Rows, and objective terms to minimise, for the reserved GPUs' part of the bound: sum_g R_g a_g with a_g =
+    p_res_g H - sum_t lam[g][t] (`spent[g]` is the sum), at its least over R_g in the box: min(lo a, hi a), linear
+    in R so at an end. No upper end: a >= 0 (the prices within the reserved month, as the module docstring says)."""
+    hours = problem.hours.astype(float)
+    on_demand = per_gpu(problem, problem.on_demand)
+    terms = []
+    for g, p in _reservable(problem).items():
+        month = p * float(hours.sum())
+        lo, hi = (box.lo.get(g, 0), box.hi.get(g)) if box else (0, None)
+        if hi is None or math.isnan(on_demand[g]):  # a >= 0 also bounds z from below (without on-demand prices a is not)
+            lm.add_constraint(f"month_{g}", spent[g], "<=", month)
+            hi = None
+        if lo == 0 and hi is None:
+            continue
+        floor = 0.0 if hi is None else hi * (month - float((hours * on_demand[g]).sum()))  # lam <= h p_od: a >= month - that
+        z = lm.add_variable(f"z_{g}", min(0.0, floor), None)
+        for end in (lo, hi):
+            if end is not None:
+                lm.add_constraint(f"at_{g}_{end}", [(z, 1.0)] + [(v, end * c) for v, c in spent[g]], "<=", end * month)
+        terms.append((z, -1.0))
+    return terms
+
+
+def combined(problem: SlottedProblem, evaluations: list[Priced], settings: SolverSettings,
+             box: Box | None = None) -> tuple[float, dict[str, np.ndarray]]:
     """The best bound from the slots' evaluations so far, mixed per slot: L_t is concave in slot t's prices (a
     minimum of linear functions), so weights w_{t,k} >= 0 adding up to 1 per slot give L_t(sum_k w lam^k_t) >=
-    sum_k w L_t(lam^k_t); the mixed prices stay in the box, and the LP keeps them within the reserved month. A slot
-    evaluated in a round cut short counts too. Returns the bound and its prices (the next trust region's centre)."""
+    sum_k w L_t(lam^k_t); the mixed prices stay in the box, and the reserved GPUs add their least over the levels
+    allowed (_levels_terms). A slot evaluated in a round cut short counts too. Returns the bound and its prices (the
+    next trust region's centre)."""
     hours = problem.hours.astype(float)
     reservable = _reservable(problem)
     lm = LinearModel("combined")
@@ -151,9 +178,8 @@ def combined(problem: SlottedProblem, evaluations: list[Priced], settings: Solve
             w[(t, k)] = lm.add_variable(f"w_{t}_{k}", 0.0, 1.0)
     for t in range(len(hours)):
         lm.add_constraint(f"one_{t}", [(v, 1.0) for (tt, _), v in w.items() if tt == t], "=", 1.0)
-    for g, p in reservable.items():
-        lm.add_constraint(f"month_{g}", [(v, float(evaluations[k].lam[g][t])) for (t, k), v in w.items()], "<=", p * float(hours.sum()))
-    lm.minimize([(v, -evaluations[k].slots[t]) for (t, k), v in w.items()])
+    spent = {g: [(v, float(evaluations[k].lam[g][t])) for (t, k), v in w.items()] for g in reservable}
+    lm.minimize([(v, -evaluations[k].slots[t]) for (t, k), v in w.items()] + _levels_terms(lm, problem, spent, box))
     got = solve(lm, settings.name, settings.time_limit_s, 1e-9)
     if not got.has_solution:  # the first evaluation alone is a solution (each slot at the reserved price)
         return evaluations[0].bound, evaluations[0].lam
@@ -178,9 +204,9 @@ def fleet_cost(problem: SlottedProblem, used: dict[str, np.ndarray], levels: dic
 
 
 def next_prices(problem: SlottedProblem, columns: list[Column], center: dict[str, np.ndarray], radius: float,
-                settings: SolverSettings) -> tuple[dict[str, np.ndarray], float]:
-    """The cutting-plane LP of the module docstring within `radius` (times h_t p_res_g) of `center`: its prices
-    and its value (an upper estimate of the Lagrangian there, never a bound)."""
+                settings: SolverSettings, box: Box | None = None) -> tuple[dict[str, np.ndarray], float]:
+    """The cutting-plane LP of the module docstring within `radius` (times h_t p_res_g) of `center`, the reserved
+    levels within `box`: its prices and its value (an upper estimate of the Lagrangian there, never a bound)."""
     hours = problem.hours.astype(float)
     reservable, on_demand = _reservable(problem), per_gpu(problem, problem.on_demand)
     lm = LinearModel("prices")
@@ -190,14 +216,14 @@ def next_prices(problem: SlottedProblem, columns: list[Column], center: dict[str
         for t, h in enumerate(hours):
             lo, hi = max(0.0, center[g][t] - radius * h * p), min(cap[t], center[g][t] + radius * h * p)
             lam[(g, t)] = lm.add_variable(f"lam_{g}_{t}", lo, max(lo, hi))
-        lm.add_constraint(f"month_{g}", [(lam[(g, t)], 1.0) for t in range(len(hours))], "<=", p * float(hours.sum()))
+    levels = _levels_terms(lm, problem, {g: [(lam[(g, t)], 1.0) for t in range(len(hours))] for g in reservable}, box)
     theta = {}
     for j, col in enumerate(columns):
         key = (col.model, col.slot)
         if key not in theta:
             theta[key] = lm.add_variable(f"theta_{col.model}_{col.slot}", 0.0, None)
         lm.add_constraint(f"cut_{j}", [(theta[key], 1.0)] + [(lam[(g, col.slot)], -float(u)) for g, u in col.uses], "<=", col.rest)
-    lm.minimize([(v, -1.0) for v in theta.values()])
+    lm.minimize([(v, -1.0) for v in theta.values()] + levels)
     got = solve(lm, settings.name, settings.time_limit_s, 1e-9)
     if not got.has_solution:  # the LP is feasible (center is in the box) and bounded (theta <= a column's cost)
         return center, -math.inf
@@ -255,82 +281,3 @@ class Fleet:
     levels: dict[str, int]
     extra: list[dict[str, int]]
     cost: float
-
-
-def reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> SlotOutcome:
-    """Reserved GPUs shared by the slots, without spot or a budget (module docstring): the slots alone at the
-    reserved price, pricing rounds (each followed by the cheapest choice over the fleets found, the incumbent), the
-    incumbent re-solved on its reserved seats with the time left, then the coupled MILP only if time is still left
-    and the bounds are further apart than the gap asked for."""
-    start = time.perf_counter()
-    hours = problem.hours.astype(float)
-    fine = replace(settings, mip_gap=settings.mip_gap / 2)  # the slots' bounds at half the gap: room for the rest
-
-    def left() -> float:
-        return settings.time_limit_s - (time.perf_counter() - start)
-
-    lam = {g: hours * p for g, p in _reservable(problem).items()}
-    first = price_slots(problem, lam, fine, settings.time_limit_s, whole=True)
-    if isinstance(first, SlotOutcome):
-        return first
-    columns, evaluations, bound, center, radius = list(first.columns), [first], first.bound, lam, RADIUS
-    pick = cheapest(problem, columns, settings)
-    assert pick is not None  # one column per model and slot: always a choice
-    fleet = _fleet(problem, pick)
-    for _ in range(ROUNDS):
-        if fleet.cost - bound <= settings.mip_gap * fleet.cost or left() < 1.0:
-            break
-        lam, estimate = next_prices(problem, columns, center, radius, settings)
-        if estimate <= bound * (1 + 1e-9):  # no better prices within the radius: the Lagrangian's maximum (docstring)
-            break
-        step = price_slots(problem, lam, fine, left())
-        if isinstance(step, SlotOutcome):  # a slot stopped by the time limit without a fleet: keep what we have
-            break
-        columns.extend(step.columns)
-        evaluations.append(step)
-        mixed, mix = combined(problem, evaluations, settings)
-        if mixed > bound * (1 + 1e-9):
-            bound, center, radius = mixed, mix, radius * 2
-        else:
-            radius /= 2
-        pick = cheapest(problem, columns, settings) or pick
-        if pick[0] < fleet.cost - 1e-6:
-            fleet = _fleet(problem, pick)
-    # the re-solve on the reserved seats comes last: on the benchmark it takes 20 s of a 30-s limit (24 MILPs, both
-    # models in one) and gave $12,112/month where six pricing rounds in that time gave a bound 4.5 % higher and,
-    # through the cheapest choice, $12,100 (30 s, load 3.5: gap 6.71 % -> 2.57 %; docs/benchmarks/fleet_slots.md)
-    fleet = _seated(problem, settings, left(), fleet)
-    best = merged(fleet.parts, fleet.levels, fleet.extra, fleet.cost, SolveStatus.OPTIMAL, None, 0.0).solution
-    assert best is not None
-    if (best.cost_per_month - bound) > settings.mip_gap * best.cost_per_month and left() > 0.1:
-        form = SlottedFormulation(problem)
-        result = solve(form.model, settings.name, left(), settings.mip_gap)
-        if result.has_solution and (result.objective or 0.0) < best.cost_per_month:
-            best = form.decode(result.values, result.objective or 0.0)
-        if result.has_solution and result.gap is not None:
-            bound = max(bound, (result.objective or 0.0) * (1 - result.gap))
-    gap = max(0.0, (best.cost_per_month - bound) / best.cost_per_month) if best.cost_per_month else 0.0
-    status = SolveStatus.OPTIMAL if gap <= settings.mip_gap + 1e-12 else SolveStatus.TIME_LIMIT
-    result = SolveResult(status, best.cost_per_month, gap, time.perf_counter() - start, first.columns[0].result.solver)
-    return SlotOutcome(status, best, result)
-
-
-def _seated(problem: SlottedProblem, settings: SolverSettings, seconds: float, fleet: Fleet) -> Fleet:
-    """Each slot again with the reserved GPUs as free seats shared by its models, while time is left; per slot the
-    cheaper of that and the fleet it had (a re-solve cut short by the time limit can be far worse: $580,946/month
-    at 30 s, load 4.4)."""
-    hours = problem.hours.astype(float)
-    reserved, on_demand = per_gpu(problem, problem.reserved), per_gpu(problem, problem.on_demand)
-    seated = replace(problem, reserved=np.full(len(problem.configs), np.nan), owned=fleet.levels)
-    end = time.perf_counter() + seconds
-    parts, extra, paid = list(fleet.parts), list(fleet.extra), []
-    for t in range(len(hours)):
-        paid.append(sum(on_demand[g] * hours[t] * n for g, n in extra[t].items()))
-        if end - time.perf_counter() < 0.1:
-            continue
-        one = replace(seated, rates=seated.rates[t:t + 1], hours=seated.hours[t:t + 1])
-        again = each_slot(one, settings, end - time.perf_counter())
-        if not isinstance(again, SlotOutcome) and again[0][0].cost_per_month < paid[t]:
-            parts[t], extra[t], paid[t] = again[0], again[0][0].on_demand_gpus[0], again[0][0].cost_per_month
-    cost = sum(reserved[g] * hours.sum() * r for g, r in fleet.levels.items()) + sum(paid)
-    return Fleet(parts, fleet.levels, extra, float(cost))

@@ -294,7 +294,7 @@ def reserve_level(reserved: float, on_demand: float, hours: np.ndarray, used: np
 
 def _reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> SlotOutcome:
     """Reserved GPUs shared by the slots, without spot or a budget: decomposed over the reserved level per GPU
-    type (planner.optimize.reserve, whose docstring says why its bound is valid)."""
-    from planner.optimize.reserve import reserve_over_slots  # reserve builds on this module's slot solves
+    type (planner.optimize.reserve, whose docstring says why its bound is valid; planner.optimize.levels searches)."""
+    from planner.optimize.levels import reserve_over_slots  # levels builds on this module's slot solves
 
     return reserve_over_slots(problem, settings)
