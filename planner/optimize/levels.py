@@ -73,10 +73,6 @@ def branch_levels(problem: SlottedProblem, settings: SolverSettings, search: Sea
         if not nodes or end - time.perf_counter() < 0.1:
             break
         node = min(nodes, key=lambda n: n.bound)
-        node.bound, node.center = max((node.bound, node.center), combined(problem, search.evaluations, settings, node.box),
-                                      key=lambda bc: bc[0])
-        if node.bound >= target():
-            continue
         if all(node.box.lo[g] == node.box.hi[g] for g in month):
             nodes.remove(node)
             done.append(max(node.bound, _point(problem, fine, search, node.box.lo, end - time.perf_counter())))
@@ -96,9 +92,11 @@ def branch_levels(problem: SlottedProblem, settings: SolverSettings, search: Sea
             break
         search.columns.extend(step.columns)
         search.evaluations.append(step)
-        raised = combined(problem, search.evaluations, settings, node.box)
-        node.radius = node.radius * 2 if raised[0] > node.bound * (1 + 1e-9) else node.radius / 2
-        node.bound, node.center = max((node.bound, node.center), raised, key=lambda bc: bc[0])
+        before = node.bound
+        for other in nodes:  # every box's bound from the evaluations so far (an LP each, ~0.05 s)
+            other.bound, other.center = max((other.bound, other.center), combined(problem, search.evaluations, settings, other.box),
+                                            key=lambda bc: bc[0])
+        node.radius = node.radius * 2 if node.bound > before * (1 + 1e-9) else node.radius / 2
         pick = cheapest(problem, search.columns, settings)
         if pick is not None and pick[0] < search.fleet.cost - 1e-6:
             search.fleet = _fleet(problem, pick)
