@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from planner.optimize.fleet import SolverSettings
 from planner.optimize.reserve import (Box, Column, Fleet, Priced, _columns, _fleet, _reservable, cheapest,
                                       combined, next_prices, price_slots)
-from planner.optimize.slots import SlotOutcome, SlottedProblem, each_slot, merged, per_gpu
+from planner.optimize.slots import SlotOutcome, SlotSolution, SlottedProblem, each_slot, merged, per_gpu
 from planner.optimize.solvers import SolveResult, SolveStatus
 
 ROUNDS = 30
@@ -48,6 +48,8 @@ class Search:
     columns: list[Column]
     evaluations: list[Priced]
     fleet: Fleet
+    known: dict[tuple, tuple[SlotSolution, SolveResult]] = field(default_factory=dict)
+    """Slots solved, by slot and prices (reserve.price_slots)."""
 
 
 def branch_levels(problem: SlottedProblem, settings: SolverSettings, search: Search, center: dict[str, np.ndarray],
@@ -87,7 +89,7 @@ def branch_levels(problem: SlottedProblem, settings: SolverSettings, search: Sea
         if estimate <= node.bound * (1 + 1e-9):  # nothing better within the radius: widen it
             node.radius *= 2
             continue
-        step = price_slots(problem, lam, fine, end - time.perf_counter())
+        step = price_slots(problem, lam, fine, end - time.perf_counter(), known=search.known)
         if isinstance(step, SlotOutcome):
             break
         search.columns.extend(step.columns)
@@ -139,12 +141,13 @@ def reserve_over_slots(problem: SlottedProblem, settings: SolverSettings) -> Slo
     gap is the proven one; time_limit when it is above the gap asked for."""
     start = time.perf_counter()
     lam = {g: problem.hours.astype(float) * p for g, p in _reservable(problem).items()}
-    first = price_slots(problem, lam, replace(settings, mip_gap=settings.mip_gap / 2), settings.time_limit_s, whole=True)
+    known: dict[tuple, tuple[SlotSolution, SolveResult]] = {}
+    first = price_slots(problem, lam, replace(settings, mip_gap=settings.mip_gap / 2), settings.time_limit_s, whole=True, known=known)
     if isinstance(first, SlotOutcome):
         return first
     pick = cheapest(problem, first.columns, settings)
     assert pick is not None  # one column per model and slot: always a choice
-    search = Search(list(first.columns), [first], _fleet(problem, pick))
+    search = Search(list(first.columns), [first], _fleet(problem, pick), known)
     bound = branch_levels(problem, settings, search, lam, settings.time_limit_s - (time.perf_counter() - start))
     fleet = search.fleet
     gap = max(0.0, (fleet.cost - bound) / fleet.cost) if fleet.cost else 0.0

@@ -11,7 +11,9 @@ per month). For any feasible fleet (R_g reserved, O_{g,t} on demand, u_{g,t} <= 
        >= sum_{m,t} L_{m,t}(lam),  L_{m,t} = model m alone in slot t with every GPU of g at lam[g][t]
 
 so the sum of those MILPs' proven bounds at any such prices bounds the month (weak duality; the models of a
-slot share nothing at linear prices). lam = h_t p_res_g is each slot alone at the reserved price.
+slot share nothing at linear prices). lam = h_t p_res_g is each slot alone at the reserved price. Without the
+month's constraint the second line keeps sum_g R_g (p_res_g H - sum_t lam[g][t]), at its least over the R allowed:
+with lo_g <= R_g <= hi_g (a `Box`, planner.optimize.levels) that is min(lo_g a_g, hi_g a_g) per type.
 
 Prices by cutting planes (Kelley, in a trust region). Each solve gives one model's fleet in one slot, a column j:
 the reservable GPUs u_j it uses and the USD c_j of its other GPUs, and L_{m,t}(lam) <= c_j + lam_t . u_j for any
@@ -23,12 +25,10 @@ When the LP finds nothing above the best bound inside the radius, the best price
 maximum of a concave function is global): what remains is the duality gap, not a lack of steps.
 
 Upper bound. One column per model and slot is a feasible fleet: reserve R_g, buy max(0, sum_j u_j - R_g) on
-demand. A small MILP (`cheapest`) picks the cheapest such choice and R over all columns found, after every
-round; once the rounds end, the best pick is solved again slot by slot with its R GPUs as free seats shared by the
-models (each slot keeps the cheaper of the two).
+demand. A small MILP (`cheapest`) picks the cheapest such choice and R over all columns found.
 
-Limit (docs/benchmarks/fleet_slots.md): on the 24-slot benchmark the LP over every column found caps the
-Lagrangian about 1.9 % under the best fleet, a duality gap that only branching on per-slot GPU counts closes.
+Limit (docs/benchmarks/fleet_slots.md): on the 24-slot benchmark no prices bound more than about 1.3 % under the
+optimum, a duality gap inside the slots; planner.optimize.levels closes it by branching over R.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ import numpy as np
 
 from planner.optimize.fleet import SolverSettings
 from planner.optimize.linear import LinearModel
-from planner.optimize.solvers import SolveResult, solve
+from planner.optimize.solvers import SolveResult, SolveStatus, solve
 from planner.optimize.slots import SlotOutcome, SlotSolution, SlottedProblem, per_gpu
 from planner.optimize.slots import each_slot, joined, reserve_level
 
@@ -100,11 +100,13 @@ def _columns(problem: SlottedProblem, t: int, sol: SlotSolution, res: SolveResul
 
 
 def price_slots(problem: SlottedProblem, lam: dict[str, np.ndarray], settings: SolverSettings, seconds: float,
-                whole: bool = False) -> Priced | SlotOutcome:
+                whole: bool = False, known: dict[tuple, tuple[SlotSolution, SolveResult]] | None = None) -> Priced | SlotOutcome:
     """Each slot alone with GPUs of type g at min(lam[g][t], h_t p_od_g) for the slot (types not in `lam`: on
     demand); the sum of their proven bounds is the Lagrangian bound (module docstring). Out of time before the
     last slot: the columns so far and no bound (-inf), unless `whole` (every slot then gets at least 0.5 s: the
-    first round must give every model and slot a fleet)."""
+    first round must give every model and slot a fleet). `known` holds the slots solved to the gap, by slot and
+    prices: one met again is not solved again, and adds no column (measured on the benchmark: 123 of 317 slot
+    evaluations of a 120-s run repeated a slot's prices exactly, the cutting-plane LP's vertices)."""
     hours = problem.hours.astype(float)
     on_demand = per_gpu(problem, problem.on_demand)
     end = time.perf_counter() + seconds
@@ -117,14 +119,20 @@ def price_slots(problem: SlottedProblem, lam: dict[str, np.ndarray], settings: S
             return float(np.fmin(lam[g][t] / h, on_demand[g]))
         if end - time.perf_counter() < 0.1 and not whole:
             return Priced(lam, -math.inf, columns, slots)
-        per_replica = np.array([slot_price(c.gpu) * c.tp for c in problem.configs])
-        one = replace(problem, rates=problem.rates[t:t + 1], hours=problem.hours[t:t + 1], on_demand=per_replica,
-                      reserved=np.full(len(problem.configs), np.nan))
-        got = each_slot(one, settings, max(0.5, end - time.perf_counter()) if whole else end - time.perf_counter())
-        if isinstance(got, SlotOutcome):
-            return got
-        (sol, res), = got
-        columns.extend(_columns(problem, t, sol, res))
+        key = (t, tuple(round(slot_price(g), 9) for g in sorted(lam)))
+        if known is not None and key in known:
+            sol, res = known[key]
+        else:
+            per_replica = np.array([slot_price(c.gpu) * c.tp for c in problem.configs])
+            one = replace(problem, rates=problem.rates[t:t + 1], hours=problem.hours[t:t + 1], on_demand=per_replica,
+                          reserved=np.full(len(problem.configs), np.nan))
+            got = each_slot(one, settings, max(0.5, end - time.perf_counter()) if whole else end - time.perf_counter())
+            if isinstance(got, SlotOutcome):
+                return got
+            (sol, res), = got
+            columns.extend(_columns(problem, t, sol, res))
+            if known is not None and res.status == SolveStatus.OPTIMAL:
+                known[key] = (sol, res)
         slots.append((res.objective or 0.0) * (1 - (res.gap or 0.0)))
     return Priced(lam, sum(slots), columns, slots)
 

@@ -72,3 +72,15 @@ def test_branching_proves_the_optimum_the_lagrangian_cannot():
     out = optimize_slots(_problem(), SETTINGS)
     assert out.status.value == "optimal" and out.result.gap <= SETTINGS.mip_gap
     assert out.solution.cost_per_month == pytest.approx(800.0) and out.solution.reserved_gpus["g0"] in (2, 3, 4)
+
+
+def test_a_slot_met_again_at_its_prices_is_not_solved_again():
+    # (125, 75) then (125, 200): slot 1's price is the same, so its fleet and bound (500) come from `known` and only
+    # slot 2 is solved again (2 g0 at $200 = 400, g1 would be 500): 900, one new column
+    from planner.optimize.reserve import price_slots
+
+    problem, known = _problem(), {}
+    first = price_slots(problem, {"g0": np.array([125.0, 75.0])}, SETTINGS, 30, known=known)
+    again = price_slots(problem, {"g0": np.array([125.0, 200.0])}, SETTINGS, 30, known=known)
+    assert len(known) == 3 and first.bound == pytest.approx(650.0) and again.bound == pytest.approx(900.0)
+    assert [(c.slot, c.uses, c.rest) for c in again.columns] == [(1, (("g0", 2),), 0.0)]
