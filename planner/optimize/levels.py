@@ -60,7 +60,8 @@ def branch_levels(problem: SlottedProblem, settings: SolverSettings, search: Sea
     end = time.perf_counter() + seconds
     fine = replace(settings, mip_gap=settings.mip_gap / 2)  # the slots' bounds at half the gap, as reserve does
     month = {g: p * float(problem.hours.sum()) for g, p in _reservable(problem).items()}
-    # reserving more of one type than the best fleet costs in all is never cheaper than that fleet
+    # reserving more of one type than the best fleet costs in all is never cheaper than that fleet (prices are
+    # positive, planner.schemas.catalog, so every month is)
     cap = {g: int(search.fleet.cost // m) for g, m in month.items()}
     root = Box({g: 0 for g in month}, dict(cap))
     nodes = [Node(root, combined(problem, search.evaluations, settings, root)[0], center)]
