@@ -58,7 +58,7 @@ def branch_levels(problem: SlottedProblem, settings: SolverSettings, search: Sea
     gets pricing rounds while the cutting-plane LP over its whole range could still reach that, then is split.
     Updates `search.fleet`; returns the proven bound."""
     end = time.perf_counter() + seconds
-    fine = replace(settings, mip_gap=settings.mip_gap / 2)  # the slots' bounds at half the gap, as reserve does
+    fine = replace(settings, mip_gap=settings.mip_gap / 2)  # the slots' bounds at half the gap: room for the rest
     month = {g: p * float(problem.hours.sum()) for g, p in _reservable(problem).items()}
     # reserving more of one type than the best fleet costs in all is never cheaper than that fleet (prices are
     # positive, planner.schemas.catalog, so every month is)
