@@ -84,6 +84,9 @@ def main(names: list[str], longest: bool = False) -> None:
             requests_for(fleet, duration_s=3600, seed=0)
         # co-located pools only: prefill and decode pools have their own model (--disaggregated)
         unified = [p for p in fleet.pools if p.role == "unified"]
+        if not unified:
+            print(f"| {name} | (no co-located pool in the plan) | | | | |", flush=True)
+            continue
         if longest:
             keys = {p.key for p in unified}
             route = max((r for r in plan.routing if keys & set(r.shares)),

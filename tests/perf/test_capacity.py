@@ -76,15 +76,16 @@ GOLDEN = {
     # cell 0.586 -> 0.705 req/s, batch 7 -> 8), A100 within 0.5 %. The batch grid's 5 % steps from 1 to 16
     # (planner.perf.search.SMALL_BATCH): that cell's TTFT binds between batch 8 and 9, now at 8.10 (0.705 -> 0.712).
     # Two or more interruptions counted in units of the busy period's E[B^2] / E[B] (planner.perf.tail.Lateness; the
-    # TPOT-bound cells 2.5-9 % lower: 18.87 -> 18.07, 20.04 -> 19.54, 53.0 -> 48.6, 0.901 -> 0.819 req/s)
+    # TPOT-bound cells 2.5-9 % lower: 18.87 -> 18.07, 20.04 -> 19.54, 53.0 -> 48.6, 0.901 -> 0.819 req/s); serial
+    # prefill then batches the waiting prompts (planner.perf.load.serial_load: the serial cells re-taken)
     ('llama-3.1-8b', 'h100', 'bf16', 1, False, (512, 2048, 64, 256, True)):
-        (18.069193575351296, 'slo', 93.0, 253.75145276754353, 49.7987668435119),
+        (18.323430169840595, 'slo', 96.0, 256.61639211766686, 49.94048689893521),
     ('llama-3.1-8b', 'h100', 'bf16', 1, True, (512, 2048, 64, 256, True)):
         (19.544518895428656, 'slo', 55.0, 295.64267882073955, 49.715529876751596),
     ('llama-3.1-8b', 'a100-80gb', 'bf16', 1, False, (1, 128, 1, 64, True)):
-        (48.58990681489221, 'slo', 44.0, 93.94583237213034, 49.86924995213916),
+        (77.64739353779972, 'slo', 75.0, 72.46967024764739, 49.65506321789502),
     ('llama-3.1-70b', 'h100', 'fp8', 4, False, (2048, 8192, 256, 1024, False)):
-        (0.711750214188279, 'slo', 8.097877728587795, 997.9786487651261, 22.958371028137517),
+        (0.7117695740080554, 'slo', 8.097877728587795, 999.2549196606653, 22.957442704534422),
     ('llama-3.1-70b', 'a100-80gb', 'bf16', 4, True, (512, 2048, 256, 1024, True)):
         (0.8185668081410611, 'slo', 18.0, 915.9656246757269, 48.86623994412319),
 }

@@ -124,7 +124,8 @@ def _slotted_models_file(tmp_path):
     w = _two_models()
     for entry in w["models"]:
         entry["traffic"]["slot_profile"] = [0.5, 1.0]
-    w["scenarios"] = {"tight": {"set": {"models.1.slo.tpot_ms": 30}}}
+    # 25 ms: tight enough to change the plan (30 ms no longer did once busy periods fill steps of at most a full chunk)
+    w["scenarios"] = {"tight": {"set": {"models.1.slo.tpot_ms": 25}}}
     path = tmp_path / "models.yaml"
     path.write_text(yaml.safe_dump(w))
     return path
