@@ -60,14 +60,14 @@ WHY = [
     "- Both sides were weak at 30 s before: the incumbent re-solved on its seats before any pricing round took 20 s",
     "  of the 30 ($12,453 -> $12,112); after the rounds instead, 30 s at load 3.5 went from 6.71 % to 2.57 % (bound",
     "  $11,788, $12,100 from the cheapest choice). With branching, 30 s reports 4.3-6.1 % (the root is split after",
-    "  two rounds, and the lowest of its boxes is the bound), and the 0.5 % proof arrives at 100-120 s.",
+    "  two rounds, and the lowest of its boxes is the bound), and the 0.5 % proof arrives at 100-120 s of wall.",
     "- The coupled MILP (all slots in one HiGHS model, 61,839 columns after presolve, the incumbent $12,100.5 given",
     "  as objective bound): root bound $10,874 after 150 s, under the first evaluation; it was the fallback and is gone.",
     "- Slot MILPs are the cost (48 per pricing pass, 4-7 s; a point's 24 two-model MILPs 17-18 s at load 3-4). Two",
     "  processes (joblib, warm workers) on 24 of them: 5.4 s against 4.0 s serial at load 3.4, slower on this",
     "  shared machine. A warm start can save at most what starting at the optimum saves: 24 MILPs 1.73 s -> 1.14 s",
     "  (load 3.2), 34 %. Earlier: x[b,k] <= n_k lifts the slot LP from 48-91 % to 62-100 % of the MILP optimum, the",
-    "  MILP is not faster. None of these closes the factor of ~3 between the CPU the proof takes (70-76 CPU-s) and",
+    "  MILP is not faster. None of these closes the factor of ~3 between the CPU the proof takes (68-78 CPU-s) and",
     "  30 s on a machine where this process gets 0.6-0.9 of a core.",
 ]
 
