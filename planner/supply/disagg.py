@@ -84,7 +84,7 @@ def with_roles(table: CapacityTable, candidates: tuple[Candidate, ...], demand: 
         # chat example for a $0.71/h win from rounding at 4x the solve time, and $6.68/h of $4,670 at 150 req/s
         co, dis = unit_costs(table.configs + tuple(configs), np.concatenate([table.costs, costs]),
                              np.vstack([table.max_rps, max_rps]))
-        max_rps[:, ~(dis <= co * (1 + PAIR_SLACK))] = 0.0
+        max_rps[:, ~(np.isfinite(dis) & (dis <= co * (1 + PAIR_SLACK)))] = 0.0  # no pair: no half of one either
         keep = [k for k in range(len(configs)) if (max_rps[k] > 0).any()]
         configs, costs, rows, max_rps = [configs[k] for k in keep], [costs[k] for k in keep], [rows[k] for k in keep], max_rps[keep]
         if not configs:
