@@ -15,20 +15,19 @@ from tests.optimize.test_scope import RARE
 
 
 def test_repair_shrinks_an_oversized_pool_and_the_slos_still_hold() -> None:
-    # the fleet-scope plan of tests/optimize/test_scope.py is 2 x A100 TP1 ($3.4309/h each); bought 6, bisection on
-    # the count between 0 (assumed to miss) and 6: 3 holds, 1 misses (one replica carries 1.39 / 0.8 of its
-    # target load), 2 holds: 3 replays, 4 replicas removed, back at 2 x $3.4309 = $6.86/h
+    # the fleet-scope plan of tests/optimize/test_scope.py is 1 x A100-80GB TP2 ($6.8618/h); bought 5, bisection on the
+    # count between 0 (assumed to miss) and 5: 2 holds, 1 holds: 2 replays, 4 replicas removed, back at $6.86/h
     plan = api.solve({**RARE, "slo": {**RARE["slo"], "scope": "fleet"}})
     pool = plan.pools[0]
-    assert pool.replicas == 2
-    fat = replace(plan, pools=(replace(pool, replicas=6, cost_per_hour=6 * pool.cost_per_replica_hour),),
-                  cost_per_hour=6 * pool.cost_per_replica_hour)
+    assert (pool.key, pool.replicas) == ("a100-80gb/bf16/tp2", 1)
+    fat = replace(plan, pools=(replace(pool, replicas=5, cost_per_hour=5 * pool.cost_per_replica_hour),),
+                  cost_per_hour=5 * pool.cost_per_replica_hour)
     check = verify_plan(fat, repair=True)
-    assert check.removed == {pool.key: 4} and not check.added and check.rounds == 3
+    assert check.removed == {pool.key: 4} and not check.added and check.rounds == 2
     assert check.result.met and check.result.summary["slo_attainment"] >= 0.99
     assert check.plan.status == "repaired" and round(check.plan.cost_per_hour, 2) == 6.86
     assert check.extra_cost_per_hour == -4 * pool.cost_per_replica_hour
-    assert check.plan.notes[-1].startswith(f"verify --repair removed 4 x {pool.key} (-$13.72/hour)")
+    assert check.plan.notes[-1].startswith(f"verify --repair removed 4 x {pool.key} (-$27.45/hour)")
 
 
 def test_solve_replays_a_small_trace_by_default() -> None:
