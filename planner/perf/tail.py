@@ -192,8 +192,8 @@ class Lateness:
     That sum of K busy periods B is counted as a Poisson number of units of E[B^2] / E[B] with the same mean
     and variance (mu E[B]^2 / E[B^2] of them): for an M/G/1 busy period E[B^2] / E[B]^2 = (1 + c_s^2) / (1 - rho),
     c_s^2 the squared coefficient of variation of the prompts' costs over the bucket's input classes (the
-    busy period's length varies more than its prompts do). Short outputs dominate: one interruption spread over few tokens. Single-token
-    outputs have no TPOT. Under chunked prefill a step carries at most the token budget, so a busy period fills
+    busy period's length varies more than its prompts do). Short outputs dominate: one interruption spread over
+    few tokens. Single-token outputs have no TPOT. Under chunked prefill a step carries at most the token budget, so a busy period fills
     more steps, not longer ones: each step gains at most `ceiling` (a step full of chunks over the decode step),
     and no request is late at a t of `floor` plus that.
     """
@@ -267,14 +267,14 @@ class Lateness:
         low = np.where(no_room[rows] | above[rows] | free[rows], 0.0, 1.0 - bound[rows])  # 1 where no room, counted below
         rows = rows[(low + no_room[rows]).sum(axis=1) <= limit[rows] * (1 + DECISION_MARGIN)]
         if len(rows):
-            ok[rows] = self._refine(rows, room[rows], allowed[rows], tail)
+            ok[rows] = self._refine(rows, room[rows], allowed[rows], free[rows], tail)
         return ok
 
-    def _refine(self, rows: np.ndarray, room: np.ndarray, allowed: np.ndarray, tail: float) -> np.ndarray:
-        """`within` at points `rows` left open by the first bounds: the single-prompt share exact and the
-        Poisson tail bounded by its first series terms, then (the few points left) the exact sum."""
+    def _refine(self, rows: np.ndarray, room: np.ndarray, allowed: np.ndarray, free: np.ndarray, tail: float) -> np.ndarray:
+        """`within` at points `rows` left open by the first bounds (`free`: the classes never late there): the
+        single-prompt share exact and the Poisson tail bounded by its first series terms, then (the few points
+        left) the exact sum."""
         no_room, units, limit = room < 0, self.units[rows], tail * self.n_outputs[rows]
-        free = room >= self.gaps[rows] * self.ceiling[rows, None]
         share = _one(self.mu[rows]) * self._single(rows, room)
         low, high = (np.where(free, 0.0, np.where(no_room, 1.0, share + p)) for p in poisson_tail_bounds(allowed, units, 1))
         ok = high.sum(axis=1) <= limit * (1 - DECISION_MARGIN)

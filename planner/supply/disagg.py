@@ -79,9 +79,10 @@ def with_roles(table: CapacityTable, candidates: tuple[Candidate, ...], demand: 
         note = "engine.disaggregation: no allowed GPU has a network figure in the catalog; co-located replicas only"
         return replace(table, notes=table.notes + (note,))
     max_rps = np.array([[cell.max_rps for cell in row] for row in rows], dtype=float).reshape(len(configs), len(demand.buckets))
-    if mode == "auto":  # keep a bucket's pair option only where it beats co-located per req/s (the LP test), at one
-        # replica's capacities: taking prefill cells at their largest pool's (planner.optimize.pooling) kept pairs on the
-        # chat example for a $0.71/h win from rounding at 4x the solve time, and $6.68/h of $4,670 at 150 req/s
+    if mode == "auto":  # keep a bucket's pair option unless it is PAIR_SLACK dearer per req/s than co-located (the LP
+        # test, loosened), at one replica's capacities: taking prefill cells at their largest pool's
+        # (planner.optimize.pooling) kept pairs on the chat example for a $0.71/h win from rounding at 4x the solve time,
+        # and $6.68/h of $4,670 at 150 req/s
         co, dis = unit_costs(table.configs + tuple(configs), np.concatenate([table.costs, costs]),
                              np.vstack([table.max_rps, max_rps]))
         max_rps[:, ~(np.isfinite(dis) & (dis <= co * (1 + PAIR_SLACK)))] = 0.0  # no pair: no half of one either
