@@ -36,6 +36,9 @@ WORKLOAD = {
 WHY = [
     "## How the bound is proven, and what was measured on the way",
     "",
+    "(The dollar figures below are those of the runs that measured them, on the capacity model of 2026-12-02/03 before",
+    "its later changes; the same problem now costs $10,439/month at its optimum.)",
+    "",
     "- Decomposition over the reserved level R_g per GPU type, the only thing the slots share",
     "  (planner.optimize.reserve, whose docstring proves the bound). Lower bound: a Lagrangian one. Each slot t pays",
     "  lam[g][t] per GPU of a reservable type g (at most on demand); then any fleet costs at least the sum of each",
@@ -98,7 +101,7 @@ def main() -> None:
         "# Fleet over 24 slots: solver time", "",
         "Written by `python benchmarks/fleet_slots.py` (issue 14: < 30 s, proven within 0.5 %, 24 slots, 2 models).", "",
         f"Machine: {platform.machine()}, Python {sys.version.split()[0]}, {platform.system()}, {os.cpu_count()} cores; shared with "
-        f"other jobs (load average {load:.1f} at the start, so wall time is up to {load / (os.cpu_count() or 1):.1f}x the CPU time).", "",
+        f"other jobs (load average {load:.1f} at the start, so wall time is up to {max(1.0, load / (os.cpu_count() or 1)):.1f}x the CPU time).", "",
         "| slots | models | configs | buckets | variables (integer) | rows | time limit s | status | gap | $/month | wall s | CPU s | target |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows, "",

@@ -10,7 +10,7 @@ and, for chunked prefill, the full step T_mixed(N_hi, budget - N_hi) that bounds
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,7 +25,7 @@ class Points:
 
     grid: np.ndarray
     n_hi: np.ndarray
-    """The p-quantile live batch N + z sqrt(N)."""
+    """The p-quantile live batch: N + z sqrt(N) as given (a Poisson count), stalled_batch's once the load is known."""
     inp: np.ndarray
     out: np.ndarray
     context: np.ndarray
@@ -40,6 +40,8 @@ class Points:
     """(buckets,): share of each bucket's prompt tokens served by the prefix cache (computed before, attended over)."""
     budget: np.ndarray
     """max_num_batched_tokens of each point's config (the chunk-budget search evaluates several at once)."""
+    n_max: np.ndarray
+    """The most sequences a step runs at each point (max_num_seqs where it caps the batch, else inf)."""
 
     @property
     def classes(self) -> np.ndarray:
@@ -77,9 +79,37 @@ class Load:
     step_cap: np.ndarray
     """(points,): the most prompt chunks can add to one step (a step full of them, `room` tokens, over the decode
     step): a backlog of prompts fills more steps, not longer ones (chunked prefill); inf for serial prefill."""
+    n_hi: np.ndarray
+    """(points,): the p-quantile live batch the figures are taken at (planner.perf.load.stalled_batch)."""
+    n_kv: np.ndarray
+    """(points,): the p-quantile live batch with its skew, which the KV cache must hold."""
     admission_wait: np.ndarray | None = None
     """(points,): the p-quantile wait for a running slot, in `ttft` (planner.perf.search.admission_wait); None: none."""
 
+
+def stalled_batch(pts: Points, stall: np.ndarray) -> tuple[Points, np.ndarray]:
+    """`pts` with the p-quantile live batch of a replica whose prompts stall every live sequence at once, and that
+    quantile with the count's skew (what the KV cache must hold).
+
+    Each arrival lengthens the time in which the others live by its stall (`stall` = rho_eff, the replica's time a
+    prompt and the step time its sequence adds take, per second), and more arrive in that time: the live count is a
+    Poisson number of clusters of Borel size, with variance N / (1 - rho_eff)^2 (measured in the simulator,
+    benchmarks/batch_growth.md: 1.9-2.2 x N with the step times frozen, where 1 / (1 - rho)^2 is 1.98-2.25) and
+    skewness (1 + 2 rho_eff) / ((1 - rho_eff) sqrt(N)) (1 / sqrt(N) for a Poisson count). The step figures are taken
+    at N + z sigma (the batch the tail model was checked against the simulator with); the KV check at the
+    Cornish-Fisher quantile N + sigma (z + (z^2 - 1) skew / 6), since a cache that fills stalls admissions for as
+    long as its sequences take to finish."""
+    rho = np.minimum(stall, MAX_STALL)
+    n = np.maximum(pts.grid, 1e-12)
+    z = (pts.n_hi - pts.grid) / np.sqrt(n)  # the Poisson quantile it was given: N + z sqrt(N)
+    sigma = np.sqrt(n) / (1 - rho)
+    skew = (1 + 2 * rho) / ((1 - rho) * np.sqrt(n))
+    return (replace(pts, n_hi=np.minimum(pts.grid + sigma * z, pts.n_max)),
+            np.minimum(pts.grid + sigma * (z + (z * z - 1) * skew / 6), pts.n_max))
+
+
+MAX_STALL = 0.99
+"""rho_eff at which the live batch's spread is capped (100x a Poisson count's: the batch check fails long before)."""
 
 PREFILL_BATCH_ROUNDS = 3
 """Fixed-point rounds for the serial prefill batch (rate -> prompts per step -> rate): the batch moves the rate by a
@@ -102,6 +132,8 @@ def serial_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
     t_prompt = pts.t_prefill * share
     rps = pts.grid / (pts.out * t_decode + pts.grid * t_prompt)
     rho = rps * t_prompt
+    grow = np.asarray(decode_step(cfg, pts.grid + 1, pts.context).total_s) - t_decode  # one more live sequence
+    pts, n_kv = stalled_batch(pts, rps * (t_prompt + grow * pts.out / 2))
     t_decode_hi = np.asarray(decode_step(cfg, pts.n_hi, pts.context).total_s)
     hit = pts.bucket_hit[:, None]
     per_step = np.asarray(prefill_step(cfg, pts.bucket_classes * (1 - hit), cached=pts.bucket_classes * hit).total_s,
@@ -110,7 +142,7 @@ def serial_load(cfg: ServingConfig, pts: Points, p: float) -> Load:
     # own prefill (its batched step, bucket tail) and queueing are independent tails: combine their excess over the mean
     ttft = k * t_prompt + t_decode_hi + np.sqrt((pts.t_prefill_tail - pts.t_prefill) ** 2 + wait**2)
     return Load(rps, rho, ttft, t_decode_hi, decode, per_step, np.ones_like(per_step), t_prompt, t_decode, rho,
-                np.zeros_like(rps), np.full_like(rps, np.inf))
+                np.zeros_like(rps), np.full_like(rps, np.inf), pts.n_hi, n_kv)
 
 
 def chunked_load(cfg: ServingConfig | StepConstants, pts: Points, p: float) -> Load:
@@ -119,10 +151,11 @@ def chunked_load(cfg: ServingConfig | StepConstants, pts: Points, p: float) -> L
     rides in ceil(I / room) steps, each slowed by its chunk (the interruption a decoding request sees).
     `cfg` may be StepConstants with one entry per point (several configs at once)."""
     wide = cfg.column() if isinstance(cfg, StepConstants) else cfg  # broadcasts against (points, k) arguments
-    room, room_hi = np.maximum(pts.budget - pts.grid, 1.0), np.maximum(pts.budget - pts.n_hi, 1.0)
+    room = np.maximum(pts.budget - pts.grid, 1.0)
     hit = pts.hit
     new = pts.inp * (1 - hit)  # prompt tokens to compute; the cached prefix is attended over, not recomputed
-    step = mixed_step(cfg, pts.grid, pts.context, pts.grid * new / pts.out, extra_context=pts.inp * (1 + hit) / 2)
+    prompt, prompt_context = pts.grid * new / pts.out, pts.inp * (1 + hit) / 2
+    step = mixed_step(cfg, pts.grid, pts.context, prompt, extra_context=prompt_context)
     t_step = np.asarray(step.total_s)
     rps = pts.grid / (pts.out * t_step)
     # Prefill utilization as a share of the replica's time, not of its token budget: a step that carries prompt
@@ -132,6 +165,12 @@ def chunked_load(cfg: ServingConfig | StepConstants, pts: Points, p: float) -> L
     # into full steps, so this, not one step per prompt, is the rate at which the server clears them).
     t_full_mean = np.asarray(mixed_step(cfg, pts.grid, pts.context, room, extra_context=pts.inp * (1 + hit) / 2).total_s)
     rho = rps * new * t_full_mean / room
+    t_decode = np.asarray(mixed_step(cfg, pts.grid, pts.context, 0.0).total_s)
+    # One more live sequence slows the mean step (chunks included) by `grow`; a prompt stalls the decodes by what its
+    # chunks add to their steps, not by the whole steps it rides in (planner.perf.load.stalled_batch).
+    grow = np.asarray(mixed_step(cfg, pts.grid + 1, pts.context, prompt, extra_context=prompt_context).total_s) - t_step
+    pts, n_kv = stalled_batch(pts, rho * (1 - t_decode / t_full_mean) + rps * grow * pts.out / 2)
+    room_hi = np.maximum(pts.budget - pts.n_hi, 1.0)
     t_base = np.asarray(mixed_step(cfg, pts.n_hi, pts.context, 0.0).total_s)
 
     def added(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,4 +206,4 @@ def chunked_load(cfg: ServingConfig | StepConstants, pts: Points, p: float) -> L
     # prompts adds to each step it fills.
     cap = np.asarray(mixed_step(cfg, pts.n_hi, pts.context, room_hi, extra_context=pts.inp * (1 + hit) / 2).total_s) - t_base
     return Load(rps, rho, ttft, t_base, step, per_step, steps, own, t_step, np.minimum(rho, 0.999), np.where(fills, full, 0.0),
-                cap)
+                cap, pts.n_hi, n_kv)

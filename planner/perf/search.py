@@ -160,19 +160,20 @@ class LoadRow:
         figures are its own (no point depends on another), so any set of points may be evaluated."""
         inp, out, context, p99, t_prefill, t_tail, budget = (f[seg] for f in self.figures)
         n_cap, slots = self.n_cap[seg], self.slots[seg]
-        n_hi = grid + self.z * np.sqrt(grid)
-        n_hi = np.where(slots, np.minimum(n_hi, n_cap), n_hi)  # no step runs more than max_num_seqs sequences
-        pts = Points(grid, n_hi, inp, out, context, p99, t_prefill, t_tail, self.classes, seg, self.hit, budget)
+        n_max = np.where(slots, n_cap, np.inf)  # no step runs more than max_num_seqs sequences
+        pts = Points(grid, grid + self.z * np.sqrt(grid), inp, out, context, p99, t_prefill, t_tail, self.classes, seg,
+                     self.hit, budget, n_max)
         cfg = self.cfgs[0]
         if self.steps is not None:
             load = chunked_load(self.steps.take(seg), pts, p)
         else:
             load = (chunked_load if cfg.engine.chunked_prefill else serial_load)(cfg, pts, p)
+        pts = replace(pts, n_hi=load.n_hi)
         if slots.any():  # max_num_seqs caps the batch: a request waits for a running slot, counted in its TTFT
             wait = admission_wait(grid, grid / np.maximum(load.rps, 1e-300), np.where(slots, n_cap, np.inf), p)
             load = replace(load, ttft=load.ttft + wait, admission_wait=wait)
         checks = {"prefill": load.rho < 1, "ttft": load.ttft * 1e3 <= slo.ttft_ms,
-                  "batch": np.where(slots, grid < n_cap, pts.n_hi <= n_cap), "full_step": load.full_step * 1e3 <= slo.tpot_ms}
+                  "batch": np.where(slots, grid < n_cap, load.n_kv <= n_cap), "full_step": load.full_step * 1e3 <= slo.tpot_ms}
         ok = checks["prefill"] & checks["ttft"] & checks["batch"] & checks["full_step"]
         if tpot:
             ok[ok] = _tpot_ok(load, seg, self.groups, self.n_outputs, ok, slo.tpot_ms / 1e3, 1 - p)[ok]

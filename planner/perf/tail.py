@@ -192,7 +192,9 @@ class Lateness:
     That sum of K busy periods B is counted as a Poisson number of units of E[B^2] / E[B] with the same mean
     and variance (mu E[B]^2 / E[B^2] of them): for an M/G/1 busy period E[B^2] / E[B]^2 = (1 + c_s^2) / (1 - rho),
     c_s^2 the squared coefficient of variation of the prompts' costs over the bucket's input classes (the
-    busy period's length varies more than its prompts do). Short outputs dominate: one interruption spread over
+    busy period's length varies more than its prompts do); in its tail (room past a + u3) as a + u3 Poisson(units3),
+    which keeps the third moment too (E[B^3] / E[B]^3 = m3 / (1 - rho) + 3 rho m2^2 / (1 - rho)^2): a sum of a few
+    busy periods is more skewed than a scaled Poisson count. Short outputs dominate: one interruption spread over
     few tokens. Single-token outputs have no TPOT. Under chunked prefill a step carries at most the token budget, so a busy period fills
     more steps, not longer ones: each step gains at most `ceiling` (a step full of chunks over the decode step),
     and no request is late at a t of `floor` plus that.
@@ -219,6 +221,13 @@ class Lateness:
     ceiling: np.ndarray
     """(points,): the most any step gains (inf for serial prefill): no request is late where the room is at least
     this per gap."""
+    units3: np.ndarray
+    """(points, G): the same sum as a + u3 Poisson(units3), matching its first three moments (the tail's skew)."""
+    unit3: np.ndarray
+    """(points,): u3 = E[B^3] / E[B^2]."""
+    base: np.ndarray
+    """(points, G): a, the sure part of that three-moment fit: used where the room exceeds a + u3 (the tail), the
+    two-moment units below it (a shifted count puts no mass under a, where a request without interruptions is)."""
 
     @classmethod
     def build(cls, gaps: np.ndarray, n_outputs: np.ndarray, per_step: np.ndarray, steps: np.ndarray | None,
@@ -230,9 +239,14 @@ class Lateness:
         cluster = 1 / (1 - rho)
         work = per_step if steps is None else per_step * steps
         m1 = work.mean(axis=1)
-        scv = np.divide((work * work).mean(axis=1), m1 * m1, out=np.ones_like(m1), where=m1 > 0) - 1
-        spread = (1 + scv) * cluster  # E[B^2] / E[B]^2 of the busy period
-        busy, mean_interrupt = per_step * cluster[:, None], mean_interrupt * cluster * spread
+        m2 = np.divide((work * work).mean(axis=1), m1 * m1, out=np.ones_like(m1), where=m1 > 0)
+        m3 = np.divide((work ** 3).mean(axis=1), m1 ** 3, out=np.ones_like(m1), where=m1 > 0)
+        spread = m2 * cluster  # E[B^2] / E[B]^2 of the busy period
+        skew = m3 * cluster + 3 * rho * m2 * m2 * cluster * cluster  # E[B^3] / E[B]^3
+        mean_b = mean_interrupt * cluster
+        busy = per_step * cluster[:, None]
+        unit2, unit3 = mean_b * spread, mean_b * skew / spread
+        base = mu * (mean_b * (1 - spread * spread / skew))[:, None]
         ceiling = np.full(len(rho), np.inf)
         if cap is not None and np.isfinite(cap).any():
             # the busy period's work in steps of at most the cap (never below the class's own step)
@@ -242,22 +256,27 @@ class Lateness:
             steps, busy, ceiling = (longer if steps is None else steps * longer), capped, limit.max(axis=1)
         steps = None if steps is None or (steps == 1).all() else steps
         costliest = (busy if steps is None else busy * steps).max(axis=1)
-        return cls(gaps, n_outputs, floor, mu, mu / spread[:, None], mean_interrupt, busy, steps, costliest, ceiling)
+        return cls(gaps, n_outputs, floor, mu, mu / spread[:, None], unit2, busy, steps, costliest, ceiling,
+                   mu * (spread ** 3 / skew ** 2)[:, None], unit3, base)
 
     def within(self, t: np.ndarray, tail: float) -> np.ndarray:
         """Whether at most `tail` of requests have a TPOT above t[n], at each point n.
 
         The late share sums over output classes 1 (no room) or P(K = 1) P(one prompt costs more than the
-        room) + P(K > room / mean interruption), over the number of classes. A point is decided from bounds
+        room) + P(the sum of the interruptions exceeds the room: Poisson units of the two-moment fit, or of the
+        three-moment one past its sure part and one unit), over the number of classes. A point is decided from bounds
         on the terms where they clear the tail share by DECISION_MARGIN (the exact sum then compares the
         same way): first Chernoff bounds on the Poisson tail with the single-prompt share in [0, 1] (0 where
         no prompt outgrows the room), which settle most points; `_refine` tightens the rest.
         """
         room = (t - self.floor)[:, None] * self.gaps
-        allowed = np.maximum(np.floor(room / np.maximum(self.mean_interrupt, 1e-12)[:, None]), 1)  # more: late
+        tail3 = room - self.base >= self.unit3[:, None]
+        allowed = np.where(tail3, np.floor((room - self.base) / np.maximum(self.unit3, 1e-12)[:, None]),
+                           np.maximum(np.floor(room / np.maximum(self.mean_interrupt, 1e-12)[:, None]), 1))  # more: late
+        units = np.where(tail3, self.units3, self.units)
         no_room, limit = room < 0, tail * self.n_outputs
         free = room >= self.gaps * self.ceiling[:, None]  # every step may gain its most: never late
-        above, bound = _chernoff(allowed, self.units)
+        above, bound = _chernoff(allowed, units)
         single = np.zeros(room.shape)  # at most P(K = 1), 0 where no prompt outgrows the room (most elements)
         outgrown = self.costliest[:, None] > room
         single[outgrown] = _one(self.mu[outgrown])
@@ -267,14 +286,15 @@ class Lateness:
         low = np.where(no_room[rows] | above[rows] | free[rows], 0.0, 1.0 - bound[rows])  # 1 where no room, counted below
         rows = rows[(low + no_room[rows]).sum(axis=1) <= limit[rows] * (1 + DECISION_MARGIN)]
         if len(rows):
-            ok[rows] = self._refine(rows, room[rows], allowed[rows], free[rows], tail)
+            ok[rows] = self._refine(rows, room[rows], allowed[rows], units[rows], free[rows], tail)
         return ok
 
-    def _refine(self, rows: np.ndarray, room: np.ndarray, allowed: np.ndarray, free: np.ndarray, tail: float) -> np.ndarray:
+    def _refine(self, rows: np.ndarray, room: np.ndarray, allowed: np.ndarray, units: np.ndarray, free: np.ndarray,
+                tail: float) -> np.ndarray:
         """`within` at points `rows` left open by the first bounds (`free`: the classes never late there): the
         single-prompt share exact and the Poisson tail bounded by its first series terms, then (the few points
         left) the exact sum."""
-        no_room, units, limit = room < 0, self.units[rows], tail * self.n_outputs[rows]
+        no_room, limit = room < 0, tail * self.n_outputs[rows]
         share = _one(self.mu[rows]) * self._single(rows, room)
         low, high = (np.where(free, 0.0, np.where(no_room, 1.0, share + p)) for p in poisson_tail_bounds(allowed, units, 1))
         ok = high.sum(axis=1) <= limit * (1 - DECISION_MARGIN)

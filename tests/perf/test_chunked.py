@@ -93,7 +93,7 @@ def test_prefill_utilization_is_the_prompts_share_of_time_by_hand() -> None:
         return np.array([v])
 
     pts = Points(one(8), one(8 + 2.326 * 8**0.5), one(4000), one(32), one(4016), one(4000), one(0.3), one(0.3),
-                 np.array([[4000.0]]), np.array([0]), np.array([0.0]), one(8192))
+                 np.array([[4000.0]]), np.array([0]), np.array([0.0]), one(8192), one(np.inf))
     load = chunked_load(cfg, pts, 0.99)
     assert float(load.rps[0]) == pytest.approx(8 / (32 * 0.031612793), rel=1e-6)
     assert float(load.rho[0]) == pytest.approx(7.908191 * 4000 * 0.249546769 / 8184, rel=1e-6)

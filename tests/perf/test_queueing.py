@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -64,19 +65,43 @@ def test_prefill_cell_pooled_capacities_grow_with_the_pool():
     assert cell.pooled[-1] > 1.2 * cell.max_rps  # a large pool runs far busier within the same p99 TTFT
 
 
-def test_busy_periods_count_in_units_of_their_second_moment_by_hand():
-    # Two input classes whose prompts add 10 and 30 ms (mean 20 ms, E[C^2] = (100 + 900) / 2 = 500 ms^2, so
-    # c_s^2 = 500 / 400 - 1 = 0.25), prefill utilization 0.5: an M/G/1 busy period has E[B] = 20 / 0.5 = 40 ms and
-    # E[B^2] / E[B]^2 = (1 + 0.25) / (1 - 0.5) = 2.5, so two or more interruptions count in units of
-    # E[B^2] / E[B] = 2.5 x 40 = 100 ms, 2.5 times fewer of them than busy periods (mu / 2.5).
+def test_busy_periods_sum_matches_three_moments_by_hand():
+    # Two input classes whose prompts add 10 and 30 ms (mean 20 ms; E[S^2] / E[S]^2 = (100 + 900) / 2 / 400 = 1.25,
+    # E[S^3] / E[S]^3 = (1,000 + 27,000) / 2 / 8,000 = 1.75), prefill utilization 0.5: an M/G/1 busy period has
+    # E[B] = 20 / 0.5 = 40 ms, E[B^2] / E[B]^2 = 1.25 / 0.5 = 2.5 and (E[B^3] = E[S^3] / (1 - rho)^4
+    # + 3 lambda E[S^2]^2 / (1 - rho)^5) E[B^3] / E[B]^3 = 1.75 x 2 + 3 x 0.5 x 1.25^2 x 2^2 = 12.875. The sum of a
+    # Poisson number (mu = 0.65) of them is a + u P, P Poisson: u = E[B^3] / E[B^2] = 40 x 12.875 / 2.5 = 206 ms,
+    # units mu E[B^2]^3 / E[B^3]^2 = 0.65 x 2.5^3 / 12.875^2 = 0.061269, a = mu E[B] (1 - 2.5^2 / 12.875) = 13.379 ms:
+    # the same mean (26 ms), variance (mu E[B^2] = 2,600 ms^2) and third moment (mu E[B^3] = 535,600 ms^3), used where
+    # the room exceeds a + u (the tail: a shifted count has no mass under a).
     from planner.perf.tail import Lateness
     one = np.ones(1)
     late = Lateness.build(np.array([[9.0]]), one, np.array([[0.010, 0.030]]), None, 0.020 * one, 0.005 * one,
                           0.005 * one, 10 * one, 0.5 * one)
-    assert late.mu[0, 0] == pytest.approx(10 * (0.005 * 9 + 0.020))  # 0.65 interruptions
-    assert late.units[0, 0] == pytest.approx(0.65 / 2.5)
-    assert late.mean_interrupt[0] == pytest.approx(0.100)
+    mu, u, nu, a = late.mu[0, 0], late.unit3[0], late.units3[0, 0], late.base[0, 0]
+    assert mu == pytest.approx(10 * (0.005 * 9 + 0.020))  # 0.65 interruptions
+    # below a + u (where most requests are) the two-moment fit: units of E[B^2] / E[B] = 2.5 x 40 = 100 ms, mu / 2.5
+    assert (late.mean_interrupt[0], late.units[0, 0]) == (pytest.approx(0.100), pytest.approx(0.65 / 2.5))
+    assert (u, nu, a) == (pytest.approx(0.206), pytest.approx(0.061269, rel=1e-4), pytest.approx(0.013379, rel=1e-4))
+    assert (a + u * nu, u * u * nu, u**3 * nu) == (pytest.approx(0.026), pytest.approx(0.0026), pytest.approx(0.0005356))
     assert late.per_step[0].tolist() == pytest.approx([0.020, 0.060])  # one busy period of each class: 1 / (1 - rho) prompts
+
+
+def test_the_live_batch_of_stalled_sequences_by_hand():
+    # Mean batch 16, Poisson quantile 16 + 2.326 x 4 = 25.304, prompts that stall every sequence for 0.3 of the time:
+    # clusters of Borel size, variance 16 / 0.7^2 = 32.65 (sigma 5.714), skewness (1 + 0.6) / (0.7 x 4) = 0.5714.
+    # The step figures take 16 + 2.326 x 5.714 = 29.291; the KV check adds the Cornish-Fisher term
+    # 5.714 x (2.326^2 - 1) x 0.5714 / 6 = 2.400: 31.691. max_num_seqs 30 caps the first: 29.291 stays, 31.691 -> 30.
+    from planner.perf.load import Points, stalled_batch
+    one = np.ones(1)
+    pts = Points(16 * one, (16 + 2.326 * 4) * one, one, one, one, one, one, one, np.ones((1, 1)), np.array([0]),
+                 np.zeros(1), one, np.inf * one)
+    stalled, n_kv = stalled_batch(pts, 0.3 * one)
+    assert (stalled.n_hi[0], n_kv[0]) == (pytest.approx(29.291, abs=1e-3), pytest.approx(31.691, abs=1e-3))
+    capped, n_kv = stalled_batch(replace(pts, n_max=30 * one), 0.3 * one)
+    assert (capped.n_hi[0], n_kv[0]) == (pytest.approx(29.291, abs=1e-3), 30.0)
+    poisson, n_kv = stalled_batch(pts, 0 * one)  # no stall: the Poisson quantile, plus its own skew (z^2 - 1) / 6
+    assert (poisson.n_hi[0], n_kv[0]) == (pytest.approx(25.304), pytest.approx(25.304 + (2.326**2 - 1) / 6, abs=1e-9))
 
 
 def test_admission_wait_for_max_num_seqs_slots_by_hand():
